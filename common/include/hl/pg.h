@@ -1,0 +1,96 @@
+/*
+ * pg.h - PostgreSQL access: one connection per worker thread, transactions
+ * bound to a tenant (row-level security) and to the call's deadline, and
+ * parameterized queries prepared once per connection.
+ *
+ * This is the only module that talks to libpq; it translates libpq errors
+ * into hl_status (unique violation -> EXISTS, serialization failure or
+ * deadlock -> ABORTED, statement timeout -> DEADLINE, lost connection ->
+ * UNAVAILABLE) and never passes PostgreSQL's message text to clients, since
+ * it can quote row values.  SQL text itself lives only in each service's
+ * store module; statements are identified by the address of their static
+ * text, so a store passes the same `static const char SQL[]` every time.
+ *
+ * An hl_pg is used by one thread at a time.
+ */
+#ifndef HL_PG_H
+#define HL_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hl/arena.h"
+#include "hl/status.h"
+
+typedef struct hl_pg hl_pg;
+
+#define HL_PG_MAX_ARGS 40
+
+/* Query parameters; text unless added with hl_pg_arg_bytes. */
+typedef struct hl_pg_args {
+	int n;
+	const char *v[HL_PG_MAX_ARGS];
+	int len[HL_PG_MAX_ARGS];
+	int fmt[HL_PG_MAX_ARGS];
+	bool overflow;
+} hl_pg_args;
+
+void hl_pg_args_init(hl_pg_args *a);
+void hl_pg_arg_text(hl_pg_args *a, const char *s);  /* NULL: SQL NULL */
+void hl_pg_arg_bytes(hl_pg_args *a, const void *p, size_t n); /* NULL: SQL NULL */
+void hl_pg_arg_int(hl_pg_args *a, hl_arena *ar, long long v);
+void hl_pg_arg_bool(hl_pg_args *a, bool v);
+
+/*
+ * A connection object for dsn (copied); it connects on first use and then
+ * sets search_path to schema (a plain identifier; NULL keeps the default).
+ */
+hl_status hl_pg_new(const char *dsn, const char *schema, hl_pg **out, hl_error *err) HL_MUST_CHECK;
+void hl_pg_free(hl_pg *pg);
+
+/*
+ * Make sure the connection is up.  After a failure, reconnecting is tried
+ * again only after a backoff (100 ms doubling to 5 s), failing fast with
+ * UNAVAILABLE in between so that callers do not pile up.
+ */
+hl_status hl_pg_connect(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
+
+/*
+ * BEGIN a transaction acting for tenant (NULL: no tenant, for the system
+ * role) with statement_timeout = timeout_ms (0: none).
+ */
+hl_status hl_pg_begin(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_error *err) HL_MUST_CHECK;
+hl_status hl_pg_commit(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
+/* Roll back if a transaction is open; safe to call at any time. */
+void hl_pg_rollback(hl_pg *pg);
+
+/*
+ * Run one parameterized statement (prepared on first use on this
+ * connection).  The PGresult is owned by the arena.  A statement that returns
+ * no rows is fine; errors are translated as described above.
+ */
+hl_status hl_pg_exec(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args, PGresult **res,
+		     hl_error *err) HL_MUST_CHECK;
+
+/* Run a plain SQL script (migrations): no parameters, several statements. */
+hl_status hl_pg_script(hl_pg *pg, const char *sql, hl_error *err) HL_MUST_CHECK;
+
+/* The SQLSTATE of the last failed statement ("" if none). */
+const char *hl_pg_sqlstate(const hl_pg *pg);
+/* Constraint named by the last failed statement ("" if none). */
+const char *hl_pg_constraint(const hl_pg *pg);
+
+/* Result helpers: value of row r, column c; NULL for SQL NULL. */
+const char *hl_pg_get(const PGresult *res, int r, int c);
+long long hl_pg_get_int(const PGresult *res, int r, int c);
+bool hl_pg_get_bool(const PGresult *res, int r, int c);
+/* bytea in text (hex) format decoded into arena memory. */
+hl_status hl_pg_get_bytes(const PGresult *res, int r, int c, hl_arena *ar, uint8_t **out,
+			  size_t *len) HL_MUST_CHECK;
+
+/* The underlying connection (for LISTEN or COPY in special jobs). */
+PGconn *hl_pg_conn(hl_pg *pg);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * reflect.h - gRPC server reflection (v1 and v1alpha) answered from the
+ * FileDescriptorSet embedded at build time (proto/CMakeLists.txt).
+ *
+ * The index is built once at start-up and is read-only afterwards, so one
+ * index serves every completion-queue thread.
+ */
+#ifndef HL_REFLECT_H
+#define HL_REFLECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hl/arena.h"
+#include "hl/status.h"
+
+typedef struct hl_reflect hl_reflect;
+
+/* Index the embedded descriptor set; `services` are the full service names listed. */
+hl_status hl_reflect_new(const char *const *services, size_t n_services, hl_reflect **out,
+			 hl_error *err) HL_MUST_CHECK;
+void hl_reflect_free(hl_reflect *r);
+
+/*
+ * Answer one serialized ServerReflectionRequest with a serialized
+ * ServerReflectionResponse (arena memory).  Unknown symbols and files are
+ * answered with an error_response inside the stream, as the protocol wants.
+ */
+hl_status hl_reflect_answer(const hl_reflect *r, const uint8_t *req, size_t len, hl_arena *a,
+			    uint8_t **out, size_t *out_len) HL_MUST_CHECK;
+
+/* The serialized FileDescriptorProto of a file name, or NULL (for tests). */
+const uint8_t *hl_reflect_file(const hl_reflect *r, const char *name, size_t *len);
+
+#endif

@@ -1,0 +1,411 @@
+/*
+ * audit.c - append and verify per-subject audit hash chains, and the
+ * AuditService handlers (see audit.h for the canonical encoding).
+ */
+#include "hl/audit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "google/protobuf/timestamp.pb-c.h"
+#include "hl/buf.h"
+#include "hl/crypto.h"
+#include "hotline/audit/v1/audit.pb-c.h"
+
+static const char SQL_HEAD_LOCK[] =
+	"SELECT entries, head_hash FROM audit_heads WHERE tenant_id = current_tenant() AND subject_id = $1 "
+	"FOR UPDATE";
+
+static const char SQL_APPEND[] =
+	"WITH l AS (INSERT INTO audit_log (tenant_id, subject_type, subject_id, seq, actor, action, at_us, "
+	"details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)) "
+	"INSERT INTO audit_heads (tenant_id, subject_id, subject_type, entries, head_hash) "
+	"VALUES ($1, $3, $2, $4, $10) ON CONFLICT (tenant_id, subject_id) DO UPDATE "
+	"SET entries = EXCLUDED.entries, head_hash = EXCLUDED.head_hash";
+
+static const char SQL_ENTRIES[] =
+	"SELECT tenant_id, subject_type, subject_id, seq, actor, action, at_us, details, prev_hash, hash "
+	"FROM audit_log WHERE tenant_id = current_tenant() AND subject_id = $1 AND seq > $2 "
+	"ORDER BY seq LIMIT $3";
+
+static const char SQL_HEAD[] =
+	"SELECT entries, head_hash FROM audit_heads WHERE tenant_id = current_tenant() AND subject_id = $1";
+
+static const char SQL_HEADS_PAGE[] =
+	"SELECT subject_id FROM audit_heads WHERE tenant_id = current_tenant() AND subject_id > $1 "
+	"ORDER BY subject_id LIMIT 500";
+
+static const char SQL_ORPHAN_ENTRIES[] =
+	"SELECT l.subject_id FROM audit_log l WHERE l.tenant_id = current_tenant() AND l.seq = 1 AND NOT EXISTS "
+	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = l.tenant_id AND h.subject_id = l.subject_id) LIMIT 1";
+
+static void be64(uint8_t out[8], int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	for (int i = 7; i >= 0; i--, u >>= 8)
+		out[i] = (uint8_t)u;
+}
+
+static void lp_str(hl_buf *b, const char *s)
+{
+	hl_buf_lp(b, s, strlen(s));
+}
+
+hl_status hl_audit_hash(const hl_audit_entry *e, uint8_t out[HL_AUDIT_HASH_LEN])
+{
+	static const char magic[] = "hotline.audit.v1"; /* written with its NUL */
+	hl_buf b = HL_BUF_INIT;
+	uint8_t n[8];
+	hl_buf_append(&b, e->prev_hash, HL_AUDIT_HASH_LEN);
+	hl_buf_append(&b, magic, sizeof magic);
+	lp_str(&b, e->tenant);
+	lp_str(&b, e->subject_type);
+	lp_str(&b, e->subject_id);
+	be64(n, e->seq);
+	hl_buf_append(&b, n, 8);
+	lp_str(&b, e->actor);
+	lp_str(&b, e->action);
+	be64(n, e->at_us);
+	hl_buf_append(&b, n, 8);
+	lp_str(&b, e->details);
+	hl_status st = hl_buf_failed(&b) ? HL_NOMEM : hl_sha256(b.data, b.len, out, NULL);
+	hl_buf_release(&b);
+	return st;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static hl_status load_head(hl_pg *pg, hl_arena *a, hl_audit_entry *e, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, e->subject_id);
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, a, SQL_HEAD_LOCK, &args, &r, err);
+	if (st || PQntuples(r) == 0)
+		return st;
+	uint8_t *h;
+	size_t hl;
+	if ((st = hl_pg_get_bytes(r, 0, 1, a, &h, &hl)))
+		return hl_fail(err, st, "out of memory");
+	if (hl != HL_AUDIT_HASH_LEN)
+		return hl_fail(err, HL_INTERNAL, "audit head of subject is malformed");
+	e->seq = hl_pg_get_int(r, 0, 0) + 1;
+	memcpy(e->prev_hash, h, HL_AUDIT_HASH_LEN);
+	return HL_OK;
+}
+
+hl_status hl_audit_append(hl_pg *pg, hl_arena *a, const char *tenant, const char *subject_type,
+			  const char *subject_id, const char *actor, const char *action, const char *details,
+			  bool new_subject, hl_error *err)
+{
+	hl_audit_entry e = {.tenant = tenant, .subject_type = subject_type, .subject_id = subject_id,
+			    .seq = 1, .actor = actor, .action = action, .at_us = now_us(),
+			    .details = details ? details : "{}"};
+	hl_status st;
+	if (!new_subject && (st = load_head(pg, a, &e, err)))
+		return st;
+	if ((st = hl_audit_hash(&e, e.hash)))
+		return hl_fail(err, st, "cannot hash audit entry");
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, tenant);
+	hl_pg_arg_text(&args, subject_type);
+	hl_pg_arg_text(&args, subject_id);
+	hl_pg_arg_int(&args, a, e.seq);
+	hl_pg_arg_text(&args, actor);
+	hl_pg_arg_text(&args, action);
+	hl_pg_arg_int(&args, a, e.at_us);
+	hl_pg_arg_text(&args, e.details);
+	hl_pg_arg_bytes(&args, e.prev_hash, HL_AUDIT_HASH_LEN);
+	hl_pg_arg_bytes(&args, e.hash, HL_AUDIT_HASH_LEN);
+	st = hl_pg_exec(pg, a, SQL_APPEND, &args, NULL, err);
+	if (st == HL_EXISTS) /* two first appends raced on a new subject */
+		return hl_fail(err, HL_ABORTED, "concurrent change of the same record, retry");
+	return st;
+}
+
+/* ---- verification ---------------------------------------------------------- */
+
+static hl_status row_entry(const PGresult *r, int i, hl_arena *a, hl_audit_entry *e)
+{
+	uint8_t *p, *h;
+	size_t pl, hlen;
+	e->tenant = hl_pg_get(r, i, 0);
+	e->subject_type = hl_pg_get(r, i, 1);
+	e->subject_id = hl_pg_get(r, i, 2);
+	e->seq = hl_pg_get_int(r, i, 3);
+	e->actor = hl_pg_get(r, i, 4);
+	e->action = hl_pg_get(r, i, 5);
+	e->at_us = hl_pg_get_int(r, i, 6);
+	e->details = hl_pg_get(r, i, 7);
+	if (hl_pg_get_bytes(r, i, 8, a, &p, &pl) || hl_pg_get_bytes(r, i, 9, a, &h, &hlen))
+		return HL_NOMEM;
+	memset(e->prev_hash, 0, sizeof e->prev_hash);
+	memset(e->hash, 0, sizeof e->hash);
+	memcpy(e->prev_hash, p, pl < HL_AUDIT_HASH_LEN ? pl : HL_AUDIT_HASH_LEN);
+	memcpy(e->hash, h, hlen < HL_AUDIT_HASH_LEN ? hlen : HL_AUDIT_HASH_LEN);
+	return (pl == HL_AUDIT_HASH_LEN && hlen == HL_AUDIT_HASH_LEN) ? HL_OK : HL_INVALID;
+}
+
+static void report_bad(hl_audit_report *out, hl_arena *a, const char *subject, const char *problem,
+		       const hl_audit_entry *e)
+{
+	out->ok = false;
+	out->bad_subject = hl_arena_strdup(a, subject);
+	out->problem = hl_arena_strdup(a, problem);
+	if (e)
+		out->bad = *e;
+}
+
+static hl_status fetch_entries(hl_pg *pg, hl_arena *a, const char *subject, int64_t after, int limit,
+			       PGresult **r, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, subject);
+	hl_pg_arg_int(&args, a, after);
+	hl_pg_arg_int(&args, a, limit);
+	return hl_pg_exec(pg, a, SQL_ENTRIES, &args, r, err);
+}
+
+/* Verify one chain against its head; false with *out filled when it is bad. */
+static hl_status verify_subject(hl_pg *pg, hl_arena *a, const char *subject, hl_audit_report *out, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, subject);
+	PGresult *head;
+	hl_status st = hl_pg_exec(pg, a, SQL_HEAD, &args, &head, err);
+	if (st)
+		return st;
+	uint8_t prev[HL_AUDIT_HASH_LEN] = {0};
+	int64_t seen = 0;
+	hl_audit_entry e;
+	for (;;) {
+		PGresult *r;
+		if ((st = fetch_entries(pg, a, subject, seen, 1000, &r, err)))
+			return st;
+		int n = PQntuples(r);
+		for (int i = 0; i < n; i++) {
+			uint8_t h[HL_AUDIT_HASH_LEN];
+			if (row_entry(r, i, a, &e) != HL_OK) {
+				report_bad(out, a, subject, "malformed hash", &e);
+				return HL_OK;
+			}
+			if (e.seq != seen + 1) {
+				report_bad(out, a, subject, "entry missing before this one", &e);
+				return HL_OK;
+			}
+			if (memcmp(e.prev_hash, prev, sizeof prev) != 0) {
+				report_bad(out, a, subject, "prev_hash does not match the previous entry", &e);
+				return HL_OK;
+			}
+			if (hl_audit_hash(&e, h) || memcmp(h, e.hash, sizeof h) != 0) {
+				report_bad(out, a, subject, "hash mismatch: entry was altered", &e);
+				return HL_OK;
+			}
+			memcpy(prev, e.hash, sizeof prev);
+			seen = e.seq;
+			out->entries++;
+		}
+		if (n < 1000)
+			break;
+	}
+	out->chains++;
+	if (PQntuples(head) == 0) {
+		report_bad(out, a, subject, seen ? "chain head missing" : "chain missing", NULL);
+		return HL_OK;
+	}
+	uint8_t *hh;
+	size_t hhl;
+	if (hl_pg_get_bytes(head, 0, 1, a, &hh, &hhl))
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	if (hl_pg_get_int(head, 0, 0) != seen)
+		report_bad(out, a, subject, seen ? "chain truncated: fewer entries than its head records"
+						 : "chain missing: its entries were deleted", NULL);
+	else if (hhl != HL_AUDIT_HASH_LEN || memcmp(hh, prev, hhl) != 0)
+		report_bad(out, a, subject, "chain head hash does not match the last entry", NULL);
+	return HL_OK;
+}
+
+static hl_status first_missing(hl_pg *pg, hl_arena *a, const char *sql, const char **subject, hl_error *err)
+{
+	PGresult *r;
+	*subject = NULL;
+	hl_status st = hl_pg_exec(pg, a, sql, NULL, &r, err);
+	if (st == HL_OK && PQntuples(r) > 0)
+		*subject = hl_pg_get(r, 0, 0);
+	return st;
+}
+
+static hl_status verify_all(hl_pg *pg, hl_arena *a, const char *missing_sql, hl_audit_report *out, hl_error *err)
+{
+	const char *after = "";
+	hl_status st;
+	for (;;) {
+		hl_pg_args args;
+		hl_pg_args_init(&args);
+		hl_pg_arg_text(&args, after);
+		PGresult *r;
+		if ((st = hl_pg_exec(pg, a, SQL_HEADS_PAGE, &args, &r, err)))
+			return st;
+		int n = PQntuples(r);
+		for (int i = 0; i < n && out->ok; i++)
+			if ((st = verify_subject(pg, a, hl_pg_get(r, i, 0), out, err)))
+				return st;
+		if (!out->ok || n < 500)
+			break;
+		after = hl_pg_get(r, n - 1, 0);
+	}
+	const char *missing = NULL;
+	if (out->ok && (st = first_missing(pg, a, SQL_ORPHAN_ENTRIES, &missing, err)))
+		return st;
+	if (out->ok && missing)
+		report_bad(out, a, missing, "chain head missing", NULL);
+	if (out->ok && missing_sql && (st = first_missing(pg, a, missing_sql, &missing, err)))
+		return st;
+	if (out->ok && missing)
+		report_bad(out, a, missing, "chain missing: record has no audit trail", NULL);
+	return HL_OK;
+}
+
+hl_status hl_audit_verify(hl_pg *pg, hl_arena *a, const char *subject_id, const char *missing_sql,
+			  hl_audit_report *out, hl_error *err)
+{
+	memset(out, 0, sizeof *out);
+	out->ok = true;
+	if (subject_id)
+		return verify_subject(pg, a, subject_id, out, err);
+	return verify_all(pg, a, missing_sql, out, err);
+}
+
+/* ---- AuditService ------------------------------------------------------------ */
+
+static const char *g_missing_sql;
+
+static Hotline__Audit__V1__AuditEntry *entry_msg(hl_call *c, const hl_audit_entry *e)
+{
+	hl_arena *a = hl_call_arena(c);
+	Hotline__Audit__V1__AuditEntry *m = HL_NEW(c, hotline__audit__v1__audit_entry__descriptor);
+	Google__Protobuf__Timestamp *ts = HL_NEW(c, google__protobuf__timestamp__descriptor);
+	if (!m || !ts)
+		return NULL;
+	m->tenant = (char *)e->tenant;
+	m->subject_type = (char *)e->subject_type;
+	m->subject_id = (char *)e->subject_id;
+	m->seq = e->seq;
+	m->actor = (char *)e->actor;
+	m->action = (char *)e->action;
+	m->at_us = e->at_us;
+	m->details = (char *)e->details;
+	m->prev_hash = (ProtobufCBinaryData){HL_AUDIT_HASH_LEN, hl_arena_memdup(a, e->prev_hash, HL_AUDIT_HASH_LEN)};
+	m->hash = (ProtobufCBinaryData){HL_AUDIT_HASH_LEN, hl_arena_memdup(a, e->hash, HL_AUDIT_HASH_LEN)};
+	ts->seconds = e->at_us / 1000000;
+	ts->nanos = (int32_t)(e->at_us % 1000000) * 1000;
+	m->at = ts;
+	return m;
+}
+
+static hl_status require_any_role(hl_call *c, const char *const *roles)
+{
+	for (; *roles; roles++)
+		if (hl_call_has_role(c, *roles))
+			return HL_OK;
+	return hl_call_fail(c, HL_DENIED, "role auditor or tenant_admin required");
+}
+
+static hl_status audit_begin(hl_call *c)
+{
+	hl_error err;
+	hl_status st = hl_pg_begin(hl_call_pg(c), hl_call_tenant(c), hl_call_remaining_ms(c), &err);
+	return st ? hl_call_fail_err(c, &err) : HL_OK;
+}
+
+static hl_status list_entries(hl_call *c, const void *vreq, void **vresp)
+{
+	static const char *const roles[] = {"auditor", "tenant_admin", "supervisor", NULL};
+	const Hotline__Audit__V1__ListAuditEntriesRequest *req = vreq;
+	hl_status st = require_any_role(c, roles);
+	if (st)
+		return st;
+	if (!req->subject_id[0])
+		return hl_call_fail(c, HL_INVALID, "subject_id: required");
+	int size = req->page_size <= 0 ? 100 : req->page_size > 1000 ? 1000 : req->page_size;
+	char *end = NULL;
+	long long after = req->page_token[0] ? strtoll(req->page_token, &end, 10) : 0;
+	if (req->page_token[0] && (*end || after < 0))
+		return hl_call_fail(c, HL_INVALID, "page_token: malformed");
+	if ((st = audit_begin(c)))
+		return st;
+	hl_arena *a = hl_call_arena(c);
+	hl_pg *pg = hl_call_pg(c);
+	hl_error err;
+	PGresult *r;
+	st = fetch_entries(pg, a, req->subject_id, after, size + 1, &r, &err);
+	hl_pg_rollback(pg);
+	if (st)
+		return hl_call_fail_err(c, &err);
+	Hotline__Audit__V1__ListAuditEntriesResponse *resp =
+		HL_NEW(c, hotline__audit__v1__list_audit_entries_response__descriptor);
+	int n = PQntuples(r) > size ? size : PQntuples(r);
+	resp->entries = hl_arena_alloc(a, (size_t)(n ? n : 1) * sizeof *resp->entries);
+	for (int i = 0; i < n; i++) {
+		hl_audit_entry e;
+		(void)row_entry(r, i, a, &e);
+		resp->entries[resp->n_entries++] = entry_msg(c, &e);
+	}
+	if (PQntuples(r) > size)
+		resp->next_page_token = hl_arena_printf(a, "%lld", (long long)resp->entries[n - 1]->seq);
+	*vresp = resp;
+	return HL_OK;
+}
+
+static hl_status verify_chain(hl_call *c, const void *vreq, void **vresp)
+{
+	static const char *const roles[] = {"auditor", "tenant_admin", NULL};
+	const Hotline__Audit__V1__VerifyAuditChainRequest *req = vreq;
+	hl_status st = require_any_role(c, roles);
+	if (st || (st = audit_begin(c)))
+		return st;
+	hl_audit_report rep;
+	hl_error err;
+	hl_pg *pg = hl_call_pg(c);
+	st = hl_audit_verify(pg, hl_call_arena(c), req->subject_id[0] ? req->subject_id : NULL, g_missing_sql, &rep,
+			     &err);
+	hl_pg_rollback(pg);
+	if (st)
+		return hl_call_fail_err(c, &err);
+	Hotline__Audit__V1__VerifyAuditChainResponse *resp =
+		HL_NEW(c, hotline__audit__v1__verify_audit_chain_response__descriptor);
+	resp->ok = rep.ok;
+	resp->chains_checked = rep.chains;
+	resp->entries_checked = rep.entries;
+	if (!rep.ok) {
+		resp->problem = (char *)rep.problem;
+		resp->bad_subject_id = (char *)rep.bad_subject;
+		if (rep.bad.seq > 0)
+			resp->first_bad = entry_msg(c, &rep.bad);
+	}
+	*vresp = resp;
+	return HL_OK;
+}
+
+static const hl_method audit_methods[] = {
+	{"ListAuditEntries", list_entries, HL_ACCESS_USER, NULL},
+	{"VerifyAuditChain", verify_chain, HL_ACCESS_USER, NULL},
+};
+
+hl_service hl_audit_service(const char *missing_sql)
+{
+	g_missing_sql = missing_sql;
+	return (hl_service){&hotline__audit__v1__audit_service__descriptor, audit_methods,
+			    sizeof audit_methods / sizeof audit_methods[0]};
+}

@@ -1,0 +1,357 @@
+/*
+ * pg.c - PostgreSQL connections, transactions and statements (see pg.h).
+ */
+#include "hl/pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define STMT_SLOTS 128
+
+struct stmt {
+	const char *sql; /* identity: the address of the store's static text */
+	int id;
+};
+
+struct hl_pg {
+	char *dsn;
+	char schema[64];
+	PGconn *conn;
+	bool in_tx;
+	struct stmt stmts[STMT_SLOTS];
+	int n_stmts;
+	int64_t retry_at_ms;
+	int backoff_ms;
+	char sqlstate[6];
+	char constraint[64];
+};
+
+static hl_status simple(hl_pg *pg, const char *sql, hl_error *err);
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void hl_pg_args_init(hl_pg_args *a)
+{
+	memset(a, 0, sizeof *a);
+}
+
+static void arg_put(hl_pg_args *a, const char *v, int len, int fmt)
+{
+	if (a->n >= HL_PG_MAX_ARGS) {
+		a->overflow = true;
+		return;
+	}
+	a->v[a->n] = v;
+	a->len[a->n] = len;
+	a->fmt[a->n] = fmt;
+	a->n++;
+}
+
+void hl_pg_arg_text(hl_pg_args *a, const char *s)
+{
+	arg_put(a, s, 0, 0);
+}
+
+void hl_pg_arg_bytes(hl_pg_args *a, const void *p, size_t n)
+{
+	arg_put(a, p, (int)n, 1);
+}
+
+void hl_pg_arg_int(hl_pg_args *a, hl_arena *ar, long long v)
+{
+	arg_put(a, hl_arena_printf(ar, "%lld", v), 0, 0);
+}
+
+void hl_pg_arg_bool(hl_pg_args *a, bool v)
+{
+	arg_put(a, v ? "true" : "false", 0, 0);
+}
+
+static bool plain_identifier(const char *s)
+{
+	if (!*s || strlen(s) > 63)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || *p == '_' || (p != s && *p >= '0' && *p <= '9')))
+			return false;
+	return true;
+}
+
+hl_status hl_pg_new(const char *dsn, const char *schema, hl_pg **out, hl_error *err)
+{
+	*out = NULL;
+	if (schema && !plain_identifier(schema))
+		return hl_fail(err, HL_INVALID, "schema name must be a plain identifier");
+	hl_pg *pg = calloc(1, sizeof *pg);
+	if (!pg || !(pg->dsn = strdup(dsn))) {
+		free(pg);
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	}
+	if (schema)
+		snprintf(pg->schema, sizeof pg->schema, "%s", schema);
+	*out = pg;
+	return HL_OK;
+}
+
+static void disconnect(hl_pg *pg)
+{
+	if (pg->conn)
+		PQfinish(pg->conn);
+	pg->conn = NULL;
+	pg->in_tx = false;
+	pg->n_stmts = 0;
+}
+
+void hl_pg_free(hl_pg *pg)
+{
+	if (!pg)
+		return;
+	disconnect(pg);
+	free(pg->dsn);
+	free(pg);
+}
+
+PGconn *hl_pg_conn(hl_pg *pg)
+{
+	return pg->conn;
+}
+
+hl_status hl_pg_connect(hl_pg *pg, hl_error *err)
+{
+	if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
+		return HL_OK;
+	disconnect(pg);
+	int64_t now = mono_ms();
+	if (now < pg->retry_at_ms)
+		return hl_fail(err, HL_UNAVAILABLE, "database unavailable (reconnecting)");
+	pg->conn = PQconnectdb(pg->dsn);
+	if (PQstatus(pg->conn) != CONNECTION_OK) {
+		disconnect(pg);
+		pg->backoff_ms = pg->backoff_ms ? pg->backoff_ms * 2 : 100;
+		if (pg->backoff_ms > 5000)
+			pg->backoff_ms = 5000;
+		pg->retry_at_ms = now + pg->backoff_ms;
+		return hl_fail(err, HL_UNAVAILABLE, "database unavailable");
+	}
+	pg->backoff_ms = 0;
+	pg->retry_at_ms = 0;
+	if (pg->schema[0]) {
+		char sql[96];
+		snprintf(sql, sizeof sql, "SET search_path = %s", pg->schema);
+		return simple(pg, sql, err);
+	}
+	return HL_OK;
+}
+
+/* Translate a failed result; drops the connection when it is broken. */
+static hl_status translate(hl_pg *pg, const PGresult *res, hl_error *err)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	snprintf(pg->sqlstate, sizeof pg->sqlstate, "%s", state ? state : "");
+	snprintf(pg->constraint, sizeof pg->constraint, "%s", cons ? cons : "");
+	if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK || !state) {
+		disconnect(pg);
+		return hl_fail(err, HL_UNAVAILABLE, "database connection lost");
+	}
+	if (strcmp(state, "23505") == 0)
+		return hl_fail(err, HL_EXISTS, "duplicate (%s)", pg->constraint);
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0)
+		return hl_fail(err, HL_ABORTED, "concurrent change, retry");
+	if (strcmp(state, "57014") == 0)
+		return hl_fail(err, HL_DEADLINE, "database statement timed out");
+	if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 || strcmp(state, "57P03") == 0) {
+		disconnect(pg);
+		return hl_fail(err, HL_UNAVAILABLE, "database unavailable");
+	}
+	if (strncmp(state, "22", 2) == 0)
+		return hl_fail(err, HL_INVALID, "value rejected by the database (SQLSTATE %s)", state);
+	if (strncmp(state, "23", 2) == 0)
+		return hl_fail(err, HL_PRECONDITION, "constraint %s violated", pg->constraint);
+	if (strcmp(state, "42501") == 0)
+		return hl_fail(err, HL_DENIED, "database permission denied");
+	return hl_fail(err, HL_DB, "database error (SQLSTATE %s)", state);
+}
+
+static hl_status simple(hl_pg *pg, const char *sql, hl_error *err)
+{
+	PGresult *r = PQexec(pg->conn, sql);
+	ExecStatusType t = PQresultStatus(r);
+	hl_status st = HL_OK;
+	if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
+		st = translate(pg, r, err);
+	PQclear(r);
+	return st;
+}
+
+hl_status hl_pg_script(hl_pg *pg, const char *sql, hl_error *err)
+{
+	hl_status st = hl_pg_connect(pg, err);
+	return st ? st : simple(pg, sql, err);
+}
+
+hl_status hl_pg_begin(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_error *err)
+{
+	hl_status st = hl_pg_connect(pg, err);
+	if (st)
+		return st;
+	if (pg->in_tx)
+		hl_pg_rollback(pg);
+	if ((st = simple(pg, "BEGIN", err)))
+		return st;
+	pg->in_tx = true;
+	char to[32];
+	snprintf(to, sizeof to, "%lld", (long long)(timeout_ms > 0 ? timeout_ms : 0));
+	const char *vals[2] = {tenant ? tenant : "", to};
+	PGresult *r = PQexecParams(pg->conn,
+				   "SELECT set_config('hotline.tenant', $1, true), "
+				   "set_config('statement_timeout', $2, true)",
+				   2, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		st = translate(pg, r, err);
+	PQclear(r);
+	if (st)
+		hl_pg_rollback(pg);
+	return st;
+}
+
+hl_status hl_pg_commit(hl_pg *pg, hl_error *err)
+{
+	if (!pg->in_tx)
+		return hl_fail(err, HL_INTERNAL, "commit without a transaction");
+	pg->in_tx = false;
+	PGresult *r = PQexec(pg->conn, "COMMIT");
+	hl_status st = HL_OK;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		st = translate(pg, r, err);
+	PQclear(r);
+	return st;
+}
+
+void hl_pg_rollback(hl_pg *pg)
+{
+	if (!pg->conn || !pg->in_tx)
+		return;
+	pg->in_tx = false;
+	PGresult *r = PQexec(pg->conn, "ROLLBACK");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		disconnect(pg);
+	PQclear(r);
+}
+
+static void clear_result(void *p)
+{
+	PQclear(p);
+}
+
+static hl_status prepare(hl_pg *pg, const char *sql, int nparams, char name[16], hl_error *err)
+{
+	for (int i = 0; i < pg->n_stmts; i++) {
+		if (pg->stmts[i].sql == sql) {
+			snprintf(name, 16, "s%d", pg->stmts[i].id);
+			return HL_OK;
+		}
+	}
+	if (pg->n_stmts == STMT_SLOTS) {
+		name[0] = '\0'; /* run unprepared */
+		return HL_OK;
+	}
+	int id = pg->n_stmts;
+	snprintf(name, 16, "s%d", id);
+	PGresult *r = PQprepare(pg->conn, name, sql, nparams, NULL);
+	hl_status st = HL_OK;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		st = translate(pg, r, err);
+	PQclear(r);
+	if (st == HL_OK)
+		pg->stmts[pg->n_stmts++] = (struct stmt){sql, id};
+	return st;
+}
+
+hl_status hl_pg_exec(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args, PGresult **res,
+		     hl_error *err)
+{
+	if (res)
+		*res = NULL;
+	hl_pg_args none;
+	if (!args) {
+		hl_pg_args_init(&none);
+		args = &none;
+	}
+	if (args->overflow)
+		return hl_fail(err, HL_INTERNAL, "too many query parameters");
+	hl_status st = hl_pg_connect(pg, err);
+	if (st)
+		return st;
+	char name[16];
+	if ((st = prepare(pg, sql, args->n, name, err)))
+		return st;
+	PGresult *r = name[0] ? PQexecPrepared(pg->conn, name, args->n, args->v, args->len, args->fmt, 0)
+			      : PQexecParams(pg->conn, sql, args->n, NULL, args->v, args->len, args->fmt, 0);
+	ExecStatusType t = PQresultStatus(r);
+	if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
+		st = translate(pg, r, err);
+		PQclear(r);
+		return st;
+	}
+	if (hl_arena_defer(ar, clear_result, r))
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	if (res)
+		*res = r;
+	return HL_OK;
+}
+
+const char *hl_pg_sqlstate(const hl_pg *pg)
+{
+	return pg->sqlstate;
+}
+
+const char *hl_pg_constraint(const hl_pg *pg)
+{
+	return pg->constraint;
+}
+
+const char *hl_pg_get(const PGresult *res, int r, int c)
+{
+	if (r >= PQntuples(res) || c >= PQnfields(res) || PQgetisnull(res, r, c))
+		return NULL;
+	return PQgetvalue(res, r, c);
+}
+
+long long hl_pg_get_int(const PGresult *res, int r, int c)
+{
+	const char *v = hl_pg_get(res, r, c);
+	return v ? strtoll(v, NULL, 10) : 0;
+}
+
+bool hl_pg_get_bool(const PGresult *res, int r, int c)
+{
+	const char *v = hl_pg_get(res, r, c);
+	return v && v[0] == 't';
+}
+
+hl_status hl_pg_get_bytes(const PGresult *res, int r, int c, hl_arena *ar, uint8_t **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	const char *v = hl_pg_get(res, r, c);
+	if (!v)
+		return HL_OK;
+	size_t n = 0;
+	unsigned char *raw = PQunescapeBytea((const unsigned char *)v, &n);
+	if (!raw)
+		return HL_NOMEM;
+	*out = hl_arena_memdup(ar, raw, n);
+	PQfreemem(raw);
+	if (!*out)
+		return HL_NOMEM;
+	*len = n;
+	return HL_OK;
+}

@@ -1,0 +1,80 @@
+/*
+ * intake.h - the intake service's shared types: its state, the ticket as the
+ * store reads and writes it, and the helpers its handlers share.
+ */
+#ifndef INTAKE_H
+#define INTAKE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hl/keyring.h"
+#include "hl/rpc.h"
+#include "hotline/intake/v1/intake.pb-c.h"
+
+/* Caller fields, in the order of the Caller message and the table columns. */
+enum intake_caller_field { F_NAME, F_PHONE, F_ID_NUMBER, F_ADDRESS, F_EMAIL, F_COUNT };
+extern const char *const intake_caller_fields[F_COUNT]; /* "name", "phone", ... */
+
+typedef struct intake_app {
+	hl_keyring *keys;
+	int retention_years;
+	const char *time_zone; /* for ticket numbers (date part) */
+} intake_app;
+
+typedef struct intake_blob {
+	const uint8_t *p;
+	size_t n;
+} intake_blob;
+
+typedef struct intake_ticket {
+	const char *tenant, *id, *ticket_no, *request_id;
+	int status;
+	int64_t status_version;
+	int channel, category, priority, confidentiality;
+	const char *topic, *description, *area, *answer, *registered_by;
+	bool anonymous, repeat_caller;
+	const char *phone_index, *key_period;
+	intake_blob wrapped_key;
+	intake_blob caller[F_COUNT]; /* ciphertexts; p NULL when absent */
+	const char *masked[F_COUNT];
+	intake_blob query_code;
+	int64_t created_us, updated_us;
+} intake_ticket;
+
+/* methods.c */
+extern const hl_service intake_service;
+
+/* rpc_common.c: shared by the handlers */
+hl_status intake_begin(hl_call *c) HL_MUST_CHECK;
+hl_status intake_commit(hl_call *c) HL_MUST_CHECK;
+hl_status intake_db_fail(hl_call *c, const hl_error *err);
+hl_status intake_require_any(hl_call *c, const char *const *roles) HL_MUST_CHECK;
+extern const char *const intake_staff_roles[];
+Hotline__Intake__V1__Ticket *intake_ticket_msg(hl_call *c, const intake_ticket *t);
+void *intake_timestamp(hl_call *c, int64_t us);
+hl_status intake_unwrap_key(hl_call *c, const intake_ticket *t, uint8_t dek[32]) HL_MUST_CHECK;
+hl_status intake_check_text(hl_call *c, const char *field, const char *v, size_t max_chars, bool required) HL_MUST_CHECK;
+hl_status intake_check_request_id(hl_call *c, const char *v) HL_MUST_CHECK;
+
+/* rpc_create.c, shared with the other handlers */
+/* Seal one caller field of ticket t with its data key; empty value: no cipher, "" mask. */
+hl_status intake_seal_field(hl_call *c, const intake_ticket *t, const uint8_t dek[32], int f, const char *value,
+			    intake_blob *cipher, const char **masked) HL_MUST_CHECK;
+/* The blind index of a phone (R6), NULL for an empty phone; INVALID for a malformed one. */
+hl_status intake_phone_index(hl_call *c, const char *phone, const char **index) HL_MUST_CHECK;
+/* Queue one event about ticket t to reporting; ev is an Event with its payload set. */
+hl_status intake_outbox_event(hl_call *c, const intake_ticket *t, const char *type, int64_t version,
+			      const ProtobufCMessage *ev) HL_MUST_CHECK;
+
+/* rpc_*.c handlers */
+hl_status intake_create_ticket(hl_call *c, const void *req, void **resp);
+hl_status intake_get_ticket(hl_call *c, const void *req, void **resp);
+hl_status intake_list_tickets(hl_call *c, const void *req, void **resp);
+hl_status intake_amend_ticket(hl_call *c, const void *req, void **resp);
+hl_status intake_reveal_caller(hl_call *c, const void *req, void **resp);
+hl_status intake_find_by_phone(hl_call *c, const void *req, void **resp);
+hl_status intake_public_status(hl_call *c, const void *req, void **resp);
+hl_status intake_update_status(hl_call *c, const void *req, void **resp);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * main.c - the intake service process: its own configuration and state;
+ * everything else is the common program life (hl/program.h).
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hl/program.h"
+#include "intake.h"
+#include "store.h"
+
+struct intake_config {
+	char *master_key_file, *key_dir, *time_zone;
+	long long retention_years;
+};
+
+#define F(field) offsetof(struct intake_config, field)
+static const hl_config_item items[] = {
+	{"HOTLINE_MASTER_KEY_FILE", HL_CFG_PATH, NULL, 0, 0, F(master_key_file),
+	 "master key file (v<N>:<base64> lines); the service refuses to start without it", false},
+	{"HOTLINE_KEY_DIR", HL_CFG_STRING, NULL, 0, 0, F(key_dir),
+	 "directory of retention-period keys, outside the database and its backups", false},
+	{"HOTLINE_TIME_ZONE", HL_CFG_STRING, "Asia/Shanghai", 0, 0, F(time_zone), "time zone of ticket-number dates", false},
+	{"HOTLINE_RETENTION_YEARS", HL_CFG_INT, "10", 1, 100, F(retention_years),
+	 "years a ticket's caller data is kept (selects its retention-period key)", false},
+};
+
+extern const hl_migration intake_migrations[];
+extern const size_t intake_migrations_count;
+
+static struct intake_config config;
+
+static hl_status init(void *cfgp, const hl_common_config *common, void **out, hl_error *err)
+{
+	(void)common;
+	struct intake_config *cfg = cfgp;
+	intake_app *app = calloc(1, sizeof *app);
+	if (!app)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	hl_status st = hl_keyring_new(cfg->master_key_file, cfg->key_dir, &app->keys, err);
+	if (st) {
+		free(app);
+		return st;
+	}
+	app->retention_years = (int)cfg->retention_years;
+	app->time_zone = cfg->time_zone;
+	*out = app;
+	return HL_OK;
+}
+
+static void release(void *p)
+{
+	intake_app *app = p;
+	hl_keyring_free(app->keys);
+	free(app);
+}
+
+int main(int argc, char **argv)
+{
+	hl_program program = {
+		.name = "intake",
+		.summary = "Hotline intake service: ticket registration, caller data, public status.",
+		.items = items,
+		.n_items = sizeof items / sizeof items[0],
+		.config = &config,
+		.migrations = intake_migrations,
+		.n_migrations = intake_migrations_count,
+		.services = &intake_service,
+		.n_services = 1,
+		.audit_missing_sql = store_missing_chain_sql,
+		.init = init,
+		.release = release,
+	};
+	return hl_program_main(&program, argc, argv);
+}

@@ -1,0 +1,268 @@
+/*
+ * rpc_amend.c - AmendTicket (R4: corrections are appended with a reason and
+ * an author; the registration record keeps what was first said) and
+ * RevealCaller (R5: clear caller data only for pii_reader, with a reason,
+ * audited in the same transaction before anything is returned).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hl/audit.h"
+#include "hl/buf.h"
+#include "hl/crypto.h"
+#include "hotline/common/v1/common.pb-c.h"
+#include "intake.h"
+#include "store.h"
+
+static const char *const amend_roles[] = {"agent", "supervisor", "tenant_admin", NULL};
+
+
+typedef struct amend_field {
+	const char *name;
+	int caller;                       /* caller field index, or -1 */
+	const ProtobufCEnumDescriptor *e; /* enum fields */
+	size_t max_chars;
+} amend_field;
+
+static const amend_field fields[] = {
+	{"topic", -1, NULL, 200},
+	{"description", -1, NULL, 5000},
+	{"area", -1, NULL, 100},
+	{"category", -1, &hotline__common__v1__category__descriptor, 64},
+	{"priority", -1, &hotline__common__v1__priority__descriptor, 64},
+	{"confidentiality", -1, &hotline__common__v1__confidentiality__descriptor, 64},
+	{"caller.name", F_NAME, NULL, 64},
+	{"caller.phone", F_PHONE, NULL, 32},
+	{"caller.id_number", F_ID_NUMBER, NULL, 32},
+	{"caller.address", F_ADDRESS, NULL, 200},
+	{"caller.email", F_EMAIL, NULL, 128},
+};
+
+static const amend_field *find_field(const char *name)
+{
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		if (strcmp(fields[i].name, name) == 0)
+			return &fields[i];
+	return NULL;
+}
+
+/* Enum values are given by name ("CATEGORY_COMPLAINT") or number. */
+static int enum_value(const ProtobufCEnumDescriptor *e, const char *v)
+{
+	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(e, v);
+	if (!ev) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (*v && !*end)
+			ev = protobuf_c_enum_descriptor_get_value(e, (int)n);
+	}
+	return ev ? ev->value : 0;
+}
+
+static const char *enum_name(const ProtobufCEnumDescriptor *e, int v)
+{
+	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(e, v);
+	return ev ? ev->name : "";
+}
+
+static const char *current_value(const intake_ticket *t, const amend_field *f)
+{
+	if (f->caller >= 0)
+		return t->masked[f->caller];
+	if (f->e)
+		return enum_name(f->e, strcmp(f->name, "category") == 0   ? t->category
+				       : strcmp(f->name, "priority") == 0 ? t->priority
+									  : t->confidentiality);
+	return strcmp(f->name, "topic") == 0 ? t->topic : strcmp(f->name, "area") == 0 ? t->area : t->description;
+}
+
+static Hotline__Intake__V1__Amendment *amendment_msg(hl_call *c, const store_amendment *am)
+{
+	Hotline__Intake__V1__Amendment *x = HL_NEW(c, hotline__intake__v1__amendment__descriptor);
+	if (x) {
+		x->id = (char *)am->id;
+		x->field = (char *)am->field;
+		x->old_value = (char *)am->old_value;
+		x->new_value = (char *)am->new_value;
+		x->reason = (char *)am->reason;
+		x->author = (char *)am->author;
+		x->created_at = intake_timestamp(c, am->created_us);
+	}
+	return x;
+}
+
+static hl_status validate(hl_call *c, const Hotline__Intake__V1__AmendTicketRequest *r, const amend_field **f)
+{
+	hl_status st;
+	if (!hl_uuid_valid(r->id))
+		return hl_call_fail(c, HL_INVALID, "id: not a UUID");
+	if (!(*f = find_field(r->field)))
+		return hl_call_fail(c, HL_INVALID,
+				    "field: one of topic, description, area, category, priority, confidentiality, "
+				    "caller.name, caller.phone, caller.id_number, caller.address, caller.email");
+	if ((st = intake_check_text(c, "reason", r->reason, 500, true)) ||
+	    (st = intake_check_text(c, "new_value", r->new_value, (*f)->max_chars, (*f)->e || !strcmp(r->field, "topic"))) ||
+	    (st = intake_check_request_id(c, r->request_id)))
+		return st;
+	if ((*f)->e && !enum_value((*f)->e, r->new_value))
+		return hl_call_fail(c, HL_INVALID, "new_value: not a %s value", (*f)->e->short_name);
+	return HL_OK;
+}
+
+/* The new value as stored: encrypted and masked for caller fields. */
+static hl_status new_value(hl_call *c, const intake_ticket *t, const amend_field *f, const char *v,
+			   store_amendment *am, const char **phone_index)
+{
+	*phone_index = t->phone_index;
+	if (f->caller < 0) {
+		am->new_value = f->e ? enum_name(f->e, enum_value(f->e, v)) : v;
+		return HL_OK;
+	}
+	uint8_t dek[32];
+	hl_status st = intake_unwrap_key(c, t, dek);
+	if (st)
+		return st;
+	st = intake_seal_field(c, t, dek, f->caller, v, &am->new_cipher, &am->new_value);
+	hl_cleanse(dek, sizeof dek);
+	if (!st && f->caller == F_PHONE)
+		st = intake_phone_index(c, v, phone_index);
+	return st;
+}
+
+static hl_status apply(hl_call *c, const Hotline__Intake__V1__AmendTicketRequest *r, const amend_field *f,
+		       intake_ticket *t, store_amendment *am)
+{
+	hl_pg *pg = hl_call_pg(c);
+	hl_arena *a = hl_call_arena(c);
+	hl_error err;
+	const char *phone_index;
+	char id[HL_UUID_STR_LEN];
+	hl_status st;
+	if (t->status == HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_ARCHIVED)
+		return intake_db_fail(c, &(hl_error){HL_PRECONDITION, "archived tickets cannot be amended"});
+	if (hl_uuid_v7(id))
+		return intake_db_fail(c, &(hl_error){HL_INTERNAL, "cannot make an id"});
+	am->id = hl_arena_strdup(a, id);
+	am->ticket_id = t->id;
+	am->request_id = r->request_id[0] ? r->request_id : NULL;
+	am->field = f->name;
+	am->old_value = current_value(t, f);
+	am->reason = r->reason;
+	am->author = hl_call_principal(c)->actor;
+	if ((st = new_value(c, t, f, r->new_value, am, &phone_index))) {
+		hl_pg_rollback(pg);
+		return st;
+	}
+	hl_buf b = HL_BUF_INIT;
+	hl_buf_printf(&b, "{\"amendment_id\":\"%s\",\"field\":\"%s\"}", am->id, f->name);
+	const char *details = hl_arena_strdup(a, hl_buf_failed(&b) ? "{}" : b.data);
+	hl_buf_release(&b);
+	if (store_amendment_insert(pg, a, am, &err) ||
+	    store_ticket_set_field(pg, a, t->id, f->name, r->new_value, f->e ? enum_value(f->e, r->new_value) : 0,
+				   am->new_cipher, am->new_value, phone_index, &err) ||
+	    hl_audit_append(pg, a, t->tenant, "ticket", t->id, am->author, "ticket.amend", details, false, &err))
+		return intake_db_fail(c, &err);
+	return intake_commit(c);
+}
+
+hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
+{
+	const Hotline__Intake__V1__AmendTicketRequest *r = vreq;
+	const amend_field *f = NULL;
+	hl_status st;
+	if ((st = intake_require_any(c, amend_roles)) || (st = validate(c, r, &f)) || (st = intake_begin(c)))
+		return st;
+	hl_pg *pg = hl_call_pg(c);
+	hl_arena *a = hl_call_arena(c);
+	hl_error err;
+	store_amendment *am = NULL;
+	intake_ticket *t;
+	if (r->request_id[0] && store_amendment_by_request(pg, a, r->request_id, &am, &err))
+		return intake_db_fail(c, &err);
+	if (!am) {
+		if (store_ticket_get(pg, a, r->id, NULL, true, &t, &err))
+			return intake_db_fail(c, &err);
+		if (!t)
+			return intake_db_fail(c, &(hl_error){HL_NOT_FOUND, "ticket not found"});
+		am = hl_arena_alloc(a, sizeof *am);
+		if (!am)
+			return intake_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		if ((st = apply(c, r, f, t, am)))
+			return st == HL_EXISTS ? hl_call_fail(c, HL_ABORTED, "concurrent amendment, retry") : st;
+		if ((st = intake_begin(c)))
+			return st;
+	}
+	/* answer from the committed state (also for a repeated request_id) */
+	if (store_ticket_get(pg, a, am->ticket_id ? am->ticket_id : r->id, NULL, false, &t, &err))
+		return intake_db_fail(c, &err);
+	hl_pg_rollback(pg);
+	Hotline__Intake__V1__AmendTicketResponse *out =
+		HL_NEW(c, hotline__intake__v1__amend_ticket_response__descriptor);
+	if (!t || !out || !(out->ticket = intake_ticket_msg(c, t)) || !(out->amendment = amendment_msg(c, am)))
+		return hl_call_fail(c, HL_INTERNAL, "amended ticket not readable");
+	*resp = out;
+	return HL_OK;
+}
+
+/* ---- RevealCaller --------------------------------------------------------------- */
+
+static hl_status open_fields(hl_call *c, const intake_ticket *t, Hotline__Intake__V1__Caller *out)
+{
+	uint8_t dek[32];
+	hl_error err;
+	char **dst[F_COUNT] = {&out->name, &out->phone, &out->id_number, &out->address, &out->email};
+	hl_status st = intake_unwrap_key(c, t, dek);
+	for (int f = 0; f < F_COUNT && !st; f++) {
+		if (!t->caller[f].p)
+			continue;
+		if (hl_field_open(dek, t->tenant, "ticket", intake_caller_fields[f], t->id, t->caller[f].p,
+				  t->caller[f].n, hl_call_arena(c), dst[f], NULL, &err))
+			st = hl_call_fail(c, HL_INTERNAL, "caller data cannot be decrypted");
+	}
+	hl_cleanse(dek, sizeof dek);
+	return st;
+}
+
+hl_status intake_reveal_caller(hl_call *c, const void *vreq, void **resp)
+{
+	const Hotline__Intake__V1__RevealCallerRequest *r = vreq;
+	hl_status st;
+	if ((st = hl_call_require_role(c, "pii_reader")))
+		return st;
+	if (!hl_uuid_valid(r->id))
+		return hl_call_fail(c, HL_INVALID, "id: not a UUID");
+	if ((st = intake_check_text(c, "reason", r->reason, 500, true)) || (st = intake_begin(c)))
+		return st;
+	hl_pg *pg = hl_call_pg(c);
+	hl_arena *a = hl_call_arena(c);
+	hl_error err;
+	intake_ticket *t;
+	if (store_ticket_get(pg, a, r->id, NULL, false, &t, &err))
+		return intake_db_fail(c, &err);
+	if (!t)
+		return intake_db_fail(c, &(hl_error){HL_NOT_FOUND, "ticket not found"});
+	Hotline__Intake__V1__RevealCallerResponse *out =
+		HL_NEW(c, hotline__intake__v1__reveal_caller_response__descriptor);
+	Hotline__Intake__V1__Caller *caller = HL_NEW(c, hotline__intake__v1__caller__descriptor);
+	if (!out || !caller)
+		return intake_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+	if ((st = open_fields(c, t, caller))) {
+		hl_pg_rollback(pg);
+		return st;
+	}
+	hl_buf b = HL_BUF_INIT;
+	hl_buf_puts(&b, "{\"reason\":");
+	hl_buf_json_string(&b, r->reason);
+	hl_buf_puts(&b, "}");
+	st = hl_buf_failed(&b) ? HL_NOMEM
+			       : hl_audit_append(pg, a, t->tenant, "ticket", t->id, hl_call_principal(c)->actor,
+						 "caller.reveal", b.data, false, &err);
+	hl_buf_release(&b);
+	if (st)
+		return intake_db_fail(c, &err);
+	if ((st = intake_commit(c)))
+		return st;
+	out->caller = caller;
+	*resp = out;
+	return HL_OK;
+}

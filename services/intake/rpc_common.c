@@ -1,0 +1,121 @@
+/*
+ * rpc_common.c - what intake's handlers share: transactions bound to the
+ * call, role checks, text validation, and the masked Ticket message.
+ */
+#include <string.h>
+
+#include "google/protobuf/timestamp.pb-c.h"
+#include "hl/crypto.h"
+#include "hl/mask.h"
+#include "hl/pg.h"
+#include "intake.h"
+#include "store.h"
+
+const char *const intake_caller_fields[F_COUNT] = {"name", "phone", "id_number", "address", "email"};
+
+const char *const intake_staff_roles[] = {"agent",     "dispatcher", "handler", "dept_head", "supervisor",
+					  "inspector", "reviewer",   "analyst", "pii_reader", "tenant_admin",
+					  "auditor",   NULL};
+
+hl_status intake_db_fail(hl_call *c, const hl_error *err)
+{
+	hl_pg_rollback(hl_call_pg(c));
+	return hl_call_fail_err(c, err);
+}
+
+hl_status intake_begin(hl_call *c)
+{
+	hl_error err;
+	hl_status st = hl_pg_begin(hl_call_pg(c), hl_call_tenant(c), hl_call_remaining_ms(c), &err);
+	return st ? hl_call_fail_err(c, &err) : HL_OK;
+}
+
+hl_status intake_commit(hl_call *c)
+{
+	hl_error err;
+	hl_status st = hl_pg_commit(hl_call_pg(c), &err);
+	return st ? intake_db_fail(c, &err) : HL_OK;
+}
+
+hl_status intake_require_any(hl_call *c, const char *const *roles)
+{
+	for (const char *const *r = roles; *r; r++)
+		if (hl_call_has_role(c, *r))
+			return HL_OK;
+	return hl_call_fail(c, HL_DENIED, "role %s%s required", roles[0], roles[1] ? " (or another listed role)" : "");
+}
+
+hl_status intake_check_text(hl_call *c, const char *field, const char *v, size_t max_chars, bool required)
+{
+	size_t n = hl_utf8_length(v, strlen(v));
+	if (required && n == 0)
+		return hl_call_fail(c, HL_INVALID, "%s: required", field);
+	if (n > max_chars)
+		return hl_call_fail(c, HL_INVALID, "%s: too long (%zu characters, max %zu)", field, n, max_chars);
+	return HL_OK;
+}
+
+hl_status intake_check_request_id(hl_call *c, const char *v)
+{
+	size_t n = strlen(v);
+	if (n > 128)
+		return hl_call_fail(c, HL_INVALID, "request_id: too long (max 128)");
+	for (size_t i = 0; i < n; i++)
+		if (v[i] < 0x21 || v[i] > 0x7e)
+			return hl_call_fail(c, HL_INVALID, "request_id: printable ASCII only");
+	return HL_OK;
+}
+
+void *intake_timestamp(hl_call *c, int64_t us)
+{
+	Google__Protobuf__Timestamp *ts = HL_NEW(c, google__protobuf__timestamp__descriptor);
+	if (ts) {
+		ts->seconds = us / 1000000;
+		ts->nanos = (int32_t)(us % 1000000) * 1000;
+	}
+	return ts;
+}
+
+hl_status intake_unwrap_key(hl_call *c, const intake_ticket *t, uint8_t dek[32])
+{
+	intake_app *app = hl_call_app(c);
+	hl_error err;
+	hl_status st = hl_keyring_unwrap_data_key(app->keys, t->tenant, t->key_period, t->id, t->wrapped_key.p,
+						  t->wrapped_key.n, dek, &err);
+	if (st == HL_NOT_FOUND)
+		return hl_call_fail(c, HL_PRECONDITION, "caller data destroyed with its retention period");
+	return st ? hl_call_fail(c, HL_INTERNAL, "caller data cannot be decrypted") : HL_OK;
+}
+
+Hotline__Intake__V1__Ticket *intake_ticket_msg(hl_call *c, const intake_ticket *t)
+{
+	Hotline__Intake__V1__Ticket *m = HL_NEW(c, hotline__intake__v1__ticket__descriptor);
+	Hotline__Intake__V1__Caller *caller = HL_NEW(c, hotline__intake__v1__caller__descriptor);
+	if (!m || !caller)
+		return NULL;
+	m->id = (char *)t->id;
+	m->ticket_no = (char *)t->ticket_no;
+	m->tenant = (char *)t->tenant;
+	m->status = t->status;
+	m->status_version = t->status_version;
+	m->channel = t->channel;
+	m->category = t->category;
+	m->priority = t->priority;
+	m->confidentiality = t->confidentiality;
+	m->topic = (char *)t->topic;
+	m->description = (char *)t->description;
+	m->area = (char *)t->area;
+	m->anonymous = t->anonymous;
+	m->answer = (char *)t->answer;
+	m->registered_by = (char *)t->registered_by;
+	m->repeat_caller = t->repeat_caller;
+	caller->name = (char *)t->masked[F_NAME];
+	caller->phone = (char *)t->masked[F_PHONE];
+	caller->id_number = (char *)t->masked[F_ID_NUMBER];
+	caller->address = (char *)t->masked[F_ADDRESS];
+	caller->email = (char *)t->masked[F_EMAIL];
+	m->caller = caller;
+	m->created_at = intake_timestamp(c, t->created_us);
+	m->updated_at = intake_timestamp(c, t->updated_us);
+	return m;
+}

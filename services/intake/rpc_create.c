@@ -1,0 +1,409 @@
+/*
+ * rpc_create.c - CreateTicket: register a contact (R1-R3, R5, R6, R31).
+ *
+ * Validate; encrypt the caller data under a fresh per-ticket key (outside
+ * the transaction); then in one transaction: the ticket and its
+ * registration record (the number comes from a sequence, so concurrent
+ * registrations never wait for each other), the first audit entry, the
+ * first public note, and the outbox rows to dispatch (SubmitTicket, unless
+ * answered on the spot) and reporting (the registration event).  A repeated
+ * request_id returns the first ticket and its query code.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "hl/audit.h"
+#include "hl/buf.h"
+#include "hl/crypto.h"
+#include "hl/mask.h"
+#include "hotline/common/v1/common.pb-c.h"
+#include "hotline/dispatch/v1/dispatch.pb-c.h"
+#include "hotline/reporting/v1/reporting.pb-c.h"
+#include "intake.h"
+#include "store.h"
+
+#define QUERY_CODE_LEN 8
+#define TABLE "ticket"
+
+static const char *const create_roles[] = {"agent", "tenant_admin", NULL};
+
+/* Crockford's base32 without look-alikes: what a citizen can read out on the phone. */
+static hl_status new_query_code(char out[QUERY_CODE_LEN + 1])
+{
+	static const char alphabet[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+	uint8_t r[QUERY_CODE_LEN];
+	hl_status st = hl_random_bytes(r, sizeof r);
+	for (int i = 0; i < QUERY_CODE_LEN; i++)
+		out[i] = alphabet[r[i] & 31];
+	out[QUERY_CODE_LEN] = '\0';
+	return st;
+}
+
+static bool enum_known(const ProtobufCEnumDescriptor *d, int v)
+{
+	return v != 0 && protobuf_c_enum_descriptor_get_value(d, v) != NULL;
+}
+
+static hl_status validate_caller(hl_call *c, const Hotline__Intake__V1__CreateTicketRequest *r)
+{
+	const Hotline__Intake__V1__Caller *k = r->caller;
+	hl_status st;
+	if (!k)
+		return r->anonymous ? HL_OK : hl_call_fail(c, HL_INVALID, "caller: required unless anonymous");
+	if ((st = intake_check_text(c, "caller.name", k->name, 64, false)) ||
+	    (st = intake_check_text(c, "caller.phone", k->phone, 32, false)) ||
+	    (st = intake_check_text(c, "caller.id_number", k->id_number, 32, false)) ||
+	    (st = intake_check_text(c, "caller.address", k->address, 200, false)) ||
+	    (st = intake_check_text(c, "caller.email", k->email, 128, false)))
+		return st;
+	if (!r->anonymous && !k->name[0] && !k->phone[0])
+		return hl_call_fail(c, HL_INVALID, "caller: name or phone required unless anonymous");
+	if (k->email[0] && !strchr(k->email, '@'))
+		return hl_call_fail(c, HL_INVALID, "caller.email: not an e-mail address");
+	for (const char *p = k->id_number; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || *p == 'X' || *p == 'x'))
+			return hl_call_fail(c, HL_INVALID, "caller.id_number: digits and X only");
+	return HL_OK;
+}
+
+static hl_status validate(hl_call *c, const Hotline__Intake__V1__CreateTicketRequest *r)
+{
+	hl_status st;
+	if ((st = intake_check_request_id(c, r->request_id)))
+		return st;
+	if (!enum_known(&hotline__common__v1__channel__descriptor, r->channel))
+		return hl_call_fail(c, HL_INVALID, "channel: required, one of the Channel values");
+	if (!enum_known(&hotline__common__v1__category__descriptor, r->category))
+		return hl_call_fail(c, HL_INVALID, "category: required, one of the Category values");
+	if (r->priority && !enum_known(&hotline__common__v1__priority__descriptor, r->priority))
+		return hl_call_fail(c, HL_INVALID, "priority: not a Priority value");
+	if (r->confidentiality && !enum_known(&hotline__common__v1__confidentiality__descriptor, r->confidentiality))
+		return hl_call_fail(c, HL_INVALID, "confidentiality: not a Confidentiality value");
+	if ((st = intake_check_text(c, "topic", r->topic, 200, true)) ||
+	    (st = intake_check_text(c, "description", r->description, 5000, false)) ||
+	    (st = intake_check_text(c, "area", r->area, 100, false)) ||
+	    (st = intake_check_text(c, "answer", r->answer, 5000, false)))
+		return st;
+	if (r->answer_on_spot && r->category != HOTLINE__COMMON__V1__CATEGORY__CATEGORY_CONSULTATION)
+		return hl_call_fail(c, HL_INVALID, "answer_on_spot: only consultations are answered on the spot");
+	if (r->answer_on_spot && !r->answer[0])
+		return hl_call_fail(c, HL_INVALID, "answer: required when answer_on_spot");
+	if (!r->answer_on_spot && r->answer[0])
+		return hl_call_fail(c, HL_INVALID, "answer: only with answer_on_spot");
+	return validate_caller(c, r);
+}
+
+static const char *caller_value(const Hotline__Intake__V1__Caller *k, int f)
+{
+	if (!k)
+		return "";
+	const char *v[F_COUNT] = {k->name, k->phone, k->id_number, k->address, k->email};
+	return v[f];
+}
+
+static hl_status mask_field(int f, const char *v, hl_arena *a, char **out, hl_error *err)
+{
+	switch (f) {
+	case F_NAME:
+		return hl_mask_name(v, a, out, err);
+	case F_PHONE:
+		return hl_mask_phone(v, a, out, err);
+	case F_ID_NUMBER:
+		return hl_mask_id_number(v, a, out, err);
+	case F_ADDRESS:
+		return hl_mask_address(v, a, out, err);
+	default:
+		return hl_mask_email(v, a, out, err);
+	}
+}
+
+hl_status intake_seal_field(hl_call *c, const intake_ticket *t, const uint8_t dek[32], int f, const char *value,
+			    intake_blob *cipher, const char **masked)
+{
+	hl_arena *a = hl_call_arena(c);
+	hl_error err;
+	uint8_t *ct;
+	size_t n;
+	char *m;
+	*cipher = (intake_blob){NULL, 0};
+	*masked = "";
+	if (!value[0])
+		return HL_OK;
+	if (hl_field_seal(dek, t->tenant, TABLE, intake_caller_fields[f], t->id, value, a, &ct, &n, &err) ||
+	    mask_field(f, value, a, &m, &err))
+		return hl_call_fail(c, HL_INTERNAL, "cannot protect caller data");
+	*cipher = (intake_blob){ct, n};
+	*masked = m;
+	return HL_OK;
+}
+
+hl_status intake_phone_index(hl_call *c, const char *phone, const char **index)
+{
+	intake_app *app = hl_call_app(c);
+	hl_arena *a = hl_call_arena(c);
+	hl_error err;
+	char *norm;
+	*index = NULL;
+	if (!phone[0])
+		return HL_OK;
+	if (hl_phone_normalize(phone, a, &norm, &err))
+		return hl_call_fail(c, HL_INVALID, "caller.phone: %s", err.msg);
+	char hex[HL_BLIND_INDEX_HEX_LEN];
+	if (hl_keyring_blind_index(app->keys, hl_call_tenant(c), norm, hex, &err))
+		return hl_call_fail(c, HL_INTERNAL, "cannot index phone");
+	*index = hl_arena_strdup(a, hex);
+	return HL_OK;
+}
+
+static const char *retention_period(hl_call *c)
+{
+	intake_app *app = hl_call_app(c);
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	return hl_arena_printf(hl_call_arena(c), "%d", tm.tm_year + 1900 + app->retention_years);
+}
+
+static hl_status protect(hl_call *c, const Hotline__Intake__V1__CreateTicketRequest *r, intake_ticket *t,
+			 const char *query_code)
+{
+	intake_app *app = hl_call_app(c);
+	hl_arena *a = hl_call_arena(c);
+	hl_error err;
+	uint8_t dek[32], *wrapped, *qc;
+	size_t wlen, qlen;
+	t->key_period = retention_period(c);
+	if (hl_keyring_new_data_key(app->keys, t->tenant, t->key_period, t->id, dek, a, &wrapped, &wlen, &err))
+		return hl_call_fail(c, HL_INTERNAL, "cannot create the ticket's data key");
+	t->wrapped_key = (intake_blob){wrapped, wlen};
+	hl_status st = HL_OK;
+	for (int f = 0; f < F_COUNT && !st; f++)
+		st = intake_seal_field(c, t, dek, f, caller_value(r->caller, f), &t->caller[f], &t->masked[f]);
+	if (!st && hl_field_seal(dek, t->tenant, TABLE, "query_code", t->id, query_code, a, &qc, &qlen, &err))
+		st = hl_call_fail(c, HL_INTERNAL, "cannot protect the query code");
+	t->query_code = (intake_blob){qc, qlen};
+	hl_cleanse(dek, sizeof dek);
+	return st ? st : intake_phone_index(c, caller_value(r->caller, F_PHONE), &t->phone_index);
+}
+
+static int default_confidentiality(int category, int requested)
+{
+	if (requested)
+		return requested;
+	return category == HOTLINE__COMMON__V1__CATEGORY__CATEGORY_REPORT
+		       ? HOTLINE__COMMON__V1__CONFIDENTIALITY__CONFIDENTIALITY_CONFIDENTIAL
+		       : HOTLINE__COMMON__V1__CONFIDENTIALITY__CONFIDENTIALITY_INTERNAL;
+}
+
+static hl_status fill_ticket(hl_call *c, const Hotline__Intake__V1__CreateTicketRequest *r, intake_ticket *t)
+{
+	char id[HL_UUID_STR_LEN];
+	if (hl_uuid_v7(id))
+		return hl_call_fail(c, HL_INTERNAL, "cannot make an id");
+	hl_arena *a = hl_call_arena(c);
+	t->tenant = hl_call_tenant(c);
+	t->id = hl_arena_strdup(a, id);
+	t->request_id = r->request_id[0] ? r->request_id : NULL;
+	t->status = r->answer_on_spot ? HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_ANSWERED_ON_SPOT
+				      : HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_REGISTERED;
+	t->status_version = 1;
+	t->channel = r->channel;
+	t->category = r->category;
+	t->priority = r->priority ? r->priority : HOTLINE__COMMON__V1__PRIORITY__PRIORITY_GENERAL;
+	t->confidentiality = default_confidentiality(r->category, r->confidentiality);
+	t->topic = r->topic;
+	t->description = r->description;
+	t->area = r->area;
+	t->answer = r->answer;
+	t->anonymous = r->anonymous;
+	t->registered_by = hl_call_principal(c)->actor;
+	return HL_OK;
+}
+
+/* ---- outbox ------------------------------------------------------------------ */
+
+static hl_status outbox_add(hl_call *c, const intake_ticket *t, const char *target, const char *method,
+			    const char *key, const ProtobufCMessage *msg)
+{
+	hl_arena *a = hl_call_arena(c);
+	size_t n = protobuf_c_message_get_packed_size(msg);
+	uint8_t *buf = hl_arena_alloc(a, n ? n : 1);
+	if (!buf)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	protobuf_c_message_pack(msg, buf);
+	store_outbox o = {t->id, target, method, key, hl_call_principal(c)->actor, buf, n};
+	hl_error err;
+	hl_status st = store_outbox_insert(hl_call_pg(c), a, t->tenant, &o, &err);
+	return st ? intake_db_fail(c, &err) : HL_OK;
+}
+
+static hl_status outbox_dispatch(hl_call *c, const intake_ticket *t)
+{
+	Hotline__Dispatch__V1__SubmitTicketRequest m = HOTLINE__DISPATCH__V1__SUBMIT_TICKET_REQUEST__INIT;
+	m.ticket_id = (char *)t->id;
+	m.ticket_no = (char *)t->ticket_no;
+	m.channel = t->channel;
+	m.category = t->category;
+	m.topic = (char *)t->topic;
+	m.description = (char *)t->description;
+	m.area = (char *)t->area;
+	m.priority = t->priority;
+	m.registered_at = intake_timestamp(c, t->created_us);
+	m.registered_by = (char *)t->registered_by;
+	return outbox_add(c, t, "dispatch", "/hotline.dispatch.v1.DispatchService/SubmitTicket",
+			  hl_arena_printf(hl_call_arena(c), "%s:submit", t->id), &m.base);
+}
+
+hl_status intake_outbox_event(hl_call *c, const intake_ticket *t, const char *type, int64_t version,
+			      const ProtobufCMessage *payload_owner)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	char id[HL_UUID_STR_LEN];
+	if (hl_uuid_v7(id))
+		return hl_call_fail(c, HL_INTERNAL, "cannot make an id");
+	Hotline__Common__V1__Event *ev = (Hotline__Common__V1__Event *)payload_owner;
+	ev->event_id = id;
+	ev->tenant = (char *)t->tenant;
+	ev->type = (char *)type;
+	ev->ticket_id = (char *)t->id;
+	ev->occurred_at = intake_timestamp(c, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000);
+	ev->actor = (char *)hl_call_principal(c)->actor;
+	ev->version = version;
+	Hotline__Reporting__V1__RecordEventsRequest req = HOTLINE__REPORTING__V1__RECORD_EVENTS_REQUEST__INIT;
+	req.n_events = 1;
+	req.events = &ev;
+	return outbox_add(c, t, "reporting", "/hotline.reporting.v1.ReportingService/RecordEvents",
+			  hl_arena_strdup(hl_call_arena(c), id), &req.base);
+}
+
+static hl_status outbox_registered(hl_call *c, const intake_ticket *t)
+{
+	Hotline__Common__V1__TicketRegistered p = HOTLINE__COMMON__V1__TICKET_REGISTERED__INIT;
+	p.ticket_no = (char *)t->ticket_no;
+	p.channel = t->channel;
+	p.category = t->category;
+	p.priority = t->priority;
+	p.area = (char *)t->area;
+	p.anonymous = t->anonymous;
+	p.repeat_caller = t->repeat_caller;
+	p.status = t->status;
+	p.registered_by = (char *)t->registered_by;
+	Hotline__Common__V1__Event ev = HOTLINE__COMMON__V1__EVENT__INIT;
+	ev.payload_case = HOTLINE__COMMON__V1__EVENT__PAYLOAD_TICKET_REGISTERED;
+	ev.ticket_registered = &p;
+	bool on_spot = t->status == HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_ANSWERED_ON_SPOT;
+	return intake_outbox_event(c, t, on_spot ? "ticket.answered_on_spot" : "ticket.registered", 1, &ev.base);
+}
+
+/* ---- the transaction ------------------------------------------------------------ */
+
+static const char *audit_details(hl_call *c, const intake_ticket *t)
+{
+	hl_buf b = HL_BUF_INIT;
+	hl_buf_printf(&b, "{\"ticket_no\":\"%s\",\"status\":%d,\"channel\":%d,\"category\":%d,\"priority\":%d,"
+			  "\"request_id\":",
+		      t->ticket_no, t->status, t->channel, t->category, t->priority);
+	hl_buf_json_string(&b, t->request_id ? t->request_id : "");
+	hl_buf_puts(&b, "}");
+	const char *s = hl_buf_failed(&b) ? NULL : hl_arena_strdup(hl_call_arena(c), b.data);
+	hl_buf_release(&b);
+	return s;
+}
+
+static hl_status register_ticket(hl_call *c, intake_ticket *t)
+{
+	intake_app *app = hl_call_app(c);
+	hl_pg *pg = hl_call_pg(c);
+	hl_arena *a = hl_call_arena(c);
+	hl_error err;
+	hl_status st;
+	bool seen = false;
+	if (t->phone_index && (st = store_phone_seen(pg, a, t->phone_index, &seen, &err)))
+		return intake_db_fail(c, &err);
+	t->repeat_caller = seen;
+	if ((st = store_ticket_insert(pg, a, t, app->time_zone, &err)))
+		return st == HL_EXISTS ? st : intake_db_fail(c, &err);
+	bool on_spot = t->status == HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_ANSWERED_ON_SPOT;
+	if ((st = hl_audit_append(pg, a, t->tenant, "ticket", t->id, t->registered_by,
+				  on_spot ? "ticket.answer_on_spot" : "ticket.create", audit_details(c, t), true,
+				  &err)) ||
+	    (st = store_note_insert(pg, a, t->id, t->status, on_spot ? "已现场答复 answered on the spot" : "已受理 registered",
+				    &err)))
+		return intake_db_fail(c, &err);
+	if ((!on_spot && (st = outbox_dispatch(c, t))) || (st = outbox_registered(c, t)))
+		return st;
+	return intake_commit(c);
+}
+
+static hl_status respond(hl_call *c, const intake_ticket *t, const char *query_code, void **resp)
+{
+	Hotline__Intake__V1__CreateTicketResponse *out =
+		HL_NEW(c, hotline__intake__v1__create_ticket_response__descriptor);
+	if (!out || !(out->ticket = intake_ticket_msg(c, t)))
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	out->query_code = (char *)query_code;
+	*resp = out;
+	return HL_OK;
+}
+
+/* The first result of a repeated request_id, with its query code. */
+static hl_status replay(hl_call *c, const intake_ticket *t, void **resp)
+{
+	uint8_t dek[32];
+	char *code;
+	hl_error err;
+	hl_status st = intake_unwrap_key(c, t, dek);
+	if (st)
+		return st;
+	st = hl_field_open(dek, t->tenant, TABLE, "query_code", t->id, t->query_code.p, t->query_code.n,
+			   hl_call_arena(c), &code, NULL, &err);
+	hl_cleanse(dek, sizeof dek);
+	if (st)
+		return hl_call_fail(c, HL_INTERNAL, "cannot read the query code");
+	return respond(c, t, code, resp);
+}
+
+static hl_status find_replay(hl_call *c, const char *request_id, intake_ticket **t)
+{
+	hl_error err;
+	hl_status st = intake_begin(c);
+	if (st)
+		return st;
+	st = store_ticket_by_request(hl_call_pg(c), hl_call_arena(c), request_id, t, &err);
+	hl_pg_rollback(hl_call_pg(c));
+	return st ? hl_call_fail_err(c, &err) : HL_OK;
+}
+
+hl_status intake_create_ticket(hl_call *c, const void *vreq, void **resp)
+{
+	const Hotline__Intake__V1__CreateTicketRequest *r = vreq;
+	hl_status st;
+	if ((st = intake_require_any(c, create_roles)) || (st = validate(c, r)))
+		return st;
+	intake_ticket *prior = NULL;
+	if (r->request_id[0] && (st = find_replay(c, r->request_id, &prior)))
+		return st;
+	if (prior)
+		return replay(c, prior, resp);
+	intake_ticket *t = hl_arena_alloc(hl_call_arena(c), sizeof *t);
+	char code[QUERY_CODE_LEN + 1];
+	if (!t)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	if ((st = fill_ticket(c, r, t)))
+		return st;
+	if (new_query_code(code))
+		return hl_call_fail(c, HL_INTERNAL, "cannot make a query code");
+	if ((st = protect(c, r, t, code)) || (st = intake_begin(c)))
+		return st;
+	st = register_ticket(c, t);
+	if (st == HL_EXISTS) { /* the same request_id committed concurrently */
+		hl_pg_rollback(hl_call_pg(c));
+		if ((st = find_replay(c, r->request_id, &prior)))
+			return st;
+		return prior ? replay(c, prior, resp) : hl_call_fail(c, HL_ABORTED, "concurrent registration, retry");
+	}
+	if (st)
+		return st;
+	return respond(c, t, hl_arena_strdup(hl_call_arena(c), code), resp);
+}

@@ -1,0 +1,218 @@
+/*
+ * rpc_read.c - GetTicket, ListTickets and FindTicketsByPhone: what staff
+ * see of tickets, with caller data always masked.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "google/protobuf/timestamp.pb-c.h"
+#include "hl/b64.h"
+#include "hl/crypto.h"
+#include "hotline/common/v1/common.pb-c.h"
+#include "intake.h"
+#include "store.h"
+
+static const char *const phone_roles[] = {"agent", "supervisor", "tenant_admin", "pii_reader", NULL};
+
+static hl_status add_history(hl_call *c, Hotline__Intake__V1__Ticket *m, const char *id)
+{
+	hl_arena *a = hl_call_arena(c);
+	hl_pg *pg = hl_call_pg(c);
+	hl_error err;
+	store_amendment **am;
+	store_note **notes;
+	int na, nn;
+	if (store_amendments(pg, a, id, &am, &na, &err) || store_notes(pg, a, id, &notes, &nn, &err))
+		return intake_db_fail(c, &err);
+	m->amendments = hl_arena_alloc(a, (size_t)(na ? na : 1) * sizeof *m->amendments);
+	m->public_notes = hl_arena_alloc(a, (size_t)(nn ? nn : 1) * sizeof *m->public_notes);
+	if (!m->amendments || !m->public_notes)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	for (int i = 0; i < na; i++) {
+		Hotline__Intake__V1__Amendment *x = HL_NEW(c, hotline__intake__v1__amendment__descriptor);
+		if (!x)
+			return hl_call_fail(c, HL_NOMEM, "out of memory");
+		x->id = (char *)am[i]->id;
+		x->field = (char *)am[i]->field;
+		x->old_value = (char *)am[i]->old_value;
+		x->new_value = (char *)am[i]->new_value;
+		x->reason = (char *)am[i]->reason;
+		x->author = (char *)am[i]->author;
+		x->created_at = intake_timestamp(c, am[i]->created_us);
+		m->amendments[m->n_amendments++] = x;
+	}
+	for (int i = 0; i < nn; i++) {
+		Hotline__Intake__V1__PublicNote *x = HL_NEW(c, hotline__intake__v1__public_note__descriptor);
+		if (!x)
+			return hl_call_fail(c, HL_NOMEM, "out of memory");
+		x->status = notes[i]->status;
+		x->text = (char *)notes[i]->note;
+		x->created_at = intake_timestamp(c, notes[i]->created_us);
+		m->public_notes[m->n_public_notes++] = x;
+	}
+	return HL_OK;
+}
+
+hl_status intake_get_ticket(hl_call *c, const void *vreq, void **resp)
+{
+	const Hotline__Intake__V1__GetTicketRequest *r = vreq;
+	hl_status st;
+	if ((st = intake_require_any(c, intake_staff_roles)))
+		return st;
+	if (!r->id[0] && !r->ticket_no[0])
+		return hl_call_fail(c, HL_INVALID, "id or ticket_no: required");
+	if (r->id[0] && !hl_uuid_valid(r->id))
+		return hl_call_fail(c, HL_INVALID, "id: not a UUID");
+	if ((st = intake_begin(c)))
+		return st;
+	intake_ticket *t;
+	hl_error err;
+	if (store_ticket_get(hl_call_pg(c), hl_call_arena(c), r->id[0] ? r->id : NULL,
+			     r->id[0] ? NULL : r->ticket_no, false, &t, &err))
+		return intake_db_fail(c, &err);
+	if (!t) {
+		hl_pg_rollback(hl_call_pg(c));
+		return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
+	}
+	Hotline__Intake__V1__GetTicketResponse *out = HL_NEW(c, hotline__intake__v1__get_ticket_response__descriptor);
+	if (!out || !(out->ticket = intake_ticket_msg(c, t)))
+		return intake_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+	st = add_history(c, out->ticket, t->id);
+	hl_pg_rollback(hl_call_pg(c));
+	if (st)
+		return st;
+	*resp = out;
+	return HL_OK;
+}
+
+static int64_t ts_us(const Google__Protobuf__Timestamp *ts)
+{
+	return ts ? (int64_t)ts->seconds * 1000000 + ts->nanos / 1000 : 0;
+}
+
+/* Page tokens are opaque: base64url("<created_us>/<id>"). */
+static hl_status parse_token(hl_call *c, const char *tok, store_list_filter *f)
+{
+	if (!tok[0])
+		return HL_OK;
+	uint8_t *raw;
+	size_t n;
+	hl_error err;
+	if (hl_b64url_decode(hl_call_arena(c), tok, strlen(tok), &raw, &n, &err) || n < 3 || n > 80)
+		return hl_call_fail(c, HL_INVALID, "page_token: malformed");
+	char buf[81];
+	memcpy(buf, raw, n);
+	buf[n] = '\0';
+	char *slash = strchr(buf, '/'), *end;
+	if (!slash)
+		return hl_call_fail(c, HL_INVALID, "page_token: malformed");
+	*slash = '\0';
+	f->after_us = strtoll(buf, &end, 10);
+	if (*end || f->after_us <= 0 || !hl_uuid_valid(slash + 1))
+		return hl_call_fail(c, HL_INVALID, "page_token: malformed");
+	f->after_id = hl_arena_strdup(hl_call_arena(c), slash + 1);
+	return HL_OK;
+}
+
+static char *make_token(hl_call *c, const intake_ticket *t)
+{
+	char buf[96];
+	int n = snprintf(buf, sizeof buf, "%lld/%s", (long long)t->created_us, t->id);
+	return hl_b64url_encode(hl_call_arena(c), buf, (size_t)n);
+}
+
+static hl_status list_filter(hl_call *c, const Hotline__Intake__V1__ListTicketsRequest *r, store_list_filter *f)
+{
+	memset(f, 0, sizeof *f);
+	hl_status st;
+	if (r->page_size < 0 || r->page_size > 500)
+		return hl_call_fail(c, HL_INVALID, "page_size: between 0 and 500");
+	f->limit = r->page_size ? r->page_size : 50;
+	f->status = r->status;
+	f->category = r->category;
+	f->channel = r->channel;
+	if ((st = intake_check_text(c, "keyword", r->keyword, 100, false)) ||
+	    (st = intake_check_text(c, "area", r->area, 100, false)))
+		return st;
+	f->area = r->area[0] ? r->area : NULL;
+	f->keyword = r->keyword[0] ? r->keyword : NULL;
+	f->registered_by = r->registered_by[0] ? r->registered_by : NULL;
+	f->from_us = ts_us(r->created_from);
+	f->to_us = ts_us(r->created_to);
+	return parse_token(c, r->page_token, f);
+}
+
+static hl_status tickets_out(hl_call *c, intake_ticket **rows, int n, Hotline__Intake__V1__Ticket ***out,
+			     size_t *count)
+{
+	*out = hl_arena_alloc(hl_call_arena(c), (size_t)(n ? n : 1) * sizeof **out);
+	if (!*out)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	for (int i = 0; i < n; i++)
+		if (!((*out)[i] = intake_ticket_msg(c, rows[i])))
+			return hl_call_fail(c, HL_NOMEM, "out of memory");
+	*count = (size_t)n;
+	return HL_OK;
+}
+
+hl_status intake_list_tickets(hl_call *c, const void *vreq, void **resp)
+{
+	const Hotline__Intake__V1__ListTicketsRequest *r = vreq;
+	store_list_filter f;
+	hl_status st;
+	if ((st = intake_require_any(c, intake_staff_roles)) || (st = list_filter(c, r, &f)) ||
+	    (st = intake_begin(c)))
+		return st;
+	intake_ticket **rows;
+	int n;
+	hl_error err;
+	f.limit++; /* one more tells whether there is a next page */
+	st = store_ticket_list(hl_call_pg(c), hl_call_arena(c), &f, &rows, &n, &err);
+	hl_pg_rollback(hl_call_pg(c));
+	if (st)
+		return hl_call_fail_err(c, &err);
+	Hotline__Intake__V1__ListTicketsResponse *out =
+		HL_NEW(c, hotline__intake__v1__list_tickets_response__descriptor);
+	bool more = n == f.limit;
+	if (more)
+		n--;
+	if (!out || (st = tickets_out(c, rows, n, &out->tickets, &out->n_tickets)))
+		return st ? st : hl_call_fail(c, HL_NOMEM, "out of memory");
+	if (more)
+		out->next_page_token = make_token(c, rows[n - 1]);
+	*resp = out;
+	return HL_OK;
+}
+
+
+hl_status intake_find_by_phone(hl_call *c, const void *vreq, void **resp)
+{
+	const Hotline__Intake__V1__FindTicketsByPhoneRequest *r = vreq;
+	hl_status st;
+	const char *index;
+	if ((st = intake_require_any(c, phone_roles)))
+		return st;
+	if (!r->phone[0])
+		return hl_call_fail(c, HL_INVALID, "phone: required");
+	if (r->page_size < 0 || r->page_size > 200)
+		return hl_call_fail(c, HL_INVALID, "page_size: between 0 and 200");
+	if ((st = intake_phone_index(c, r->phone, &index)) || (st = intake_begin(c)))
+		return st;
+	intake_ticket **rows;
+	int n;
+	hl_error err;
+	st = store_ticket_by_phone(hl_call_pg(c), hl_call_arena(c), index, r->page_size ? r->page_size : 50, &rows, &n,
+				   &err);
+	hl_pg_rollback(hl_call_pg(c));
+	if (st)
+		return hl_call_fail_err(c, &err);
+	Hotline__Intake__V1__FindTicketsByPhoneResponse *out =
+		HL_NEW(c, hotline__intake__v1__find_tickets_by_phone_response__descriptor);
+	if (!out)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	if ((st = tickets_out(c, rows, n, &out->tickets, &out->n_tickets)))
+		return st;
+	*resp = out;
+	return HL_OK;
+}

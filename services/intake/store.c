@@ -1,0 +1,487 @@
+/*
+ * store.c - all SQL of the intake service (see store.h).
+ */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TICKET_COLS                                                                                      \
+	"tenant_id, id, ticket_no, request_id, status, status_version, channel, category, priority, "    \
+	"confidentiality, topic, description, area, answer, registered_by, anonymous, repeat_caller, "  \
+	"phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, "           \
+	"caller_address, caller_email, masked_name, masked_phone, masked_id_number, masked_address, "   \
+	"masked_email, query_code, (extract(epoch from created_at) * 1000000)::bigint, "                \
+	"(extract(epoch from updated_at) * 1000000)::bigint"
+
+const char store_missing_chain_sql[] =
+	"SELECT t.id::text FROM tickets t WHERE t.tenant_id = current_tenant() AND NOT EXISTS "
+	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = t.tenant_id AND h.subject_id = t.id::text) LIMIT 1";
+
+static const char SQL_INSERT[] =
+	"WITH t AS (INSERT INTO tickets (tenant_id, id, ticket_no, request_id, status, status_version, channel, "
+	"category, priority, confidentiality, topic, description, area, answer, registered_by, anonymous, "
+	"repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, "
+	"caller_address, caller_email, masked_name, masked_phone, masked_id_number, masked_address, "
+	"masked_email, query_code) VALUES ($1, $2, "
+	"to_char(now() AT TIME ZONE $30, 'YYYYMMDD') || "
+	"(SELECT lpad(n::text, greatest(7, length(n::text)), '0') FROM nextval('ticket_no_seq') n), "
+	"$3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, "
+	"$23, $24, $25, $26, $27, $28, $29) "
+	"RETURNING ticket_no, (extract(epoch from created_at) * 1000000)::bigint), "
+	"r AS (INSERT INTO registrations (tenant_id, ticket_id, channel, category, priority, confidentiality, "
+	"topic, description, area, anonymous, answer, registered_by, caller_name, caller_phone, "
+	"caller_id_number, caller_address, caller_email) VALUES ($1, $2, $5, $6, $7, $8, $9, $10, $11, $14, "
+	"$12, $13, $19, $20, $21, $22, $23)) "
+	"SELECT * FROM t";
+
+static const char SQL_BY_ID[] = "SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant() AND id = $1::uuid";
+static const char SQL_BY_ID_LOCK[] =
+	"SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant() AND id = $1::uuid FOR UPDATE";
+static const char SQL_BY_NO[] =
+	"SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant() AND ticket_no = $1";
+static const char SQL_BY_REQUEST[] =
+	"SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant() AND request_id = $1";
+static const char SQL_PHONE_SEEN[] =
+	"SELECT EXISTS (SELECT 1 FROM tickets WHERE tenant_id = current_tenant() AND phone_index = $1)";
+static const char SQL_BY_PHONE[] =
+	"SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant() AND phone_index = $1 "
+	"ORDER BY created_at DESC, id DESC LIMIT $2";
+
+static const char SQL_LIST[] =
+	"SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant() "
+	"AND ($1::smallint IS NULL OR status = $1) "
+	"AND ($2::smallint IS NULL OR category = $2) "
+	"AND ($3::smallint IS NULL OR channel = $3) "
+	"AND ($4::text IS NULL OR area = $4) "
+	"AND ($5::text IS NULL OR topic ILIKE $5 OR description ILIKE $5) "
+	"AND ($6::text IS NULL OR registered_by = $6) "
+	"AND ($7::bigint IS NULL OR created_at >= to_timestamp($7::double precision / 1000000)) "
+	"AND ($8::bigint IS NULL OR created_at < to_timestamp($8::double precision / 1000000)) "
+	"AND ($9::bigint IS NULL OR (created_at, id) < (to_timestamp($9::double precision / 1000000), $10::uuid)) "
+	"ORDER BY created_at DESC, id DESC LIMIT $11";
+
+static const char SQL_SET_STATUS[] =
+	"UPDATE tickets SET status = $2, status_version = $3, updated_at = now() "
+	"WHERE tenant_id = current_tenant() AND id = $1::uuid AND status_version < $3";
+
+static const char SQL_AMEND_INSERT[] =
+	"INSERT INTO amendments (tenant_id, id, ticket_id, request_id, field, old_value, new_value, new_cipher, "
+	"reason, author) VALUES (current_tenant(), $1, $2, $3, $4, $5, $6, $7, $8, $9)";
+#define AMEND_COLS                                                                                       \
+	"id, ticket_id, request_id, field, old_value, new_value, new_cipher, reason, author, "          \
+	"(extract(epoch from created_at) * 1000000)::bigint"
+static const char SQL_AMEND_BY_REQUEST[] =
+	"SELECT " AMEND_COLS " FROM amendments WHERE tenant_id = current_tenant() AND request_id = $1";
+static const char SQL_AMENDMENTS[] =
+	"SELECT " AMEND_COLS " FROM amendments WHERE tenant_id = current_tenant() AND ticket_id = $1::uuid "
+	"ORDER BY created_at, id";
+
+static const char SQL_NOTE_INSERT[] =
+	"INSERT INTO public_notes (tenant_id, ticket_id, status, note) VALUES (current_tenant(), $1, $2, $3)";
+static const char SQL_NOTES[] =
+	"SELECT status, note, (extract(epoch from created_at) * 1000000)::bigint FROM public_notes "
+	"WHERE tenant_id = current_tenant() AND ticket_id = $1::uuid ORDER BY id";
+
+static const char SQL_OUTBOX_INSERT[] =
+	"INSERT INTO outbox (tenant_id, subject_id, target, method, idempotency_key, actor, payload) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/* One UPDATE per amendable field: the column names are part of the SQL text. */
+static const struct settable {
+	const char *field;
+	const char *sql;
+} settable[] = {
+	{"topic", "UPDATE tickets SET topic = $2, updated_at = now() WHERE tenant_id = current_tenant() AND id = $1::uuid"},
+	{"description",
+	 "UPDATE tickets SET description = $2, updated_at = now() WHERE tenant_id = current_tenant() AND id = $1::uuid"},
+	{"area", "UPDATE tickets SET area = $2, updated_at = now() WHERE tenant_id = current_tenant() AND id = $1::uuid"},
+	{"category",
+	 "UPDATE tickets SET category = $3, updated_at = now() WHERE tenant_id = current_tenant() AND id = $1::uuid"},
+	{"priority",
+	 "UPDATE tickets SET priority = $3, updated_at = now() WHERE tenant_id = current_tenant() AND id = $1::uuid"},
+	{"confidentiality", "UPDATE tickets SET confidentiality = $3, updated_at = now() "
+			    "WHERE tenant_id = current_tenant() AND id = $1::uuid"},
+	{"caller.name", "UPDATE tickets SET caller_name = $4, masked_name = $5, updated_at = now() "
+			"WHERE tenant_id = current_tenant() AND id = $1::uuid"},
+	{"caller.phone", "UPDATE tickets SET caller_phone = $4, masked_phone = $5, phone_index = $6, "
+			 "updated_at = now() WHERE tenant_id = current_tenant() AND id = $1::uuid"},
+	{"caller.id_number", "UPDATE tickets SET caller_id_number = $4, masked_id_number = $5, updated_at = now() "
+			     "WHERE tenant_id = current_tenant() AND id = $1::uuid"},
+	{"caller.address", "UPDATE tickets SET caller_address = $4, masked_address = $5, updated_at = now() "
+			   "WHERE tenant_id = current_tenant() AND id = $1::uuid"},
+	{"caller.email", "UPDATE tickets SET caller_email = $4, masked_email = $5, updated_at = now() "
+			 "WHERE tenant_id = current_tenant() AND id = $1::uuid"},
+};
+
+static hl_status blob(const PGresult *r, int row, int col, hl_arena *a, intake_blob *out)
+{
+	uint8_t *p;
+	size_t n;
+	hl_status st = hl_pg_get_bytes(r, row, col, a, &p, &n);
+	out->p = p;
+	out->n = n;
+	return st;
+}
+
+static const char *text(const PGresult *r, int row, int col)
+{
+	const char *v = hl_pg_get(r, row, col);
+	return v ? v : "";
+}
+
+static hl_status row_ticket(const PGresult *r, int i, hl_arena *a, intake_ticket **out)
+{
+	intake_ticket *t = hl_arena_alloc(a, sizeof *t);
+	if (!t)
+		return HL_NOMEM;
+	t->tenant = text(r, i, 0);
+	t->id = text(r, i, 1);
+	t->ticket_no = text(r, i, 2);
+	t->request_id = hl_pg_get(r, i, 3);
+	t->status = (int)hl_pg_get_int(r, i, 4);
+	t->status_version = hl_pg_get_int(r, i, 5);
+	t->channel = (int)hl_pg_get_int(r, i, 6);
+	t->category = (int)hl_pg_get_int(r, i, 7);
+	t->priority = (int)hl_pg_get_int(r, i, 8);
+	t->confidentiality = (int)hl_pg_get_int(r, i, 9);
+	t->topic = text(r, i, 10);
+	t->description = text(r, i, 11);
+	t->area = text(r, i, 12);
+	t->answer = text(r, i, 13);
+	t->registered_by = text(r, i, 14);
+	t->anonymous = hl_pg_get_bool(r, i, 15);
+	t->repeat_caller = hl_pg_get_bool(r, i, 16);
+	t->phone_index = hl_pg_get(r, i, 17);
+	t->key_period = text(r, i, 18);
+	hl_status st = blob(r, i, 19, a, &t->wrapped_key);
+	for (int f = 0; f < F_COUNT && !st; f++)
+		st = blob(r, i, 20 + f, a, &t->caller[f]);
+	for (int f = 0; f < F_COUNT; f++)
+		t->masked[f] = text(r, i, 25 + f);
+	if (!st)
+		st = blob(r, i, 30, a, &t->query_code);
+	t->created_us = hl_pg_get_int(r, i, 31);
+	t->updated_us = hl_pg_get_int(r, i, 32);
+	*out = t;
+	return st;
+}
+
+static hl_status rows_tickets(const PGresult *r, hl_arena *a, intake_ticket ***out, int *n)
+{
+	*n = PQntuples(r);
+	*out = hl_arena_alloc(a, (size_t)(*n ? *n : 1) * sizeof **out);
+	if (!*out)
+		return HL_NOMEM;
+	for (int i = 0; i < *n; i++) {
+		hl_status st = row_ticket(r, i, a, &(*out)[i]);
+		if (st)
+			return st;
+	}
+	return HL_OK;
+}
+
+static hl_status one_ticket(hl_pg *pg, hl_arena *a, const char *sql, const char *key, intake_ticket **out,
+			    hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, key);
+	PGresult *r;
+	*out = NULL;
+	hl_status st = hl_pg_exec(pg, a, sql, &args, &r, err);
+	if (st || PQntuples(r) == 0)
+		return st;
+	st = row_ticket(r, 0, a, out);
+	return st ? hl_fail(err, st, "out of memory") : HL_OK;
+}
+
+static void arg_blob(hl_pg_args *args, intake_blob b)
+{
+	hl_pg_arg_bytes(args, b.p, b.n);
+}
+
+hl_status store_ticket_insert(hl_pg *pg, hl_arena *a, intake_ticket *t, const char *time_zone, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, t->tenant);                 /* 1 */
+	hl_pg_arg_text(&args, t->id);                     /* 2 */
+	hl_pg_arg_text(&args, t->request_id);             /* 3 */
+	hl_pg_arg_int(&args, a, t->status);               /* 4 */
+	hl_pg_arg_int(&args, a, t->channel);              /* 5 */
+	hl_pg_arg_int(&args, a, t->category);             /* 6 */
+	hl_pg_arg_int(&args, a, t->priority);             /* 7 */
+	hl_pg_arg_int(&args, a, t->confidentiality);      /* 8 */
+	hl_pg_arg_text(&args, t->topic);                  /* 9 */
+	hl_pg_arg_text(&args, t->description);            /* 10 */
+	hl_pg_arg_text(&args, t->area);                   /* 11 */
+	hl_pg_arg_text(&args, t->answer);                 /* 12 */
+	hl_pg_arg_text(&args, t->registered_by);          /* 13 */
+	hl_pg_arg_bool(&args, t->anonymous);              /* 14 */
+	hl_pg_arg_bool(&args, t->repeat_caller);          /* 15 */
+	hl_pg_arg_text(&args, t->phone_index);            /* 16 */
+	hl_pg_arg_text(&args, t->key_period);             /* 17 */
+	arg_blob(&args, t->wrapped_key);                  /* 18 */
+	for (int f = 0; f < F_COUNT; f++)                 /* 19..23 */
+		arg_blob(&args, t->caller[f]);
+	for (int f = 0; f < F_COUNT; f++)                 /* 24..28 */
+		hl_pg_arg_text(&args, t->masked[f]);
+	arg_blob(&args, t->query_code);                   /* 29 */
+	hl_pg_arg_text(&args, time_zone);                 /* 30 */
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, a, SQL_INSERT, &args, &r, err);
+	if (st)
+		return st;
+	t->ticket_no = text(r, 0, 0);
+	t->created_us = t->updated_us = hl_pg_get_int(r, 0, 1);
+	return HL_OK;
+}
+
+hl_status store_ticket_get(hl_pg *pg, hl_arena *a, const char *id, const char *ticket_no, bool for_update,
+			   intake_ticket **out, hl_error *err)
+{
+	if (ticket_no)
+		return one_ticket(pg, a, SQL_BY_NO, ticket_no, out, err);
+	return one_ticket(pg, a, for_update ? SQL_BY_ID_LOCK : SQL_BY_ID, id, out, err);
+}
+
+hl_status store_ticket_by_request(hl_pg *pg, hl_arena *a, const char *request_id, intake_ticket **out,
+				  hl_error *err)
+{
+	return one_ticket(pg, a, SQL_BY_REQUEST, request_id, out, err);
+}
+
+hl_status store_phone_seen(hl_pg *pg, hl_arena *a, const char *phone_index, bool *seen, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, phone_index);
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, a, SQL_PHONE_SEEN, &args, &r, err);
+	*seen = st == HL_OK && hl_pg_get_bool(r, 0, 0);
+	return st;
+}
+
+static void arg_opt_int(hl_pg_args *args, hl_arena *a, long long v)
+{
+	if (v)
+		hl_pg_arg_int(args, a, v);
+	else
+		hl_pg_arg_text(args, NULL);
+}
+
+/* ILIKE pattern matching s literally anywhere. */
+static char *contains_pattern(hl_arena *a, const char *s)
+{
+	size_t n = strlen(s);
+	char *p = hl_arena_alloc(a, 2 * n + 3);
+	if (!p)
+		return NULL;
+	size_t j = 0;
+	p[j++] = '%';
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' || s[i] == '_' || s[i] == '\\')
+			p[j++] = '\\';
+		p[j++] = s[i];
+	}
+	p[j++] = '%';
+	p[j] = '\0';
+	return p;
+}
+
+hl_status store_ticket_list(hl_pg *pg, hl_arena *a, const store_list_filter *f, intake_ticket ***out, int *n,
+			    hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	arg_opt_int(&args, a, f->status);
+	arg_opt_int(&args, a, f->category);
+	arg_opt_int(&args, a, f->channel);
+	hl_pg_arg_text(&args, f->area);
+	hl_pg_arg_text(&args, f->keyword ? contains_pattern(a, f->keyword) : NULL);
+	hl_pg_arg_text(&args, f->registered_by);
+	arg_opt_int(&args, a, f->from_us);
+	arg_opt_int(&args, a, f->to_us);
+	arg_opt_int(&args, a, f->after_us);
+	hl_pg_arg_text(&args, f->after_us ? f->after_id : NULL);
+	hl_pg_arg_int(&args, a, f->limit);
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, a, SQL_LIST, &args, &r, err);
+	if (st)
+		return st;
+	return rows_tickets(r, a, out, n) ? hl_fail(err, HL_NOMEM, "out of memory") : HL_OK;
+}
+
+hl_status store_ticket_by_phone(hl_pg *pg, hl_arena *a, const char *phone_index, int limit, intake_ticket ***out,
+				int *n, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, phone_index);
+	hl_pg_arg_int(&args, a, limit);
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, a, SQL_BY_PHONE, &args, &r, err);
+	if (st)
+		return st;
+	return rows_tickets(r, a, out, n) ? hl_fail(err, HL_NOMEM, "out of memory") : HL_OK;
+}
+
+hl_status store_ticket_set_field(hl_pg *pg, hl_arena *a, const char *id, const char *field, const char *txt,
+				 int number, intake_blob cipher, const char *masked, const char *phone_index,
+				 hl_error *err)
+{
+	const char *sql = NULL;
+	for (size_t i = 0; i < sizeof settable / sizeof settable[0]; i++)
+		if (strcmp(settable[i].field, field) == 0)
+			sql = settable[i].sql;
+	if (!sql)
+		return hl_fail(err, HL_INVALID, "field: %s cannot be amended", field);
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, id);
+	hl_pg_arg_text(&args, txt ? txt : "");
+	hl_pg_arg_int(&args, a, number);
+	arg_blob(&args, cipher);
+	hl_pg_arg_text(&args, masked ? masked : "");
+	hl_pg_arg_text(&args, phone_index);
+	return hl_pg_exec(pg, a, sql, &args, NULL, err);
+}
+
+hl_status store_ticket_set_status(hl_pg *pg, hl_arena *a, const char *id, int status, int64_t version,
+				  bool *applied, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, id);
+	hl_pg_arg_int(&args, a, status);
+	hl_pg_arg_int(&args, a, version);
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, a, SQL_SET_STATUS, &args, &r, err);
+	*applied = st == HL_OK && strcmp(PQcmdTuples(r), "1") == 0;
+	return st;
+}
+
+hl_status store_amendment_insert(hl_pg *pg, hl_arena *a, const store_amendment *am, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, am->id);
+	hl_pg_arg_text(&args, am->ticket_id);
+	hl_pg_arg_text(&args, am->request_id);
+	hl_pg_arg_text(&args, am->field);
+	hl_pg_arg_text(&args, am->old_value);
+	hl_pg_arg_text(&args, am->new_value);
+	arg_blob(&args, am->new_cipher);
+	hl_pg_arg_text(&args, am->reason);
+	hl_pg_arg_text(&args, am->author);
+	return hl_pg_exec(pg, a, SQL_AMEND_INSERT, &args, NULL, err);
+}
+
+static hl_status rows_amendments(const PGresult *r, hl_arena *a, store_amendment ***out, int *n)
+{
+	*n = PQntuples(r);
+	*out = hl_arena_alloc(a, (size_t)(*n ? *n : 1) * sizeof **out);
+	if (!*out)
+		return HL_NOMEM;
+	for (int i = 0; i < *n; i++) {
+		store_amendment *m = hl_arena_alloc(a, sizeof *m);
+		if (!m)
+			return HL_NOMEM;
+		m->id = text(r, i, 0);
+		m->ticket_id = text(r, i, 1);
+		m->request_id = hl_pg_get(r, i, 2);
+		m->field = text(r, i, 3);
+		m->old_value = text(r, i, 4);
+		m->new_value = text(r, i, 5);
+		if (blob(r, i, 6, a, &m->new_cipher))
+			return HL_NOMEM;
+		m->reason = text(r, i, 7);
+		m->author = text(r, i, 8);
+		m->created_us = hl_pg_get_int(r, i, 9);
+		(*out)[i] = m;
+	}
+	return HL_OK;
+}
+
+hl_status store_amendment_by_request(hl_pg *pg, hl_arena *a, const char *request_id, store_amendment **out,
+				     hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, request_id);
+	PGresult *r;
+	*out = NULL;
+	hl_status st = hl_pg_exec(pg, a, SQL_AMEND_BY_REQUEST, &args, &r, err);
+	if (st || PQntuples(r) == 0)
+		return st;
+	store_amendment **list;
+	int n;
+	if (rows_amendments(r, a, &list, &n))
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	*out = list[0];
+	return HL_OK;
+}
+
+hl_status store_amendments(hl_pg *pg, hl_arena *a, const char *ticket_id, store_amendment ***out, int *n,
+			   hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, ticket_id);
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, a, SQL_AMENDMENTS, &args, &r, err);
+	if (st)
+		return st;
+	return rows_amendments(r, a, out, n) ? hl_fail(err, HL_NOMEM, "out of memory") : HL_OK;
+}
+
+hl_status store_note_insert(hl_pg *pg, hl_arena *a, const char *ticket_id, int status, const char *note,
+			    hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, ticket_id);
+	hl_pg_arg_int(&args, a, status);
+	hl_pg_arg_text(&args, note);
+	return hl_pg_exec(pg, a, SQL_NOTE_INSERT, &args, NULL, err);
+}
+
+hl_status store_notes(hl_pg *pg, hl_arena *a, const char *ticket_id, store_note ***out, int *n, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, ticket_id);
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, a, SQL_NOTES, &args, &r, err);
+	if (st)
+		return st;
+	*n = PQntuples(r);
+	*out = hl_arena_alloc(a, (size_t)(*n ? *n : 1) * sizeof **out);
+	if (!*out)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	for (int i = 0; i < *n; i++) {
+		store_note *note = hl_arena_alloc(a, sizeof *note);
+		if (!note)
+			return hl_fail(err, HL_NOMEM, "out of memory");
+		note->status = (int)hl_pg_get_int(r, i, 0);
+		note->note = text(r, i, 1);
+		note->created_us = hl_pg_get_int(r, i, 2);
+		(*out)[i] = note;
+	}
+	return HL_OK;
+}
+
+hl_status store_outbox_insert(hl_pg *pg, hl_arena *a, const char *tenant, const store_outbox *o, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, tenant);
+	hl_pg_arg_text(&args, o->subject_id);
+	hl_pg_arg_text(&args, o->target);
+	hl_pg_arg_text(&args, o->method);
+	hl_pg_arg_text(&args, o->idempotency_key);
+	hl_pg_arg_text(&args, o->actor);
+	hl_pg_arg_bytes(&args, o->payload, o->len);
+	return hl_pg_exec(pg, a, SQL_OUTBOX_INSERT, &args, NULL, err);
+}

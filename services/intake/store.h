@@ -1,0 +1,78 @@
+/*
+ * store.h - intake's data access: the only code with SQL for schema intake.
+ * Every function runs inside the caller's transaction (hl_pg_begin with the
+ * acting tenant); row-level security confines it to that tenant.  Results
+ * are arena memory.
+ */
+#ifndef INTAKE_STORE_H
+#define INTAKE_STORE_H
+
+#include "hl/pg.h"
+#include "intake.h"
+
+typedef struct store_list_filter {
+	int status, category, channel;
+	const char *area, *keyword, *registered_by;
+	int64_t from_us, to_us;        /* 0: open */
+	int64_t after_us;              /* page token: created_at of the last row, 0: first page */
+	const char *after_id;
+	int limit;
+} store_list_filter;
+
+typedef struct store_amendment {
+	const char *id, *ticket_id, *request_id, *field, *old_value, *new_value, *reason, *author;
+	intake_blob new_cipher;
+	int64_t created_us;
+} store_amendment;
+
+typedef struct store_note {
+	int status;
+	const char *note;
+	int64_t created_us;
+} store_note;
+
+typedef struct store_outbox {
+	const char *subject_id, *target, *method, *idempotency_key, *actor;
+	const uint8_t *payload;
+	size_t len;
+} store_outbox;
+
+/* Subjects (ticket ids) lacking an audit chain, for VerifyAuditChain. */
+extern const char store_missing_chain_sql[];
+
+hl_status store_ticket_insert(hl_pg *pg, hl_arena *a, intake_ticket *t, const char *time_zone,
+			      hl_error *err) HL_MUST_CHECK;
+/* by id (ticket_no NULL) or by ticket_no; *out NULL when not found */
+hl_status store_ticket_get(hl_pg *pg, hl_arena *a, const char *id, const char *ticket_no, bool for_update,
+			   intake_ticket **out, hl_error *err) HL_MUST_CHECK;
+hl_status store_ticket_by_request(hl_pg *pg, hl_arena *a, const char *request_id, intake_ticket **out,
+				  hl_error *err) HL_MUST_CHECK;
+hl_status store_phone_seen(hl_pg *pg, hl_arena *a, const char *phone_index, bool *seen,
+			   hl_error *err) HL_MUST_CHECK;
+hl_status store_ticket_list(hl_pg *pg, hl_arena *a, const store_list_filter *f, intake_ticket ***out, int *n,
+			    hl_error *err) HL_MUST_CHECK;
+hl_status store_ticket_by_phone(hl_pg *pg, hl_arena *a, const char *phone_index, int limit,
+				intake_ticket ***out, int *n, hl_error *err) HL_MUST_CHECK;
+/* Set the current value of an amendable field (see rpc_amend.c for the list). */
+hl_status store_ticket_set_field(hl_pg *pg, hl_arena *a, const char *id, const char *field, const char *text,
+				 int number, intake_blob cipher, const char *masked, const char *phone_index,
+				 hl_error *err) HL_MUST_CHECK;
+/* Apply status if version is newer; *applied tells. */
+hl_status store_ticket_set_status(hl_pg *pg, hl_arena *a, const char *id, int status, int64_t version,
+				  bool *applied, hl_error *err) HL_MUST_CHECK;
+
+hl_status store_amendment_insert(hl_pg *pg, hl_arena *a, const store_amendment *am, hl_error *err) HL_MUST_CHECK;
+hl_status store_amendment_by_request(hl_pg *pg, hl_arena *a, const char *request_id, store_amendment **out,
+				     hl_error *err) HL_MUST_CHECK;
+hl_status store_amendments(hl_pg *pg, hl_arena *a, const char *ticket_id, store_amendment ***out, int *n,
+			   hl_error *err) HL_MUST_CHECK;
+
+hl_status store_note_insert(hl_pg *pg, hl_arena *a, const char *ticket_id, int status, const char *note,
+			    hl_error *err) HL_MUST_CHECK;
+hl_status store_notes(hl_pg *pg, hl_arena *a, const char *ticket_id, store_note ***out, int *n,
+		      hl_error *err) HL_MUST_CHECK;
+
+hl_status store_outbox_insert(hl_pg *pg, hl_arena *a, const char *tenant, const store_outbox *o,
+			      hl_error *err) HL_MUST_CHECK;
+
+#endif
