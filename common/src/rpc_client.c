@@ -1,0 +1,207 @@
+/*
+ * rpc_client.c - unary gRPC calls over mutual TLS (see rpc_client.h).
+ */
+#include "hl/rpc_client.h"
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hl/tls.h"
+
+struct hl_client {
+	grpc_channel *channel;
+};
+
+static __thread grpc_completion_queue *thread_cq;
+
+static grpc_completion_queue *my_cq(void)
+{
+	if (!thread_cq)
+		thread_cq = grpc_completion_queue_create_for_pluck(NULL);
+	return thread_cq;
+}
+
+void hl_client_thread_release(void)
+{
+	if (!thread_cq)
+		return;
+	grpc_completion_queue_shutdown(thread_cq);
+	while (grpc_completion_queue_pluck(thread_cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+	       GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(thread_cq);
+	thread_cq = NULL;
+}
+
+hl_status hl_client_new(const char *target, const char *cert, const char *key, const char *ca, hl_client **out,
+			hl_error *err)
+{
+	*out = NULL;
+	grpc_channel_credentials *creds;
+	hl_status st = hl_tls_channel_credentials(cert, key, ca, &creds, err);
+	if (st)
+		return st;
+	hl_client *cl = calloc(1, sizeof *cl);
+	if (!cl) {
+		grpc_channel_credentials_release(creds);
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	}
+	grpc_arg a[2] = {
+		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, .value.integer = 64 << 20},
+		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, .value.integer = 64 << 20},
+	};
+	grpc_channel_args args = {2, a};
+	cl->channel = grpc_channel_create(target, creds, &args);
+	grpc_channel_credentials_release(creds);
+	if (!cl->channel) {
+		free(cl);
+		return hl_fail(err, HL_UNAVAILABLE, "cannot create a channel to %s", target);
+	}
+	*out = cl;
+	return HL_OK;
+}
+
+void hl_client_free(hl_client *cl)
+{
+	if (!cl)
+		return;
+	grpc_channel_destroy(cl->channel);
+	free(cl);
+}
+
+hl_status hl_status_from_grpc(int code)
+{
+	for (int s = 0; s < HL__STATUS_COUNT; s++)
+		if (hl_status_grpc_code((hl_status)s) == code)
+			return (hl_status)s;
+	return HL_INTERNAL;
+}
+
+struct client_call {
+	grpc_metadata_array initial, trailing;
+	grpc_byte_buffer *send, *recv;
+	grpc_status_code status;
+	grpc_slice details;
+	grpc_metadata *md;
+};
+
+static void call_cleanup(struct client_call *cc)
+{
+	grpc_metadata_array_destroy(&cc->initial);
+	grpc_metadata_array_destroy(&cc->trailing);
+	if (cc->send)
+		grpc_byte_buffer_destroy(cc->send);
+	if (cc->recv)
+		grpc_byte_buffer_destroy(cc->recv);
+	grpc_slice_unref(cc->details);
+	free(cc->md);
+}
+
+static hl_status run_batch(grpc_call *call, struct client_call *cc, size_t n_md, hl_error *err)
+{
+	grpc_op ops[6];
+	memset(ops, 0, sizeof ops);
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[0].data.send_initial_metadata.count = n_md;
+	ops[0].data.send_initial_metadata.metadata = cc->md;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = cc->send;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc->initial;
+	ops[4].op = GRPC_OP_RECV_MESSAGE;
+	ops[4].data.recv_message.recv_message = &cc->recv;
+	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[5].data.recv_status_on_client.trailing_metadata = &cc->trailing;
+	ops[5].data.recv_status_on_client.status = &cc->status;
+	ops[5].data.recv_status_on_client.status_details = &cc->details;
+	grpc_completion_queue *cq = my_cq();
+	if (grpc_call_start_batch(call, ops, 6, cc, NULL) != GRPC_CALL_OK)
+		return hl_fail(err, HL_INTERNAL, "cannot start the call");
+	grpc_event ev = grpc_completion_queue_pluck(cq, cc, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	if (ev.type != GRPC_OP_COMPLETE)
+		return hl_fail(err, HL_INTERNAL, "call did not complete");
+	return HL_OK;
+}
+
+static hl_status read_response(struct client_call *cc, hl_arena *a, uint8_t **resp, size_t *len, hl_error *err)
+{
+	if (!cc->recv)
+		return hl_fail(err, HL_INTERNAL, "OK status without a response message");
+	grpc_byte_buffer_reader r;
+	grpc_byte_buffer_reader_init(&r, cc->recv);
+	grpc_slice sl = grpc_byte_buffer_reader_readall(&r);
+	grpc_byte_buffer_reader_destroy(&r);
+	*len = GRPC_SLICE_LENGTH(sl);
+	*resp = hl_arena_memdup(a, GRPC_SLICE_START_PTR(sl), *len);
+	grpc_slice_unref(sl);
+	return *resp ? HL_OK : hl_fail(err, HL_NOMEM, "out of memory");
+}
+
+hl_status hl_client_call_raw(hl_client *cl, const char *method, const uint8_t *req, size_t len, const hl_md *md,
+			     size_t n_md, int64_t timeout_ms, hl_arena *a, uint8_t **resp, size_t *resp_len,
+			     int *code, hl_error *err)
+{
+	struct client_call cc;
+	memset(&cc, 0, sizeof cc);
+	grpc_metadata_array_init(&cc.initial);
+	grpc_metadata_array_init(&cc.trailing);
+	cc.details = grpc_empty_slice();
+	cc.md = calloc(n_md ? n_md : 1, sizeof *cc.md);
+	if (code)
+		*code = 2;
+	if (!cc.md) {
+		call_cleanup(&cc);
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n_md; i++) {
+		cc.md[i].key = grpc_slice_from_static_string(md[i].key);
+		cc.md[i].value = grpc_slice_from_copied_string(md[i].value);
+	}
+	grpc_slice body = grpc_slice_from_copied_buffer((const char *)req, len);
+	cc.send = grpc_raw_byte_buffer_create(&body, 1);
+	grpc_slice_unref(body);
+	gpr_timespec deadline =
+		gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+	grpc_slice path = grpc_slice_from_copied_string(method);
+	grpc_call *call = grpc_channel_create_call(cl->channel, NULL, GRPC_PROPAGATE_DEFAULTS, my_cq(), path, NULL,
+						   deadline, NULL);
+	grpc_slice_unref(path);
+	hl_status st = run_batch(call, &cc, n_md, err);
+	for (size_t i = 0; i < n_md; i++)
+		grpc_slice_unref(cc.md[i].value);
+	if (st == HL_OK) {
+		if (code)
+			*code = (int)cc.status;
+		if (cc.status != GRPC_STATUS_OK)
+			st = hl_fail(err, hl_status_from_grpc((int)cc.status), "%.*s",
+				     (int)GRPC_SLICE_LENGTH(cc.details), (const char *)GRPC_SLICE_START_PTR(cc.details));
+		else
+			st = read_response(&cc, a, resp, resp_len, err);
+	}
+	grpc_call_unref(call);
+	call_cleanup(&cc);
+	return st;
+}
+
+hl_status hl_client_call(hl_client *cl, const char *method, const ProtobufCMessage *req,
+			 const ProtobufCMessageDescriptor *resp_desc, const hl_md *md, size_t n_md, int64_t timeout_ms,
+			 hl_arena *a, void **resp, hl_error *err)
+{
+	size_t n = protobuf_c_message_get_packed_size(req);
+	uint8_t *buf = hl_arena_alloc(a, n ? n : 1);
+	if (!buf)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	protobuf_c_message_pack(req, buf);
+	uint8_t *out;
+	size_t out_len;
+	hl_status st = hl_client_call_raw(cl, method, buf, n, md, n_md, timeout_ms, a, &out, &out_len, NULL, err);
+	if (st)
+		return st;
+	*resp = protobuf_c_message_unpack(resp_desc, hl_arena_pb_allocator(a), out_len, out);
+	return *resp ? HL_OK : hl_fail(err, HL_INTERNAL, "malformed %s from the server", resp_desc->name);
+}
