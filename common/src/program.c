@@ -221,6 +221,27 @@ struct run {
 	void *app;
 };
 
+static double busy_workers(void *arg)
+{
+	return hl_server_busy(arg);
+}
+
+/* Pool usage: calls queued or running on workers, and the pool's size. */
+static hl_status pool_metrics(struct run *r, hl_error *err)
+{
+	hl_metric *busy, *size;
+	hl_status st = hl_metrics_gauge(r->metrics, "hotline_worker_busy", "calls queued for or running on workers",
+					0, NULL, &busy, err);
+	if (!st)
+		st = hl_metric_set_fn(busy, NULL, busy_workers, r->server, err);
+	if (!st)
+		st = hl_metrics_gauge(r->metrics, "hotline_worker_pool_size",
+				      "worker threads (each with one PostgreSQL connection)", 0, NULL, &size, err);
+	if (!st)
+		hl_metric_set(size, NULL, (double)r->cc.workers);
+	return st;
+}
+
 static hl_status run_start(const hl_program *p, struct run *r, hl_error *err)
 {
 	hl_status st;
@@ -241,16 +262,18 @@ static hl_status run_start(const hl_program *p, struct run *r, hl_error *err)
 	atomic_store(&r->rd.migrated, true);
 	if (p->init && (st = p->init(p->config, &r->cc, &r->app, err)))
 		return st;
-	return start_server(p, &r->cc, r->jwt, r->metrics, r->app, &r->server, err);
+	if ((st = start_server(p, &r->cc, r->jwt, r->metrics, r->app, &r->server, err)))
+		return st;
+	return pool_metrics(r, err);
 }
 
 static void run_stop(const hl_program *p, struct run *r)
 {
+	hl_ops_stop(r->ops); /* first: /metrics reads the server's counters */
 	if (r->server) {
 		hl_server_shutdown(r->server);
 		hl_server_free(r->server);
 	}
-	hl_ops_stop(r->ops);
 	if (p->release && r->app)
 		p->release(r->app);
 	hl_pg_free(r->rd.pg);

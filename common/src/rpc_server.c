@@ -389,19 +389,20 @@ static void log_and_count(hl_call *c)
 {
 	hl_server *s = c->s;
 	double secs = (double)(now_ns() - c->start_ns) / 1e9;
-	const char *code = hl_status_name(c->err.status);
+	const char *code = hl_grpc_code_name(hl_status_grpc_code(c->err.status));
 	if (s->cfg.metrics && c->start_ns)
 		hl_metrics_observe_call(s->cfg.metrics, c->method_name, code, secs);
+	char req[96], msg[300];
+	hl_log_quote(req, sizeof req, c->request_id ? c->request_id : "-");
 	if (c->err.status == HL_OK || c->err.status == HL_NOT_FOUND)
-		HL_LOG_INFO("rpc", "method=%s status=%s ms=%.2f tenant=%s peer=%s req=%s", c->method_name,
-			    code, secs * 1e3, c->principal.tenant ? c->principal.tenant : "-",
-			    c->peer_name[0] ? c->peer_name : "-", c->request_id ? c->request_id : "-");
+		HL_LOG_INFO("rpc", "method=%s code=%s ms=%.2f tenant=%s peer=%s req=%s", c->method_name, code,
+			    secs * 1e3, c->principal.tenant ? c->principal.tenant : "-",
+			    c->peer_name[0] ? c->peer_name : "-", req);
 	else
-		HL_LOG_WARN("rpc", "method=%s status=%s ms=%.2f tenant=%s peer=%s req=%s msg=\"%s\"",
-			    c->method_name, code, secs * 1e3,
-			    c->principal.tenant ? c->principal.tenant : "-",
-			    c->peer_name[0] ? c->peer_name : "-", c->request_id ? c->request_id : "-",
-			    hl_error_text(&c->err));
+		HL_LOG_WARN("rpc", "method=%s code=%s ms=%.2f tenant=%s peer=%s req=%s msg=%s", c->method_name,
+			    code, secs * 1e3, c->principal.tenant ? c->principal.tenant : "-",
+			    c->peer_name[0] ? c->peer_name : "-", req,
+			    hl_log_quote(msg, sizeof msg, hl_error_text(&c->err)));
 }
 
 /* ---- identity and tenant ------------------------------------------------ */

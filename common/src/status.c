@@ -31,6 +31,16 @@ int hl_status_grpc_code(hl_status s)
 	return valid(s) ? status_table[s].code : 2 /* UNKNOWN */;
 }
 
+const char *hl_grpc_code_name(int code)
+{
+	static const char *const names[] = {
+		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+		"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
+		"OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+	};
+	return code >= 0 && code < (int)(sizeof names / sizeof names[0]) ? names[code] : "UNKNOWN";
+}
+
 const char *hl_status_message(hl_status s)
 {
 	return valid(s) ? status_table[s].msg : "unknown status";

@@ -58,6 +58,9 @@ typedef struct hl_error {
 const char *hl_status_name(hl_status s);
 /* The gRPC status code a status is answered with. */
 int hl_status_grpc_code(hl_status s);
+/* The gRPC name of a gRPC status code ("OK", "INVALID_ARGUMENT", ...). */
+const char *hl_grpc_code_name(int code);
+
 /* The generic message of a status. */
 const char *hl_status_message(hl_status s);
 
