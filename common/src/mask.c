@@ -11,42 +11,48 @@
 #include <stdint.h>
 #include <string.h>
 
+size_t hl_utf8_seq_len(const unsigned char *p, size_t avail)
+{
+	unsigned c = p[0];
+	size_t need;
+	unsigned lo = 0x80, hi = 0xbf; /* range of the second byte */
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 1;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		if (c == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (c == 0xed)
+			hi = 0x9f; /* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		if (c == 0xf0)
+			lo = 0x90; /* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f; /* above U+10FFFF */
+	} else {
+		return 0; /* continuation, C0/C1 overlong, F5..FF */
+	}
+	if (avail <= need || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t k = 2; k <= need; k++)
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+	return need + 1;
+}
+
 bool hl_utf8_valid(const char *s, size_t n)
 {
 	if (!s)
 		return n == 0;
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
 	while (p < end) {
-		unsigned c = *p;
-		size_t need;
-		unsigned lo = 0x80, hi = 0xbf; /* range of the second byte */
-		if (c < 0x80) {
-			p++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			if (c == 0xe0)
-				lo = 0xa0; /* overlong */
-			else if (c == 0xed)
-				hi = 0x9f; /* surrogates */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			if (c == 0xf0)
-				lo = 0x90; /* overlong */
-			else if (c == 0xf4)
-				hi = 0x8f; /* above U+10FFFF */
-		} else {
-			return false; /* continuation, C0/C1 overlong, F5..FF */
-		}
-		if ((size_t)(end - p) <= need || p[1] < lo || p[1] > hi)
+		size_t k = hl_utf8_seq_len(p, (size_t)(end - p));
+		if (!k)
 			return false;
-		for (size_t k = 2; k <= need; k++)
-			if ((p[k] & 0xc0) != 0x80)
-				return false;
-		p += need + 1;
+		p += k;
 	}
 	return true;
 }

@@ -12,6 +12,8 @@
  */
 #include "hl/validate.h"
 
+#include "hl/mask.h"
+
 #include <protobuf-c/protobuf-c.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -133,33 +135,10 @@ static const char *utf8_fault(const uint8_t *s, size_t n)
 			i++;
 			continue;
 		}
-		size_t need;
-		uint8_t lo = 0x80, hi = 0xbf;   /* range of the first continuation byte */
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			if (c == 0xe0)
-				lo = 0xa0;      /* overlong */
-			else if (c == 0xed)
-				hi = 0x9f;      /* surrogates */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			if (c == 0xf0)
-				lo = 0x90;      /* overlong */
-			else if (c == 0xf4)
-				hi = 0x8f;      /* above U+10FFFF */
-		} else {
+		size_t k = hl_utf8_seq_len(s + i, n - i);
+		if (!k)
 			return "invalid UTF-8";
-		}
-		if (n - i - 1 < need)
-			return "invalid UTF-8";
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return "invalid UTF-8";
-		for (size_t k = 2; k <= need; k++)
-			if ((s[i + k] & 0xc0) != 0x80)
-				return "invalid UTF-8";
-		i += need + 1;
+		i += k;
 	}
 	return NULL;
 }

@@ -53,6 +53,9 @@ hl_status intake_require_any(hl_call *c, const char *const *roles) HL_MUST_CHECK
 extern const char *const intake_staff_roles[];
 Hotline__Intake__V1__Ticket *intake_ticket_msg(hl_call *c, const intake_ticket *t);
 void *intake_timestamp(hl_call *c, int64_t us);
+/* The public notes of a ticket as messages (arena memory), in order. */
+hl_status intake_notes_msg(hl_call *c, const char *ticket_id, Hotline__Intake__V1__PublicNote ***out,
+			   size_t *n) HL_MUST_CHECK;
 hl_status intake_unwrap_key(hl_call *c, const intake_ticket *t, uint8_t dek[32]) HL_MUST_CHECK;
 hl_status intake_check_text(hl_call *c, const char *field, const char *v, size_t max_chars, bool required) HL_MUST_CHECK;
 hl_status intake_check_request_id(hl_call *c, const char *v) HL_MUST_CHECK;

@@ -119,3 +119,26 @@ Hotline__Intake__V1__Ticket *intake_ticket_msg(hl_call *c, const intake_ticket *
 	m->updated_at = intake_timestamp(c, t->updated_us);
 	return m;
 }
+
+hl_status intake_notes_msg(hl_call *c, const char *ticket_id, Hotline__Intake__V1__PublicNote ***out, size_t *count)
+{
+	store_note **notes;
+	int n;
+	hl_error err;
+	if (store_notes(hl_call_pg(c), hl_call_arena(c), ticket_id, &notes, &n, &err))
+		return intake_db_fail(c, &err);
+	*out = hl_arena_alloc(hl_call_arena(c), (size_t)(n ? n : 1) * sizeof **out);
+	if (!*out)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		Hotline__Intake__V1__PublicNote *x = HL_NEW(c, hotline__intake__v1__public_note__descriptor);
+		if (!x)
+			return hl_call_fail(c, HL_NOMEM, "out of memory");
+		x->status = notes[i]->status;
+		x->text = (char *)notes[i]->note;
+		x->created_at = intake_timestamp(c, notes[i]->created_us);
+		(*out)[i] = x;
+	}
+	*count = (size_t)n;
+	return HL_OK;
+}

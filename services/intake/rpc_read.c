@@ -21,13 +21,11 @@ static hl_status add_history(hl_call *c, Hotline__Intake__V1__Ticket *m, const c
 	hl_pg *pg = hl_call_pg(c);
 	hl_error err;
 	store_amendment **am;
-	store_note **notes;
-	int na, nn;
-	if (store_amendments(pg, a, id, &am, &na, &err) || store_notes(pg, a, id, &notes, &nn, &err))
+	int na;
+	if (store_amendments(pg, a, id, &am, &na, &err))
 		return intake_db_fail(c, &err);
 	m->amendments = hl_arena_alloc(a, (size_t)(na ? na : 1) * sizeof *m->amendments);
-	m->public_notes = hl_arena_alloc(a, (size_t)(nn ? nn : 1) * sizeof *m->public_notes);
-	if (!m->amendments || !m->public_notes)
+	if (!m->amendments)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	for (int i = 0; i < na; i++) {
 		Hotline__Intake__V1__Amendment *x = HL_NEW(c, hotline__intake__v1__amendment__descriptor);
@@ -42,16 +40,7 @@ static hl_status add_history(hl_call *c, Hotline__Intake__V1__Ticket *m, const c
 		x->created_at = intake_timestamp(c, am[i]->created_us);
 		m->amendments[m->n_amendments++] = x;
 	}
-	for (int i = 0; i < nn; i++) {
-		Hotline__Intake__V1__PublicNote *x = HL_NEW(c, hotline__intake__v1__public_note__descriptor);
-		if (!x)
-			return hl_call_fail(c, HL_NOMEM, "out of memory");
-		x->status = notes[i]->status;
-		x->text = (char *)notes[i]->note;
-		x->created_at = intake_timestamp(c, notes[i]->created_us);
-		m->public_notes[m->n_public_notes++] = x;
-	}
-	return HL_OK;
+	return intake_notes_msg(c, id, &m->public_notes, &m->n_public_notes);
 }
 
 hl_status intake_get_ticket(hl_call *c, const void *vreq, void **resp)

@@ -12,28 +12,6 @@
 #include "store.h"
 
 
-static hl_status public_notes(hl_call *c, const intake_ticket *t, Hotline__Intake__V1__GetPublicStatusResponse *out)
-{
-	store_note **notes;
-	int n;
-	hl_error err;
-	if (store_notes(hl_call_pg(c), hl_call_arena(c), t->id, &notes, &n, &err))
-		return intake_db_fail(c, &err);
-	out->public_notes = hl_arena_alloc(hl_call_arena(c), (size_t)(n ? n : 1) * sizeof *out->public_notes);
-	if (!out->public_notes)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	for (int i = 0; i < n; i++) {
-		Hotline__Intake__V1__PublicNote *x = HL_NEW(c, hotline__intake__v1__public_note__descriptor);
-		if (!x)
-			return hl_call_fail(c, HL_NOMEM, "out of memory");
-		x->status = notes[i]->status;
-		x->text = (char *)notes[i]->note;
-		x->created_at = intake_timestamp(c, notes[i]->created_us);
-		out->public_notes[out->n_public_notes++] = x;
-	}
-	return HL_OK;
-}
-
 /* True when code is the ticket's query code (constant time). */
 static bool code_matches(hl_call *c, const intake_ticket *t, const char *code)
 {
@@ -76,7 +54,7 @@ hl_status intake_public_status(hl_call *c, const void *vreq, void **resp)
 	out->created_at = intake_timestamp(c, t->created_us);
 	out->updated_at = intake_timestamp(c, t->updated_us);
 	out->answer = (char *)t->answer;
-	st = public_notes(c, t, out);
+	st = intake_notes_msg(c, t->id, &out->public_notes, &out->n_public_notes);
 	hl_pg_rollback(hl_call_pg(c));
 	if (st)
 		return st;

@@ -42,6 +42,13 @@
  */
 bool hl_utf8_valid(const char *s, size_t n);
 
+/*
+ * Length in bytes (1..4) of the well-formed UTF-8 sequence at p, of which
+ * avail >= 1 bytes are readable; 0 when it is not well-formed (overlong,
+ * surrogate, above U+10FFFF, truncated, stray continuation byte).
+ */
+size_t hl_utf8_seq_len(const unsigned char *p, size_t avail);
+
 /* The number of code points in s[0..n), or SIZE_MAX when not valid UTF-8. */
 size_t hl_utf8_length(const char *s, size_t n);
 
