@@ -53,6 +53,9 @@ hl_status intake_require_any(hl_call *c, const char *const *roles) HL_MUST_CHECK
 extern const char *const intake_staff_roles[];
 Hotline__Intake__V1__Ticket *intake_ticket_msg(hl_call *c, const intake_ticket *t);
 void *intake_timestamp(hl_call *c, int64_t us);
+struct store_amendment;
+/* An amendment as a message (masked values as stored). */
+Hotline__Intake__V1__Amendment *intake_amendment_msg(hl_call *c, const struct store_amendment *am);
 /* The public notes of a ticket as messages (arena memory), in order. */
 hl_status intake_notes_msg(hl_call *c, const char *ticket_id, Hotline__Intake__V1__PublicNote ***out,
 			   size_t *n) HL_MUST_CHECK;

@@ -76,21 +76,6 @@ static const char *current_value(const intake_ticket *t, const amend_field *f)
 	return strcmp(f->name, "topic") == 0 ? t->topic : strcmp(f->name, "area") == 0 ? t->area : t->description;
 }
 
-static Hotline__Intake__V1__Amendment *amendment_msg(hl_call *c, const store_amendment *am)
-{
-	Hotline__Intake__V1__Amendment *x = HL_NEW(c, hotline__intake__v1__amendment__descriptor);
-	if (x) {
-		x->id = (char *)am->id;
-		x->field = (char *)am->field;
-		x->old_value = (char *)am->old_value;
-		x->new_value = (char *)am->new_value;
-		x->reason = (char *)am->reason;
-		x->author = (char *)am->author;
-		x->created_at = intake_timestamp(c, am->created_us);
-	}
-	return x;
-}
-
 static hl_status validate(hl_call *c, const Hotline__Intake__V1__AmendTicketRequest *r, const amend_field **f)
 {
 	hl_status st;
@@ -198,7 +183,7 @@ hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
 	hl_pg_rollback(pg);
 	Hotline__Intake__V1__AmendTicketResponse *out =
 		HL_NEW(c, hotline__intake__v1__amend_ticket_response__descriptor);
-	if (!t || !out || !(out->ticket = intake_ticket_msg(c, t)) || !(out->amendment = amendment_msg(c, am)))
+	if (!t || !out || !(out->ticket = intake_ticket_msg(c, t)) || !(out->amendment = intake_amendment_msg(c, am)))
 		return hl_call_fail(c, HL_INTERNAL, "amended ticket not readable");
 	*resp = out;
 	return HL_OK;

@@ -142,3 +142,18 @@ hl_status intake_notes_msg(hl_call *c, const char *ticket_id, Hotline__Intake__V
 	*count = (size_t)n;
 	return HL_OK;
 }
+
+Hotline__Intake__V1__Amendment *intake_amendment_msg(hl_call *c, const store_amendment *am)
+{
+	Hotline__Intake__V1__Amendment *x = HL_NEW(c, hotline__intake__v1__amendment__descriptor);
+	if (x) {
+		x->id = (char *)am->id;
+		x->field = (char *)am->field;
+		x->old_value = (char *)am->old_value;
+		x->new_value = (char *)am->new_value;
+		x->reason = (char *)am->reason;
+		x->author = (char *)am->author;
+		x->created_at = intake_timestamp(c, am->created_us);
+	}
+	return x;
+}

@@ -27,19 +27,9 @@ static hl_status add_history(hl_call *c, Hotline__Intake__V1__Ticket *m, const c
 	m->amendments = hl_arena_alloc(a, (size_t)(na ? na : 1) * sizeof *m->amendments);
 	if (!m->amendments)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	for (int i = 0; i < na; i++) {
-		Hotline__Intake__V1__Amendment *x = HL_NEW(c, hotline__intake__v1__amendment__descriptor);
-		if (!x)
+	for (int i = 0; i < na; i++)
+		if (!(m->amendments[m->n_amendments++] = intake_amendment_msg(c, am[i])))
 			return hl_call_fail(c, HL_NOMEM, "out of memory");
-		x->id = (char *)am[i]->id;
-		x->field = (char *)am[i]->field;
-		x->old_value = (char *)am[i]->old_value;
-		x->new_value = (char *)am[i]->new_value;
-		x->reason = (char *)am[i]->reason;
-		x->author = (char *)am[i]->author;
-		x->created_at = intake_timestamp(c, am[i]->created_us);
-		m->amendments[m->n_amendments++] = x;
-	}
 	return intake_notes_msg(c, id, &m->public_notes, &m->n_public_notes);
 }
 

@@ -19,7 +19,6 @@ import struct
 import sys
 import threading
 import unittest
-import uuid
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -305,7 +304,7 @@ class ReflectionInterop(unittest.TestCase):
         Ticket = self.cls_of("hotline.intake.v1.Ticket")
         self.assertEqual(Ticket(topic=got.topic, description=got.description).SerializeToString(),
                          Ticket(topic=req.topic, description=req.description).SerializeToString())
-        self.assertEqual(got.caller.name, "欧**")
+        self.assertEqual(got.caller.name, "欧***")
         self.assertNotIn(req.caller.phone, got.SerializeToString().decode("utf-8", "replace"))
         self.assertEqual(got.caller.phone, req.caller.phone[:3] + "****" + req.caller.phone[-4:])
         self.assertEqual(got.ticket_no, t.ticket_no)
