@@ -16,6 +16,7 @@
 #include "hl/log.h"
 #include "hl/metrics.h"
 #include "hl/ops.h"
+#include "hl/outbox.h"
 #include "hl/pg.h"
 
 #define C(field) offsetof(hl_common_config, field)
@@ -43,6 +44,9 @@ static const hl_config_item common_items[] = {
 	{"HOTLINE_QUEUE_MAX", HL_CFG_INT, "512", 1, 100000, C(queue_max), "calls waiting for a worker before RESOURCE_EXHAUSTED", false},
 	{"HOTLINE_MAX_MESSAGE_BYTES", HL_CFG_INT, "1048576", 1024, 67108864, C(max_message), "largest request accepted", false},
 	{"HOTLINE_GRACE_MS", HL_CFG_DURATION_MS, "10s", 0, 600000, C(grace_ms), "shutdown grace period", false},
+	{"HOTLINE_RELAY_THREADS", HL_CFG_INT, "1", 0, 16, C(relay_threads), "outbox relay threads (0: this replica relays nothing)", false},
+	{"HOTLINE_RELAY_BATCH", HL_CFG_INT, "32", 1, 1000, C(relay_batch), "outbox rows claimed per relay transaction", false},
+	{"HOTLINE_RELAY_BACKOFF_MAX_MS", HL_CFG_DURATION_MS, "60s", 100, 3600000, C(relay_backoff_max_ms), "cap of the outbox retry backoff", false},
 	{"HOTLINE_MIGRATE_WAIT_MS", HL_CFG_DURATION_MS, "2m", 1000, 3600000, C(migrate_wait_ms), "wait for another replica's migration", false},
 };
 #define N_COMMON (sizeof common_items / sizeof common_items[0])
@@ -218,6 +222,7 @@ struct run {
 	struct readiness rd;
 	hl_ops *ops;
 	hl_server *server;
+	hl_relay *relay;
 	void *app;
 };
 
@@ -242,6 +247,22 @@ static hl_status pool_metrics(struct run *r, hl_error *err)
 	return st;
 }
 
+static hl_status start_relay(const hl_program *p, struct run *r, hl_error *err)
+{
+	if (!r->cc.db_system_dsn[0] || r->cc.relay_threads == 0) {
+		HL_LOG_WARN("relay_disabled", "reason=%s", r->cc.db_system_dsn[0] ? "HOTLINE_RELAY_THREADS=0"
+										 : "no HOTLINE_DB_SYSTEM_DSN");
+		return HL_OK;
+	}
+	hl_relay_config rc = {
+		.service = p->name, .db_dsn = r->cc.db_system_dsn, .db_schema = r->cc.db_schema,
+		.tls_cert = r->cc.tls_cert, .tls_key = r->cc.tls_key, .tls_ca = r->cc.tls_ca,
+		.threads = (int)r->cc.relay_threads, .batch = (int)r->cc.relay_batch,
+		.backoff_max_ms = (int)r->cc.relay_backoff_max_ms, .metrics = r->metrics,
+	};
+	return hl_relay_start(&rc, &r->relay, err);
+}
+
 static hl_status run_start(const hl_program *p, struct run *r, hl_error *err)
 {
 	hl_status st;
@@ -262,14 +283,16 @@ static hl_status run_start(const hl_program *p, struct run *r, hl_error *err)
 	atomic_store(&r->rd.migrated, true);
 	if (p->init && (st = p->init(p->config, &r->cc, &r->app, err)))
 		return st;
-	if ((st = start_server(p, &r->cc, r->jwt, r->metrics, r->app, &r->server, err)))
+	if ((st = start_server(p, &r->cc, r->jwt, r->metrics, r->app, &r->server, err)) ||
+	    (st = pool_metrics(r, err)))
 		return st;
-	return pool_metrics(r, err);
+	return start_relay(p, r, err);
 }
 
 static void run_stop(const hl_program *p, struct run *r)
 {
-	hl_ops_stop(r->ops); /* first: /metrics reads the server's counters */
+	hl_relay_stop(r->relay);
+	hl_ops_stop(r->ops); /* before the server: /metrics reads its counters */
 	if (r->server) {
 		hl_server_shutdown(r->server);
 		hl_server_free(r->server);

@@ -7,6 +7,7 @@
 #include "hl/audit.h"
 #include "hl/buf.h"
 #include "hl/crypto.h"
+#include "hl/inbox.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "intake.h"
 #include "store.h"
@@ -89,6 +90,25 @@ static hl_status record_change(hl_call *c, intake_ticket *t, const Hotline__Inta
 	return status_changed_event(c, t, r->status, r->version);
 }
 
+static Hotline__Intake__V1__UpdateTicketStatusResponse *status_answer(hl_call *c, const intake_ticket *t,
+									 const Hotline__Intake__V1__UpdateTicketStatusRequest *r,
+									 bool applied)
+{
+	Hotline__Intake__V1__UpdateTicketStatusResponse *out =
+		HL_NEW(c, hotline__intake__v1__update_ticket_status_response__descriptor);
+	if (out) {
+		out->applied = applied;
+		out->status = applied ? r->status : (Hotline__Common__V1__TicketStatus)t->status;
+		out->version = applied ? r->version : t->status_version;
+	}
+	return out;
+}
+
+/*
+ * Versions make a status change idempotent by themselves (older or equal
+ * versions are ignored); the inbox also answers a redelivery with the first
+ * answer, so a sender sees "applied" again for its own change.
+ */
 hl_status intake_update_status(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Intake__V1__UpdateTicketStatusRequest *r = vreq;
@@ -104,6 +124,16 @@ hl_status intake_update_status(hl_call *c, const void *vreq, void **resp)
 	hl_pg *pg = hl_call_pg(c);
 	hl_arena *a = hl_call_arena(c);
 	hl_error err;
+	void *first;
+	if ((st = hl_inbox_lookup(c, &hotline__intake__v1__update_ticket_status_response__descriptor, &first))) {
+		hl_pg_rollback(pg);
+		return st;
+	}
+	if (first) {
+		hl_pg_rollback(pg);
+		*resp = first;
+		return HL_OK;
+	}
 	intake_ticket *t;
 	bool applied = false;
 	if (store_ticket_get(pg, a, r->ticket_id, NULL, true, &t, &err))
@@ -116,15 +146,15 @@ hl_status intake_update_status(hl_call *c, const void *vreq, void **resp)
 		if ((st = record_change(c, t, r)))
 			return st;
 	}
+	Hotline__Intake__V1__UpdateTicketStatusResponse *out = status_answer(c, t, r, applied);
+	if (!out)
+		return intake_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+	if ((st = hl_inbox_record(c, out))) {
+		hl_pg_rollback(pg);
+		return st;
+	}
 	if ((st = intake_commit(c)))
 		return st;
-	Hotline__Intake__V1__UpdateTicketStatusResponse *out =
-		HL_NEW(c, hotline__intake__v1__update_ticket_status_response__descriptor);
-	if (!out)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	out->applied = applied;
-	out->status = applied ? r->status : (Hotline__Common__V1__TicketStatus)t->status;
-	out->version = applied ? r->version : t->status_version;
 	*resp = out;
 	return HL_OK;
 }

@@ -7,7 +7,8 @@
  *   load the JWT keys; build the service state (init); start the ops port
  *   (/healthz, /readyz with DB, Redis and migration state, /metrics) and the
  *   gRPC server (the service's services + AuditService + health +
- *   reflection); wait for SIGTERM/SIGINT; shut down gracefully.
+ *   reflection); start the outbox relay (system role); wait for
+ *   SIGTERM/SIGINT; shut down gracefully.
  */
 #ifndef HL_PROGRAM_H
 #define HL_PROGRAM_H
@@ -27,6 +28,7 @@ typedef struct hl_common_config {
 	char *jwt_secret, *jwt_issuer, *jwt_audience, *jwt_keys_file;
 	char *log_level;
 	long long workers, cq_threads, queue_max, max_message, grace_ms, migrate_wait_ms;
+	long long relay_threads, relay_batch, relay_backoff_max_ms;
 } hl_common_config;
 
 typedef struct hl_program {

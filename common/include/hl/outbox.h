@@ -1,0 +1,58 @@
+/*
+ * outbox.h - delivery of the transactional outbox (DESIGN §5.6).
+ *
+ * A service writes an outbox row in the same transaction as the business
+ * change (see the store of each service).  The relay threads started here
+ * deliver the rows:
+ *
+ *   - each relay thread has its own connection as the schema's system role,
+ *     whose row policy opens the outbox of every tenant and nothing else;
+ *   - a claim takes, in one transaction, up to `batch` due rows that are the
+ *     oldest undelivered row of their subject, FOR UPDATE SKIP LOCKED, so
+ *     replicas and threads never deliver the same row at once and the rows
+ *     of one subject go out in order;
+ *   - each row is sent to its target (HOTLINE_<TARGET>_ADDR) with metadata
+ *     idempotency-key, x-tenant-id and x-actor and a deadline;
+ *   - results are marked for the whole batch in one statement each:
+ *     delivered; retry later (UNAVAILABLE, UNIMPLEMENTED, DEADLINE_EXCEEDED,
+ *     RESOURCE_EXHAUSTED, ABORTED: capped exponential backoff with jitter,
+ *     forever); dead letter (any other code: kept, counted, re-drivable);
+ *   - the transaction commits after the marks, so a relay killed at any
+ *     point leaves its rows to be delivered again: receivers make that
+ *     harmless with the inbox (hl/inbox.h).
+ */
+#ifndef HL_OUTBOX_H
+#define HL_OUTBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hl/metrics.h"
+#include "hl/status.h"
+
+typedef struct hl_relay hl_relay;
+
+typedef struct hl_relay_config {
+	const char *service;   /* our name: the relay's log and metric label */
+	const char *db_dsn;    /* the system role */
+	const char *db_schema;
+	const char *tls_cert, *tls_key, *tls_ca; /* our identity towards the targets */
+	int threads;           /* relay threads (0: no relay) */
+	int batch;             /* rows per claim */
+	int call_timeout_ms;   /* deadline of one delivery */
+	int idle_ms;           /* sleep when nothing is due */
+	int backoff_max_ms;    /* cap of the retry backoff */
+	hl_metrics *metrics;
+} hl_relay_config;
+
+/* Start the relay threads; targets are resolved from HOTLINE_<TARGET>_ADDR. */
+hl_status hl_relay_start(const hl_relay_config *cfg, hl_relay **out, hl_error *err) HL_MUST_CHECK;
+/* Stop: finish the batch in hand, join the threads, free. NULL is fine. */
+void hl_relay_stop(hl_relay *r);
+
+/* Whether a gRPC status code is worth retrying (the list above). */
+bool hl_relay_retryable(int grpc_code);
+/* The backoff before attempt n (1, 2, ...): min(cap, 100 ms * 2^(n-1)) with +-20% jitter. */
+int64_t hl_relay_backoff_ms(int attempt, int cap_ms);
+
+#endif

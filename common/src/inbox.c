@@ -1,0 +1,66 @@
+/*
+ * inbox.c - idempotency keys of applied internal calls (see inbox.h); the
+ * SQL of the shared inbox table (000_common.sql).
+ */
+#include "hl/inbox.h"
+
+#include "hl/pg.h"
+
+static const char SQL_LOOKUP[] =
+	"SELECT response FROM inbox WHERE tenant_id = current_tenant() AND idempotency_key = $1";
+static const char SQL_RECORD[] =
+	"INSERT INTO inbox (tenant_id, idempotency_key, method, response) VALUES (current_tenant(), $1, $2, $3)";
+
+static const char *call_key(hl_call *c)
+{
+	const char *k = hl_call_metadata(c, "idempotency-key");
+	return k && *k ? k : NULL;
+}
+
+hl_status hl_inbox_lookup(hl_call *c, const ProtobufCMessageDescriptor *resp_desc, void **first)
+{
+	*first = NULL;
+	const char *key = call_key(c);
+	if (!key)
+		return HL_OK;
+	hl_arena *a = hl_call_arena(c);
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, key);
+	PGresult *r;
+	hl_error err;
+	if (hl_pg_exec(hl_call_pg(c), a, SQL_LOOKUP, &args, &r, &err))
+		return hl_call_fail_err(c, &err);
+	if (PQntuples(r) == 0)
+		return HL_OK;
+	uint8_t *bytes;
+	size_t len;
+	if (hl_pg_get_bytes(r, 0, 0, a, &bytes, &len))
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	*first = protobuf_c_message_unpack(resp_desc, hl_arena_pb_allocator(a), len, bytes);
+	return *first ? HL_OK : hl_call_fail(c, HL_INTERNAL, "stored answer of idempotency-key unreadable");
+}
+
+hl_status hl_inbox_record(hl_call *c, const void *resp)
+{
+	const char *key = call_key(c);
+	if (!key)
+		return HL_OK;
+	const ProtobufCMessage *m = resp;
+	hl_arena *a = hl_call_arena(c);
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = hl_arena_alloc(a, n ? n : 1);
+	if (!buf)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	protobuf_c_message_pack(m, buf);
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, key);
+	hl_pg_arg_text(&args, hl_call_method(c));
+	hl_pg_arg_bytes(&args, buf, n);
+	hl_error err;
+	hl_status st = hl_pg_exec(hl_call_pg(c), a, SQL_RECORD, &args, NULL, &err);
+	if (st == HL_EXISTS)
+		return hl_call_fail(c, HL_ABORTED, "the same idempotency-key is being applied concurrently, retry");
+	return st ? hl_call_fail_err(c, &err) : HL_OK;
+}

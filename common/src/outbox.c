@@ -1,0 +1,408 @@
+/*
+ * outbox.c - the outbox relay (see outbox.h).  The SQL here is that of the
+ * shared outbox table, which every service schema has (000_common.sql).
+ */
+#include "hl/outbox.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hl/buf.h"
+#include "hl/crypto.h"
+#include "hl/log.h"
+#include "hl/pg.h"
+#include "hl/rpc_client.h"
+
+#define MAX_TARGETS 8
+
+static const char SQL_CLAIM[] =
+	"SELECT o.tenant_id, o.id, o.target, o.method, o.idempotency_key, o.actor, o.payload, o.attempts "
+	"FROM outbox o WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= now() "
+	"AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = o.tenant_id AND p.subject_id = o.subject_id "
+	"AND p.id < o.id AND p.delivered_at IS NULL AND p.dead_at IS NULL) "
+	"ORDER BY o.next_attempt_at, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
+
+static const char SQL_DELIVERED[] =
+	"UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, last_error = NULL "
+	"WHERE (tenant_id, id) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))";
+
+static const char SQL_RETRY[] =
+	"UPDATE outbox SET attempts = attempts + 1, last_error = $3, "
+	"next_attempt_at = now() + make_interval(secs => $4::double precision / 1000) "
+	"WHERE tenant_id = $1 AND id = $2";
+
+static const char SQL_DEAD[] =
+	"UPDATE outbox SET attempts = attempts + 1, last_error = $3, dead_at = now() WHERE tenant_id = $1 AND id = $2";
+
+static const char SQL_STATS[] =
+	"SELECT count(*) FILTER (WHERE dead_at IS NULL), "
+	"coalesce(extract(epoch from now() - min(created_at) FILTER (WHERE dead_at IS NULL)), 0), "
+	"count(*) FILTER (WHERE dead_at IS NOT NULL) FROM outbox WHERE delivered_at IS NULL";
+
+struct target {
+	char name[32];
+	hl_client *client; /* NULL: no address configured */
+};
+
+struct relay_thread {
+	hl_relay *r;
+	pthread_t th;
+	int index;
+	hl_pg *pg;
+	struct target targets[MAX_TARGETS];
+	int n_targets;
+};
+
+struct hl_relay {
+	hl_relay_config cfg;
+	struct relay_thread *threads;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	hl_metric *deliveries, *backlog, *oldest, *dead;
+};
+
+/* One claimed row and what became of it. */
+struct row {
+	const char *tenant, *id, *target, *method, *key, *actor;
+	uint8_t *payload;
+	size_t len;
+	int attempts;
+	int code; /* gRPC code of the delivery, -1: not attempted */
+	const char *error;
+};
+
+bool hl_relay_retryable(int code)
+{
+	return code == 14 /* UNAVAILABLE */ || code == 12 /* UNIMPLEMENTED */ || code == 4 /* DEADLINE */ ||
+	       code == 8 /* RESOURCE_EXHAUSTED */ || code == 10 /* ABORTED */ || code < 0;
+}
+
+int64_t hl_relay_backoff_ms(int attempt, int cap_ms)
+{
+	int64_t ms = 100;
+	for (int i = 1; i < attempt && ms < cap_ms; i++)
+		ms *= 2;
+	if (ms > cap_ms)
+		ms = cap_ms;
+	uint32_t r = 0;
+	if (hl_random_bytes(&r, sizeof r))
+		r = (uint32_t)time(NULL);
+	int64_t jitter = ms / 5;
+	return ms - jitter + (int64_t)(r % (uint32_t)(2 * jitter + 1));
+}
+
+/* ---- targets ------------------------------------------------------------------ */
+
+static hl_client *target_client(struct relay_thread *t, const char *name)
+{
+	for (int i = 0; i < t->n_targets; i++)
+		if (strcmp(t->targets[i].name, name) == 0)
+			return t->targets[i].client;
+	if (t->n_targets == MAX_TARGETS)
+		return NULL;
+	struct target *tg = &t->targets[t->n_targets++];
+	snprintf(tg->name, sizeof tg->name, "%s", name);
+	char var[64];
+	int n = snprintf(var, sizeof var, "HOTLINE_%s_ADDR", name);
+	for (int i = 8; i < n; i++)
+		var[i] = (char)toupper((unsigned char)var[i]);
+	const char *addr = getenv(var);
+	hl_error err;
+	if (addr && *addr &&
+	    hl_client_new(addr, t->r->cfg.tls_cert, t->r->cfg.tls_key, t->r->cfg.tls_ca, &tg->client, &err))
+		HL_LOG_ERROR("relay_target_failed", "target=%s msg=\"%s\"", name, hl_error_text(&err));
+	return tg->client;
+}
+
+/* ---- one batch ------------------------------------------------------------------ */
+
+static hl_status claim(struct relay_thread *t, hl_arena *a, struct row **rows, int *n, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_int(&args, a, t->r->cfg.batch);
+	PGresult *res;
+	hl_status st = hl_pg_exec(t->pg, a, SQL_CLAIM, &args, &res, err);
+	if (st)
+		return st;
+	*n = PQntuples(res);
+	*rows = hl_arena_alloc(a, (size_t)(*n ? *n : 1) * sizeof **rows);
+	if (!*rows)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	for (int i = 0; i < *n; i++) {
+		struct row *rw = &(*rows)[i];
+		rw->tenant = hl_pg_get(res, i, 0);
+		rw->id = hl_pg_get(res, i, 1);
+		rw->target = hl_pg_get(res, i, 2);
+		rw->method = hl_pg_get(res, i, 3);
+		rw->key = hl_pg_get(res, i, 4);
+		rw->actor = hl_pg_get(res, i, 5);
+		if ((st = hl_pg_get_bytes(res, i, 6, a, &rw->payload, &rw->len)))
+			return hl_fail(err, st, "out of memory");
+		rw->attempts = (int)hl_pg_get_int(res, i, 7);
+		rw->code = -1;
+	}
+	return HL_OK;
+}
+
+static void deliver(struct relay_thread *t, hl_arena *a, struct row *rw)
+{
+	hl_client *cl = target_client(t, rw->target);
+	if (!cl) {
+		rw->code = 14;
+		rw->error = "no address configured for the target";
+		return;
+	}
+	hl_md md[3] = {{"idempotency-key", rw->key}, {"x-tenant-id", rw->tenant}, {"x-actor", rw->actor}};
+	uint8_t *resp;
+	size_t len;
+	hl_error err;
+	hl_error_clear(&err);
+	hl_status st = hl_client_call_raw(cl, rw->method, rw->payload, rw->len, md, 3, t->r->cfg.call_timeout_ms, a,
+					  &resp, &len, &rw->code, &err);
+	if (st)
+		rw->error = hl_arena_strdup(a, hl_error_text(&err));
+	else
+		rw->code = 0;
+}
+
+/* A target that failed in a retryable way is not called again in this batch. */
+static bool target_down(const struct row *rows, int upto, const char *target)
+{
+	for (int i = 0; i < upto; i++)
+		if (rows[i].code > 0 && hl_relay_retryable(rows[i].code) && strcmp(rows[i].target, target) == 0)
+			return true;
+	return false;
+}
+
+static hl_status mark_delivered(struct relay_thread *t, hl_arena *a, const struct row *rows, int n, hl_error *err)
+{
+	hl_buf tenants = HL_BUF_INIT, ids = HL_BUF_INIT;
+	int count = 0;
+	hl_buf_putc(&tenants, '{');
+	hl_buf_putc(&ids, '{');
+	for (int i = 0; i < n; i++) {
+		if (rows[i].code != 0)
+			continue;
+		hl_buf_printf(&tenants, "%s%s", count ? "," : "", rows[i].tenant); /* slugs need no quoting */
+		hl_buf_printf(&ids, "%s%s", count ? "," : "", rows[i].id);
+		count++;
+	}
+	hl_buf_putc(&tenants, '}');
+	hl_buf_putc(&ids, '}');
+	hl_status st = HL_OK;
+	if (hl_buf_failed(&tenants) || hl_buf_failed(&ids)) {
+		st = hl_fail(err, HL_NOMEM, "out of memory");
+	} else if (count) {
+		hl_pg_args args;
+		hl_pg_args_init(&args);
+		hl_pg_arg_text(&args, tenants.data);
+		hl_pg_arg_text(&args, ids.data);
+		st = hl_pg_exec(t->pg, a, SQL_DELIVERED, &args, NULL, err);
+	}
+	hl_buf_release(&tenants);
+	hl_buf_release(&ids);
+	return st;
+}
+
+static hl_status mark_failed(struct relay_thread *t, hl_arena *a, const struct row *rw, hl_error *err)
+{
+	bool retry = hl_relay_retryable(rw->code);
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, rw->tenant);
+	hl_pg_arg_text(&args, rw->id);
+	hl_pg_arg_text(&args, hl_arena_printf(a, "%s: %s", hl_grpc_code_name(rw->code < 0 ? 14 : rw->code),
+					      rw->error ? rw->error : "not attempted"));
+	if (retry)
+		hl_pg_arg_int(&args, a, hl_relay_backoff_ms(rw->attempts + 1, t->r->cfg.backoff_max_ms));
+	if (!retry)
+		HL_LOG_WARN("outbox_dead_letter", "tenant=%s id=%s target=%s code=%s", rw->tenant, rw->id, rw->target,
+			    hl_grpc_code_name(rw->code));
+	return hl_pg_exec(t->pg, a, retry ? SQL_RETRY : SQL_DEAD, &args, NULL, err);
+}
+
+static void count_results(struct relay_thread *t, const struct row *rows, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const char *result = rows[i].code == 0 ? "delivered"
+				     : hl_relay_retryable(rows[i].code) ? "retry"
+									 : "dead";
+		const char *labels[2] = {rows[i].target, result};
+		hl_metric_inc(t->r->deliveries, labels);
+	}
+}
+
+/* Claim, deliver and mark one batch; *n_rows tells how many were claimed. */
+static hl_status run_batch(struct relay_thread *t, int *n_rows, hl_error *err)
+{
+	hl_arena *a = hl_arena_new();
+	struct row *rows = NULL;
+	int n = 0;
+	hl_status st = a ? hl_pg_begin(t->pg, NULL, 60000, err) : hl_fail(err, HL_NOMEM, "out of memory");
+	if (!st)
+		st = claim(t, a, &rows, &n, err);
+	for (int i = 0; i < n && !st; i++) {
+		if (target_down(rows, i, rows[i].target))
+			rows[i].error = "target unavailable earlier in this batch";
+		else
+			deliver(t, a, &rows[i]);
+	}
+	if (!st)
+		st = mark_delivered(t, a, rows, n, err);
+	for (int i = 0; i < n && !st; i++)
+		if (rows[i].code != 0)
+			st = mark_failed(t, a, &rows[i], err);
+	if (!st)
+		st = hl_pg_commit(t->pg, err);
+	if (st)
+		hl_pg_rollback(t->pg);
+	else
+		count_results(t, rows, n);
+	*n_rows = n;
+	hl_arena_free(a);
+	return st;
+}
+
+/* ---- threads ---------------------------------------------------------------------- */
+
+static void refresh_stats(struct relay_thread *t)
+{
+	hl_arena *a = hl_arena_new();
+	hl_error err;
+	PGresult *res;
+	if (a && hl_pg_begin(t->pg, NULL, 5000, &err) == HL_OK && hl_pg_exec(t->pg, a, SQL_STATS, NULL, &res, &err) == HL_OK) {
+		hl_metric_set(t->r->backlog, NULL, (double)hl_pg_get_int(res, 0, 0));
+		hl_metric_set(t->r->oldest, NULL, atof(hl_pg_get(res, 0, 1) ? hl_pg_get(res, 0, 1) : "0"));
+		hl_metric_set(t->r->dead, NULL, (double)hl_pg_get_int(res, 0, 2));
+	}
+	hl_pg_rollback(t->pg);
+	hl_arena_free(a);
+}
+
+/* Sleep up to ms unless stopping; true when the relay stops. */
+static bool nap(hl_relay *r, int ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&r->mu);
+	if (!r->stop)
+		pthread_cond_timedwait(&r->cv, &r->mu, &until);
+	bool stop = r->stop;
+	pthread_mutex_unlock(&r->mu);
+	return stop;
+}
+
+static void *relay_main(void *arg)
+{
+	struct relay_thread *t = arg;
+	hl_relay *r = t->r;
+	time_t last_stats = 0;
+	bool stop = false;
+	while (!stop) {
+		int n = 0;
+		hl_error err;
+		hl_status st = run_batch(t, &n, &err);
+		if (st)
+			HL_LOG_WARN("relay_batch_failed", "status=%s msg=\"%s\"", hl_status_name(st), hl_error_text(&err));
+		if (t->index == 0 && time(NULL) - last_stats >= 2) {
+			refresh_stats(t);
+			last_stats = time(NULL);
+		}
+		pthread_mutex_lock(&r->mu);
+		stop = r->stop;
+		pthread_mutex_unlock(&r->mu);
+		if (!stop && (st || n < r->cfg.batch))
+			stop = nap(r, st ? 1000 : r->cfg.idle_ms);
+	}
+	hl_client_thread_release();
+	return NULL;
+}
+
+static hl_status relay_metrics(hl_relay *r, hl_error *err)
+{
+	static const char *const labels[] = {"target", "result"};
+	hl_metrics *m = r->cfg.metrics;
+	hl_status st;
+	if ((st = hl_metrics_counter(m, "hotline_outbox_deliveries_total", "outbox deliveries by target and result", 2,
+				     labels, &r->deliveries, err)) ||
+	    (st = hl_metrics_gauge(m, "hotline_outbox_backlog", "outbox rows waiting for delivery", 0, NULL,
+				   &r->backlog, err)) ||
+	    (st = hl_metrics_gauge(m, "hotline_outbox_oldest_seconds", "age of the oldest undelivered outbox row", 0,
+				   NULL, &r->oldest, err)) ||
+	    (st = hl_metrics_gauge(m, "hotline_outbox_dead_letters", "outbox rows that could not be delivered", 0,
+				   NULL, &r->dead, err)))
+		return st;
+	return HL_OK;
+}
+
+hl_status hl_relay_start(const hl_relay_config *cfg, hl_relay **out, hl_error *err)
+{
+	*out = NULL;
+	hl_relay *r = calloc(1, sizeof *r);
+	if (!r)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	r->cfg = *cfg;
+	if (r->cfg.batch < 1)
+		r->cfg.batch = 32;
+	if (r->cfg.call_timeout_ms < 1)
+		r->cfg.call_timeout_ms = 10000;
+	if (r->cfg.idle_ms < 1)
+		r->cfg.idle_ms = 200;
+	if (r->cfg.backoff_max_ms < 100)
+		r->cfg.backoff_max_ms = 60000;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	r->threads = calloc((size_t)(cfg->threads > 0 ? cfg->threads : 1), sizeof *r->threads);
+	hl_status st = r->threads ? relay_metrics(r, err) : hl_fail(err, HL_NOMEM, "out of memory");
+	for (int i = 0; i < cfg->threads && !st; i++) {
+		struct relay_thread *t = &r->threads[i];
+		t->r = r;
+		t->index = i;
+		if ((st = hl_pg_new(cfg->db_dsn, cfg->db_schema, &t->pg, err)))
+			break;
+		if (pthread_create(&t->th, NULL, relay_main, t)) {
+			st = hl_fail(err, HL_INTERNAL, "cannot start a relay thread");
+			break;
+		}
+	}
+	if (st) {
+		hl_relay_stop(r);
+		return st;
+	}
+	*out = r;
+	return HL_OK;
+}
+
+void hl_relay_stop(hl_relay *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	for (int i = 0; r->threads && i < r->cfg.threads; i++) {
+		struct relay_thread *t = &r->threads[i];
+		if (t->th)
+			pthread_join(t->th, NULL);
+		for (int k = 0; k < t->n_targets; k++)
+			hl_client_free(t->targets[k].client);
+		hl_pg_free(t->pg);
+	}
+	free(r->threads);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	free(r);
+}
