@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "hl/buf.h"
 #include "hl/crypto.h"
 #include "hl/log.h"
 #include "hl/pg.h"
@@ -182,32 +181,24 @@ static bool target_down(const struct row *rows, int upto, const char *target)
 
 static hl_status mark_delivered(struct relay_thread *t, hl_arena *a, const struct row *rows, int n, hl_error *err)
 {
-	hl_buf tenants = HL_BUF_INIT, ids = HL_BUF_INIT;
-	int count = 0;
-	hl_buf_putc(&tenants, '{');
-	hl_buf_putc(&ids, '{');
+	const char **tenants = hl_arena_alloc(a, (size_t)(n ? n : 1) * sizeof *tenants);
+	const char **ids = hl_arena_alloc(a, (size_t)(n ? n : 1) * sizeof *ids);
+	if (!tenants || !ids)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	size_t count = 0;
 	for (int i = 0; i < n; i++) {
 		if (rows[i].code != 0)
 			continue;
-		hl_buf_printf(&tenants, "%s%s", count ? "," : "", rows[i].tenant); /* slugs need no quoting */
-		hl_buf_printf(&ids, "%s%s", count ? "," : "", rows[i].id);
-		count++;
+		tenants[count] = rows[i].tenant;
+		ids[count++] = rows[i].id;
 	}
-	hl_buf_putc(&tenants, '}');
-	hl_buf_putc(&ids, '}');
-	hl_status st = HL_OK;
-	if (hl_buf_failed(&tenants) || hl_buf_failed(&ids)) {
-		st = hl_fail(err, HL_NOMEM, "out of memory");
-	} else if (count) {
-		hl_pg_args args;
-		hl_pg_args_init(&args);
-		hl_pg_arg_text(&args, tenants.data);
-		hl_pg_arg_text(&args, ids.data);
-		st = hl_pg_exec(t->pg, a, SQL_DELIVERED, &args, NULL, err);
-	}
-	hl_buf_release(&tenants);
-	hl_buf_release(&ids);
-	return st;
+	if (!count)
+		return HL_OK;
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, hl_pg_text_array(a, tenants, count));
+	hl_pg_arg_text(&args, hl_pg_text_array(a, ids, count));
+	return hl_pg_exec(t->pg, a, SQL_DELIVERED, &args, NULL, err);
 }
 
 static hl_status mark_failed(struct relay_thread *t, hl_arena *a, const struct row *rw, hl_error *err)

@@ -47,6 +47,10 @@ static const hl_config_item common_items[] = {
 	{"HOTLINE_RELAY_THREADS", HL_CFG_INT, "1", 0, 16, C(relay_threads), "outbox relay threads (0: this replica relays nothing)", false},
 	{"HOTLINE_RELAY_BATCH", HL_CFG_INT, "32", 1, 1000, C(relay_batch), "outbox rows claimed per relay transaction", false},
 	{"HOTLINE_RELAY_BACKOFF_MAX_MS", HL_CFG_DURATION_MS, "60s", 100, 3600000, C(relay_backoff_max_ms), "cap of the outbox retry backoff", false},
+	{"HOTLINE_REDIS_PREFIX", HL_CFG_STRING, "hotline", 0, 64, C(redis_prefix), "prefix of every Redis key", false},
+	{"HOTLINE_TIMER_THREADS", HL_CFG_INT, "2", 0, 16, C(timer_threads), "timer worker threads (0: this replica fires none)", false},
+	{"HOTLINE_TIMER_LEASE_MS", HL_CFG_DURATION_MS, "30s", 100, 3600000, C(timer_lease_ms), "exclusive claim of a due timer", false},
+	{"HOTLINE_TIMER_RESEED_MS", HL_CFG_DURATION_MS, "5m", 1000, 86400000, C(timer_reseed_ms), "periodic re-seed of Redis from PostgreSQL", false},
 	{"HOTLINE_MIGRATE_WAIT_MS", HL_CFG_DURATION_MS, "2m", 1000, 3600000, C(migrate_wait_ms), "wait for another replica's migration", false},
 };
 #define N_COMMON (sizeof common_items / sizeof common_items[0])
@@ -223,6 +227,7 @@ struct run {
 	hl_ops *ops;
 	hl_server *server;
 	hl_relay *relay;
+	hl_timers *timers;
 	void *app;
 };
 
@@ -263,6 +268,23 @@ static hl_status start_relay(const hl_program *p, struct run *r, hl_error *err)
 	return hl_relay_start(&rc, &r->relay, err);
 }
 
+static hl_status start_timers(const hl_program *p, struct run *r, hl_error *err)
+{
+	if (!p->timer_fire)
+		return HL_OK;
+	if (!r->cc.db_system_dsn[0])
+		return hl_fail(err, HL_INVALID, "HOTLINE_DB_SYSTEM_DSN: required for %s's timers", p->name);
+	hl_timers_config tc = {
+		.service = p->name, .redis_url = r->cc.redis_url, .prefix = r->cc.redis_prefix,
+		.db_dsn = r->cc.db_system_dsn, .db_schema = r->cc.db_schema, .threads = (int)r->cc.timer_threads,
+		.lease_ms = (int)r->cc.timer_lease_ms, .reseed_ms = (int)r->cc.timer_reseed_ms,
+		.fire = p->timer_fire, .app = r->app, .metrics = r->metrics,
+	};
+	hl_status st = hl_timers_start(&tc, &r->timers, err);
+	r->cc.timers = r->timers;
+	return st;
+}
+
 static hl_status run_start(const hl_program *p, struct run *r, hl_error *err)
 {
 	hl_status st;
@@ -286,11 +308,15 @@ static hl_status run_start(const hl_program *p, struct run *r, hl_error *err)
 	if ((st = start_server(p, &r->cc, r->jwt, r->metrics, r->app, &r->server, err)) ||
 	    (st = pool_metrics(r, err)))
 		return st;
-	return start_relay(p, r, err);
+	if ((st = start_relay(p, r, err)))
+		return st;
+	return start_timers(p, r, err);
 }
 
 static void run_stop(const hl_program *p, struct run *r)
 {
+	hl_timers_stop(r->timers);
+	r->cc.timers = NULL;
 	hl_relay_stop(r->relay);
 	hl_ops_stop(r->ops); /* before the server: /metrics reads its counters */
 	if (r->server) {

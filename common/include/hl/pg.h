@@ -82,6 +82,13 @@ const char *hl_pg_sqlstate(const hl_pg *pg);
 /* Constraint named by the last failed statement ("" if none). */
 const char *hl_pg_constraint(const hl_pg *pg);
 
+/*
+ * A PostgreSQL text[] literal of n strings (quoted and escaped), in arena
+ * memory, for `= ANY($1::text[])` or unnest($1::text[]) parameters; NULL
+ * when out of memory.
+ */
+char *hl_pg_text_array(hl_arena *ar, const char *const *items, size_t n);
+
 /* Result helpers: value of row r, column c; NULL for SQL NULL. */
 const char *hl_pg_get(const PGresult *res, int r, int c);
 long long hl_pg_get_int(const PGresult *res, int r, int c);

@@ -18,6 +18,7 @@
 #include "hl/config.h"
 #include "hl/migrate.h"
 #include "hl/rpc.h"
+#include "hl/timers.h"
 
 /* The configuration every service has (HOTLINE_* variables, see program.c). */
 typedef struct hl_common_config {
@@ -29,6 +30,10 @@ typedef struct hl_common_config {
 	char *log_level;
 	long long workers, cq_threads, queue_max, max_message, grace_ms, migrate_wait_ms;
 	long long relay_threads, relay_batch, relay_backoff_max_ms;
+	char *redis_prefix;
+	long long timer_threads, timer_lease_ms, timer_reseed_ms;
+	/* set once the process runs: the timers, for hl_timers_push after commits (NULL if none) */
+	hl_timers *timers;
 } hl_common_config;
 
 typedef struct hl_program {
@@ -46,8 +51,11 @@ typedef struct hl_program {
 	size_t n_services;
 	const char *audit_missing_sql;
 	/* build and release the state handed to handlers (hl_call_app) */
+	/* common outlives app: the app may keep the pointer (e.g. to read common->timers) */
 	hl_status (*init)(void *config, const hl_common_config *common, void **app, hl_error *err);
 	void (*release)(void *app);
+	/* fires the service's timers (NULL: the service has none) */
+	hl_timer_fn timer_fire;
 } hl_program;
 
 /* Run the service; returns the process exit code. */
