@@ -208,12 +208,14 @@ static hl_status start_server(const hl_program *p, const hl_common_config *cc, h
 		.grace_ms = (int)cc->grace_ms, .db_dsn = cc->db_dsn, .db_schema = cc->db_schema, .jwt = jwt,
 		.metrics = metrics, .app = app,
 	};
-	hl_service audit = hl_audit_service(p->audit_missing_sql);
+	hl_service audit = hl_audit_service(p->audit_missing_sql), outbox = hl_outbox_service();
 	hl_status st = hl_server_new(&sc, out, err);
 	for (size_t i = 0; i < p->n_services && !st; i++)
 		st = hl_server_add(*out, &p->services[i], err);
 	if (!st)
 		st = hl_server_add(*out, &audit, err);
+	if (!st)
+		st = hl_server_add(*out, &outbox, err);
 	if (!st)
 		st = hl_server_start(*out, err);
 	return st;

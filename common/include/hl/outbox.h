@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "hl/metrics.h"
+#include "hl/rpc.h"
 #include "hl/status.h"
 
 typedef struct hl_relay hl_relay;
@@ -49,6 +50,13 @@ typedef struct hl_relay_config {
 hl_status hl_relay_start(const hl_relay_config *cfg, hl_relay **out, hl_error *err) HL_MUST_CHECK;
 /* Stop: finish the batch in hand, join the threads, free. NULL is fine. */
 void hl_relay_stop(hl_relay *r);
+
+/*
+ * hotline.outbox.v1.OutboxService over the service's own outbox (dead
+ * letters, re-drive, stats) for the tenant_admin role; added to every
+ * service by the program runtime.
+ */
+hl_service hl_outbox_service(void);
 
 /* Whether a gRPC status code is worth retrying (the list above). */
 bool hl_relay_retryable(int grpc_code);
