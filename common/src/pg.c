@@ -167,7 +167,9 @@ static hl_status translate(hl_pg *pg, const PGresult *res, hl_error *err)
 		return hl_fail(err, HL_ABORTED, "concurrent change, retry");
 	if (strcmp(state, "57014") == 0)
 		return hl_fail(err, HL_DEADLINE, "database statement timed out");
-	if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 || strcmp(state, "57P03") == 0) {
+	/* 08P01 (protocol violation, e.g. a bind with the wrong parameter count) is our bug, not an
+	 * outage: it falls through to a database error. */
+	if ((strncmp(state, "08", 2) == 0 && strcmp(state, "08P01") != 0) || strcmp(state, "57P01") == 0 || strcmp(state, "57P03") == 0) {
 		disconnect(pg);
 		return hl_fail(err, HL_UNAVAILABLE, "database unavailable");
 	}

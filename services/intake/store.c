@@ -87,32 +87,36 @@ static const char SQL_OUTBOX_INSERT[] =
 	"INSERT INTO outbox (tenant_id, subject_id, target, method, idempotency_key, actor, payload) "
 	"VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
-/* One UPDATE per amendable field: the column names are part of the SQL text. */
+/* One UPDATE per amendable field: the column names are part of the SQL text. Each statement
+ * binds only the parameters of its kind (PostgreSQL refuses a bind with more parameters than the
+ * prepared text names): $1 is always the ticket id. */
+enum set_kind {
+	SET_TEXT,   /* $2 text */
+	SET_NUMBER, /* $2 enum number */
+	SET_CIPHER, /* $2 ciphertext, $3 masked */
+	SET_PHONE,  /* $2 ciphertext, $3 masked, $4 blind index */
+};
+#define SET_WHERE " updated_at = now() WHERE tenant_id = current_tenant() AND id = $1::uuid"
 static const struct settable {
 	const char *field;
+	enum set_kind kind;
 	const char *sql;
 } settable[] = {
-	{"topic", "UPDATE tickets SET topic = $2, updated_at = now() WHERE tenant_id = current_tenant() AND id = $1::uuid"},
-	{"description",
-	 "UPDATE tickets SET description = $2, updated_at = now() WHERE tenant_id = current_tenant() AND id = $1::uuid"},
-	{"area", "UPDATE tickets SET area = $2, updated_at = now() WHERE tenant_id = current_tenant() AND id = $1::uuid"},
-	{"category",
-	 "UPDATE tickets SET category = $3, updated_at = now() WHERE tenant_id = current_tenant() AND id = $1::uuid"},
-	{"priority",
-	 "UPDATE tickets SET priority = $3, updated_at = now() WHERE tenant_id = current_tenant() AND id = $1::uuid"},
-	{"confidentiality", "UPDATE tickets SET confidentiality = $3, updated_at = now() "
-			    "WHERE tenant_id = current_tenant() AND id = $1::uuid"},
-	{"caller.name", "UPDATE tickets SET caller_name = $4, masked_name = $5, updated_at = now() "
-			"WHERE tenant_id = current_tenant() AND id = $1::uuid"},
-	{"caller.phone", "UPDATE tickets SET caller_phone = $4, masked_phone = $5, phone_index = $6, "
-			 "updated_at = now() WHERE tenant_id = current_tenant() AND id = $1::uuid"},
-	{"caller.id_number", "UPDATE tickets SET caller_id_number = $4, masked_id_number = $5, updated_at = now() "
-			     "WHERE tenant_id = current_tenant() AND id = $1::uuid"},
-	{"caller.address", "UPDATE tickets SET caller_address = $4, masked_address = $5, updated_at = now() "
-			   "WHERE tenant_id = current_tenant() AND id = $1::uuid"},
-	{"caller.email", "UPDATE tickets SET caller_email = $4, masked_email = $5, updated_at = now() "
-			 "WHERE tenant_id = current_tenant() AND id = $1::uuid"},
+	{"topic", SET_TEXT, "UPDATE tickets SET topic = $2," SET_WHERE},
+	{"description", SET_TEXT, "UPDATE tickets SET description = $2," SET_WHERE},
+	{"area", SET_TEXT, "UPDATE tickets SET area = $2," SET_WHERE},
+	{"category", SET_NUMBER, "UPDATE tickets SET category = $2::int," SET_WHERE},
+	{"priority", SET_NUMBER, "UPDATE tickets SET priority = $2::int," SET_WHERE},
+	{"confidentiality", SET_NUMBER, "UPDATE tickets SET confidentiality = $2::int," SET_WHERE},
+	{"caller.name", SET_CIPHER, "UPDATE tickets SET caller_name = $2, masked_name = $3," SET_WHERE},
+	{"caller.phone", SET_PHONE,
+	 "UPDATE tickets SET caller_phone = $2, masked_phone = $3, phone_index = $4," SET_WHERE},
+	{"caller.id_number", SET_CIPHER,
+	 "UPDATE tickets SET caller_id_number = $2, masked_id_number = $3," SET_WHERE},
+	{"caller.address", SET_CIPHER, "UPDATE tickets SET caller_address = $2, masked_address = $3," SET_WHERE},
+	{"caller.email", SET_CIPHER, "UPDATE tickets SET caller_email = $2, masked_email = $3," SET_WHERE},
 };
+#undef SET_WHERE
 
 static hl_status blob(const PGresult *r, int row, int col, hl_arena *a, intake_blob *out)
 {
@@ -331,21 +335,31 @@ hl_status store_ticket_set_field(hl_pg *pg, hl_arena *a, const char *id, const c
 				 int number, intake_blob cipher, const char *masked, const char *phone_index,
 				 hl_error *err)
 {
-	const char *sql = NULL;
+	const struct settable *set = NULL;
 	for (size_t i = 0; i < sizeof settable / sizeof settable[0]; i++)
 		if (strcmp(settable[i].field, field) == 0)
-			sql = settable[i].sql;
-	if (!sql)
+			set = &settable[i];
+	if (!set)
 		return hl_fail(err, HL_INVALID, "field: %s cannot be amended", field);
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_text(&args, id);
-	hl_pg_arg_text(&args, txt ? txt : "");
-	hl_pg_arg_int(&args, a, number);
-	arg_blob(&args, cipher);
-	hl_pg_arg_text(&args, masked ? masked : "");
-	hl_pg_arg_text(&args, phone_index);
-	return hl_pg_exec(pg, a, sql, &args, NULL, err);
+	switch (set->kind) {
+	case SET_TEXT:
+		hl_pg_arg_text(&args, txt ? txt : "");
+		break;
+	case SET_NUMBER:
+		hl_pg_arg_int(&args, a, number);
+		break;
+	case SET_CIPHER:
+	case SET_PHONE:
+		arg_blob(&args, cipher);
+		hl_pg_arg_text(&args, masked ? masked : "");
+		if (set->kind == SET_PHONE)
+			hl_pg_arg_text(&args, phone_index);
+		break;
+	}
+	return hl_pg_exec(pg, a, set->sql, &args, NULL, err);
 }
 
 hl_status store_ticket_set_status(hl_pg *pg, hl_arena *a, const char *id, int status, int64_t version,

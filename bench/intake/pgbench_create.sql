@@ -1,0 +1,86 @@
+-- pgbench_create.sql - the raw-SQL reference for the CreateTicket benchmark: one
+-- pgbench "transaction" runs every statement, in the same order and in the same two
+-- database transactions, that hotline-intake runs on PostgreSQL for one CreateTicket
+-- (services/intake/rpc_create.c, store.c, common/src/pg.c, common/src/audit.c):
+--
+--   1. the request_id replay check, on its own:  BEGIN; set_config(tenant,
+--      statement_timeout); SELECT ... WHERE request_id = $1; ROLLBACK
+--   2. the registration:  BEGIN; set_config(...); phone_seen; ticket + registration
+--      insert (one CTE, number from ticket_no_seq); audit append (one CTE, a new
+--      subject, so no head lock); public note; outbox to dispatch; outbox to
+--      reporting; COMMIT
+--
+-- The business statements are the service's SQL text with pgbench variables in place of
+-- its $n parameters.  What the service computes in its own process (UUIDv7 ids, AES-GCM
+-- ciphertexts, the HMAC blind index of the phone, masks, the audit hash, the protobuf
+-- outbox payloads) comes here from extra output columns of the set_config SELECT of step
+-- 2 (\gset): no extra round trip, random values of the same sizes (wrapped key 61 bytes,
+-- name 38, phone 40, query code 37, hash 32; payloads of about the service's sizes).
+-- Run it as the service's runtime role (HOTLINE_INTAKE_DSN) so that row-level security
+-- applies exactly as for the service, with -M prepared (the service prepares its
+-- statements once per connection) and the variables
+--   -D tenant=demo -D timeout_ms=10000
+-- e.g.  pgbench -n -M prepared -D tenant=demo -D timeout_ms=10000 -f pgbench_create.sql
+--               -c 8 -j 2 -T 10 "$HOTLINE_INTAKE_DSN"      (bench/intake/run.sh does this)
+
+\set rq random(1, 9223372036854775806)
+\set ti random(1, 10)
+\set di random(1, 6)
+\set ai random(1, 7)
+\set ni random(1, 11)
+\set phone random(13000000000, 13000999999)
+\set channel random(1, 6)
+\set category random(1, 6)
+\set conf case when :category = 3 then 2 else 1 end
+\set status 1
+\set priority 1
+
+-- 1. replay check (find_replay)
+BEGIN;
+SELECT set_config('hotline.tenant', :tenant, true), set_config('statement_timeout', :timeout_ms, true);
+SELECT tenant_id, id, ticket_no, request_id, status, status_version, channel, category, priority, confidentiality, topic, description, area, answer, registered_by, anonymous, repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, caller_address, caller_email, masked_name, masked_phone, masked_id_number, masked_address, masked_email, query_code, (extract(epoch from created_at) * 1000000)::bigint, (extract(epoch from updated_at) * 1000000)::bigint FROM tickets WHERE tenant_id = current_tenant() AND request_id = :rq;
+ROLLBACK;
+
+-- 2. registration (register_ticket)
+BEGIN;
+WITH g AS (
+  SELECT gen_random_uuid() AS tid, gen_random_uuid() AS eid,
+         uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid())
+           || uuid_send(gen_random_uuid()) AS b,
+         (ARRAY['小区夜间施工噪音扰民', '道路积水严重影响出行', '公交站台广告牌破损存在安全隐患',
+                '供暖温度不达标', '物业乱收停车费', '餐馆油烟直排居民楼', '共享单车乱停放堵塞人行道',
+                '咨询居住证办理流程', '建议增设社区老年食堂', '路灯损坏夜间无照明'])[:ti::int] AS topic,
+         (ARRAY['市民反映：小区东门外工地每晚十点后仍在施工，机械噪音很大，老人孩子无法休息，已持续一周，请相关部门尽快核实并依法处理。',
+                '来电人称：暴雨后路口积水超过二十厘米，车辆熄火，行人只能绕行，排水口疑似被落叶和垃圾堵塞，希望尽快疏通。',
+                '市民反映所在楼栋暖气温度长期低于十六度，多次联系供热公司未果，家中有婴儿，请求督促整改。',
+                '来电人反映楼下餐馆油烟未经净化直接排放，窗户无法打开，气味刺鼻，要求环保部门检查处理。',
+                '市民咨询外地户籍人员办理居住证需要准备哪些材料，办理地点和所需时间，以及能否网上预约。',
+                '来电人建议在社区活动中心增设老年食堂，解决独居老人吃饭难的问题，并提供送餐服务。'])[:di::int]
+           AS description,
+         (ARRAY['朝阳区', '海淀区', '东城区', '西城区', '丰台区', '石景山区', '通州区'])[:ai::int] AS area,
+         (ARRAY['王*', '李*', '张*', '刘*', '陈*', '杨**', '黄*', '赵*', '周*', '吴**', '欧***'])[:ni::int] AS mname
+)
+SELECT set_config('hotline.tenant', :tenant, true) AS cfg_tenant,
+       set_config('statement_timeout', :timeout_ms, true) AS cfg_timeout,
+       tid, eid, topic, description, area, mname,
+       'pgbench-agent' AS actor, '' AS answer, false AS anonymous,
+       'Asia/Shanghai' AS tz, to_char(now() + interval '10 years', 'YYYY') AS period,
+       left(:phone::text, 3) || '****' || right(:phone::text, 4) AS mphone,
+       encode(sha256(convert_to(:phone::text, 'UTF8')), 'hex') AS pix,
+       substring(b from 1 for 61) AS wk, substring(b from 2 for 38) AS cn,
+       substring(b from 3 for 40) AS cp, substring(b from 4 for 37) AS qc,
+       sha256(b) AS h, decode(repeat('00', 32), 'hex') AS zero32,
+       (extract(epoch from clock_timestamp()) * 1000000)::bigint AS at_us,
+       tid::text || chr(58) || 'submit' AS ik_dispatch,
+       convert_to(tid::text || '202611220000001' || topic || description || area || 'pgbench-agent'
+                  || repeat('.', 40), 'UTF8') AS pd,
+       convert_to(eid::text || :tenant::text || 'ticket.registered' || tid::text || 'pgbench-agent'
+                  || '202611220000001' || area || 'pgbench-agent' || repeat('.', 45), 'UTF8') AS pr
+FROM g \gset
+SELECT EXISTS (SELECT 1 FROM tickets WHERE tenant_id = current_tenant() AND phone_index = :pix) AS seen \gset
+WITH t AS (INSERT INTO tickets (tenant_id, id, ticket_no, request_id, status, status_version, channel, category, priority, confidentiality, topic, description, area, answer, registered_by, anonymous, repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, caller_address, caller_email, masked_name, masked_phone, masked_id_number, masked_address, masked_email, query_code) VALUES (:tenant, :tid, to_char(now() AT TIME ZONE :tz, 'YYYYMMDD') || (SELECT lpad(n::text, greatest(7, length(n::text)), '0') FROM nextval('ticket_no_seq') n), :rq, :status, 1, :channel, :category, :priority, :conf, :topic, :description, :area, :answer, :actor, :anonymous, :seen, :pix, :period, :wk, :cn, :cp, NULL, NULL, NULL, :mname, :mphone, '', '', '', :qc) RETURNING ticket_no, (extract(epoch from created_at) * 1000000)::bigint), r AS (INSERT INTO registrations (tenant_id, ticket_id, channel, category, priority, confidentiality, topic, description, area, anonymous, answer, registered_by, caller_name, caller_phone, caller_id_number, caller_address, caller_email) VALUES (:tenant, :tid, :channel, :category, :priority, :conf, :topic, :description, :area, :anonymous, :answer, :actor, :cn, :cp, NULL, NULL, NULL)) SELECT * FROM t \gset
+WITH l AS (INSERT INTO audit_log (tenant_id, subject_type, subject_id, seq, actor, action, at_us, details, prev_hash, hash) VALUES (:tenant, 'ticket', :tid, 1, :actor, 'ticket.create', :at_us, json_build_object('ticket_no', :ticket_no::text, 'status', :status::int, 'channel', :channel::int, 'category', :category::int, 'priority', :priority::int, 'request_id', :rq::text)::text, :zero32, :h)) INSERT INTO audit_heads (tenant_id, subject_id, subject_type, entries, head_hash) VALUES (:tenant, :tid, 'ticket', 1, :h) ON CONFLICT (tenant_id, subject_id) DO UPDATE SET entries = EXCLUDED.entries, head_hash = EXCLUDED.head_hash;
+INSERT INTO public_notes (tenant_id, ticket_id, status, note) VALUES (current_tenant(), :tid, :status, '已受理 registered');
+INSERT INTO outbox (tenant_id, subject_id, target, method, idempotency_key, actor, payload) VALUES (:tenant, :tid, 'dispatch', '/hotline.dispatch.v1.DispatchService/SubmitTicket', :ik_dispatch, :actor, :pd);
+INSERT INTO outbox (tenant_id, subject_id, target, method, idempotency_key, actor, payload) VALUES (:tenant, :tid, 'reporting', '/hotline.reporting.v1.ReportingService/RecordEvents', :eid, :actor, :pr);
+COMMIT;

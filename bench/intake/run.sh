@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# bench/intake/run.sh — the CreateTicket benchmark of the issue: CreateTicket over mTLS at
+# concurrency 1, 8 and 32 (tickets/s, p50, p99) next to pgbench running the same SQL on the same
+# PostgreSQL (bench/intake/pgbench_create.sql, as the intake runtime role, so RLS applies), then
+# the ratio at 32 clients against the goal (>= 60% of raw SQL, p99 <= 25 ms, >= 1,000 tickets/s),
+# `SHOW synchronous_commit` (must be on), the build type and the ticket row count after the run.
+#
+# Builds a Release tree of its own, starts (or reuses) a private stack on its own ports through
+# scripts/stack and stops it at the end unless --keep. Not a timed test: it prints figures.
+#
+# Usage: bench/intake/run.sh [--seconds S] [--keep]
+# Environment: HOTLINE_BENCH_BASE_PORT (default 24000), HOTLINE_BENCH_RUN_DIR (default
+#              /tmp/hotline-bench), HOTLINE_BENCH_BUILD_DIR (default /tmp/hotline-bench-build),
+#              HOTLINE_BENCH_SECONDS (default 10), HOTLINE_BENCH_LEVELS (default "1 8 32").
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+REPO=$(cd "$HERE/../.." && pwd -P)
+PG_BIN=/usr/lib/postgresql/15/bin
+SECS=${HOTLINE_BENCH_SECONDS:-10}
+LEVELS=(${HOTLINE_BENCH_LEVELS:-1 8 32})
+KEEP=0
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+usage() {
+	sed -n '/^# Usage:/,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
+	exit 2
+}
+
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--keep) KEEP=1 ;;
+	--seconds)
+		[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--seconds needs a whole number of seconds"
+		SECS=$2
+		shift
+		;;
+	-h | --help) usage ;;
+	*) usage ;;
+	esac
+	shift
+done
+[[ $SECS =~ ^[1-9][0-9]*$ ]] || die "HOTLINE_BENCH_SECONDS must be a whole number of seconds"
+
+# The stack scripts read these; a developer's own HOTLINE_* settings are deliberately not used.
+export HOTLINE_BASE_PORT=${HOTLINE_BENCH_BASE_PORT:-24000}
+export HOTLINE_RUN_DIR=${HOTLINE_BENCH_RUN_DIR:-/tmp/hotline-bench}
+export HOTLINE_BUILD_DIR=${HOTLINE_BENCH_BUILD_DIR:-/tmp/hotline-bench-build}
+RUN=$HOTLINE_RUN_DIR
+BUILD=$HOTLINE_BUILD_DIR
+OUT=$(mktemp -d "${TMPDIR:-/tmp}/hotline-bench-out.XXXXXX")
+STARTED=0
+
+stack() {
+	bash "$REPO/scripts/stack" "$@"
+}
+
+cleanup() {
+	local rc=$?
+	if ((KEEP && STARTED)); then
+		echo "# stack kept running (scripts/stack with HOTLINE_BASE_PORT=$HOTLINE_BASE_PORT" \
+			"HOTLINE_RUN_DIR=$RUN); results in $OUT"
+	elif ((!KEEP)); then
+		if ((STARTED)); then
+			stack down >/dev/null 2>&1 || echo "bench: scripts/stack down failed" >&2
+		fi
+		rm -rf "$OUT"
+	fi
+	exit $rc
+}
+
+# env_get KEY: the value of KEY in stack.env.
+env_get() {
+	sed -n "s/^$1=//p" "$RUN/stack.env" | head -n1
+}
+
+# Splits a postgresql:// DSN into a password-less URI (CONN) and PGPASSWORD, so that the
+# password never shows on a command line.
+split_dsn() {
+	local re='^(postgres(ql)?://)([^:@/]+)(:([^@/]*))?@(.*)$'
+	[[ $1 =~ $re ]] || die "unexpected DSN form"
+	CONN=${BASH_REMATCH[1]}${BASH_REMATCH[3]}@${BASH_REMATCH[6]}
+	PASS=$(printf '%b' "${BASH_REMATCH[5]//%/\\x}")
+}
+
+# sql ROLE_DSN_KEY SQL: one value from psql as that role.
+sql() {
+	split_dsn "$(env_get "$1")"
+	PGPASSWORD=$PASS "$PG_BIN/psql" "$CONN" -X -q -A -t -v ON_ERROR_STOP=1 -c "$2" </dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# Build (Release, a tree of its own) and stack
+
+trap cleanup EXIT
+echo "# building $REPO into $BUILD (Release)" >&2
+cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$OUT/cmake.log" 2>&1 ||
+	{ tail -n 30 "$OUT/cmake.log" >&2; die "cmake configure failed (log above)"; }
+cmake --build "$BUILD" -j2 >>"$OUT/cmake.log" 2>&1 ||
+	{ grep -m 20 -E 'error|Error' "$OUT/cmake.log" >&2; die "build failed"; }
+BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
+[[ $BUILD_TYPE == Release ]] || die "build type of $BUILD is '$BUILD_TYPE', not Release"
+
+STARTED=1
+echo "# starting the stack: base port $HOTLINE_BASE_PORT, run dir $RUN" >&2
+stack up >"$OUT/stack.log" 2>&1 || { tail -n 30 "$OUT/stack.log" >&2; die "scripts/stack up failed"; }
+
+INTAKE_PID=$(head -n1 "$RUN/pids/intake.pid")
+INTAKE_EXE=$(readlink "/proc/$INTAKE_PID/exe" 2>/dev/null || true)
+[[ $INTAKE_EXE == "$BUILD/services/intake/hotline-intake" ]] ||
+	die "the intake service running on port $((HOTLINE_BASE_PORT + 1)) is not $BUILD's Release binary ($INTAKE_EXE)"
+WORKERS=$(sed -n 's/.*event=config var=HOTLINE_WORKERS value=\([0-9]*\).*/\1/p' "$RUN/logs/intake.log" | tail -n1)
+ROWS_BEFORE=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT count(*) FROM intake.tickets")
+
+# ---------------------------------------------------------------------------------------------
+# The service
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+levels_csv=$(IFS=,; echo "${LEVELS[*]}")
+echo "# CreateTicket over mTLS: bench_intake --seconds $SECS --concurrency $levels_csv" >&2
+"$BUILD/bench/bench_intake" --env "$RUN/stack.env" --seconds "$SECS" --concurrency "$levels_csv" |
+	tee "$OUT/service.txt"
+
+# field FILE CONCURRENCY KEY: KEY=value of the bench_intake line for that concurrency.
+field() {
+	awk -v c="concurrency=$2" -v k="$3" '$1 == c { for (i = 1; i <= NF; i++) { split($i, kv, "=");
+		if (kv[1] == k) print kv[2] } }' "$1"
+}
+
+# ---------------------------------------------------------------------------------------------
+# pgbench: the same statements as the runtime role, on the same PostgreSQL
+
+split_dsn "$(env_get HOTLINE_INTAKE_DSN)"
+PGB_CONN=$CONN
+PGB_PASS=$PASS
+pgb() {
+	PGPASSWORD=$PGB_PASS "$PG_BIN/pgbench" -n -M prepared -D tenant=demo -D timeout_ms=10000 \
+		-f "$HERE/pgbench_create.sql" "$@" "$PGB_CONN" </dev/null
+}
+
+echo "# pgbench warm-up (2 s, 8 clients)" >&2
+pgb -c 8 -j 2 -T 2 >"$OUT/pgbench-warmup.txt" 2>&1 || { cat "$OUT/pgbench-warmup.txt" >&2; die "pgbench failed"; }
+for c in "${LEVELS[@]}"; do
+	echo "# pgbench -n -M prepared -f pgbench_create.sql -c $c -j 2 -T $SECS (as intake_runtime)" >&2
+	mkdir -p "$OUT/pgb-$c"
+	(cd "$OUT/pgb-$c" && pgb -c "$c" -j 2 -T "$SECS" -l --log-prefix=tx) >"$OUT/pgbench-$c.txt" 2>&1 ||
+		{ cat "$OUT/pgbench-$c.txt" >&2; die "pgbench failed at $c clients"; }
+	tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$OUT/pgbench-$c.txt")
+	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$OUT/pgbench-$c.txt")
+	# per-transaction log: client_id transaction_no time_us script_no epoch epoch_us
+	cat "$OUT/pgb-$c"/tx.* | awk '{ print $3 }' | sort -n >"$OUT/pgb-$c/lat"
+	n=$(wc -l <"$OUT/pgb-$c/lat")
+	pct() { # nearest rank, µs -> ms
+		local r
+		r=$(awk -v n="$n" -v p="$1" 'BEGIN { r = int(n * p / 100); if (r < n * p / 100) r++; if (r < 1) r = 1; print r }')
+		sed -n "${r}p" "$OUT/pgb-$c/lat" | awk '{ printf "%.2f", $1 / 1000 }'
+	}
+	printf 'pgbench concurrency=%d transactions=%d tps=%.1f p50_ms=%s p99_ms=%s max_ms=%s failed=%s\n' \
+		"$c" "$n" "$tps" "$(pct 50)" "$(pct 99)" "$(pct 100)" "${failed:-0}" | tee -a "$OUT/pgbench.txt"
+done
+
+# ---------------------------------------------------------------------------------------------
+# Side by side
+
+pfield() {
+	awk -v c="concurrency=$1" -v k="$2" '$2 == c { for (i = 1; i <= NF; i++) { split($i, kv, "=");
+		if (kv[1] == k) print kv[2] } }' "$OUT/pgbench.txt"
+}
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f%%", 100 * a / b; else print "-" }'
+}
+
+echo
+echo "== CreateTicket (hotline-intake over mTLS) vs the same SQL through pgbench =="
+printf '%-11s | %-32s | %-32s | %s\n' "" "service (bench_intake)" "raw SQL (pgbench -M prepared)" "service/SQL"
+printf '%-11s | %10s %10s %10s | %10s %10s %10s | %s\n' concurrency tickets/s p50_ms p99_ms tx/s p50_ms p99_ms ratio
+for c in "${LEVELS[@]}"; do
+	s_tps=$(field "$OUT/service.txt" "$c" tickets_per_s)
+	p_tps=$(pfield "$c" tps)
+	printf '%-11s | %10s %10s %10s | %10s %10s %10s | %s\n' "$c" "$s_tps" \
+		"$(field "$OUT/service.txt" "$c" p50_ms)" "$(field "$OUT/service.txt" "$c" p99_ms)" \
+		"$p_tps" "$(pfield "$c" p50_ms)" "$(pfield "$c" p99_ms)" "$(ratio "$s_tps" "$p_tps")"
+done
+
+top=${LEVELS[${#LEVELS[@]} - 1]}
+s_tps=$(field "$OUT/service.txt" "$top" tickets_per_s)
+s_p99=$(field "$OUT/service.txt" "$top" p99_ms)
+p_tps=$(pfield "$top" tps)
+verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "MISSED") }'; }
+echo
+echo "goal at $top clients:"
+echo "  service/raw SQL >= 60%:   $(ratio "$s_tps" "$p_tps")  $(verdict "$(awk -v a="$s_tps" -v b="$p_tps" 'BEGIN { print (b > 0 && a >= 0.6 * b) }')")"
+echo "  p99 <= 25 ms:             ${s_p99} ms  $(verdict "$(awk -v a="$s_p99" 'BEGIN { print (a <= 25) }')")"
+echo "  >= 1,000 tickets/s:       ${s_tps}  $(verdict "$(awk -v a="$s_tps" 'BEGIN { print (a >= 1000) }')")"
+
+echo
+echo "synchronous_commit = $(sql HOTLINE_INTAKE_DSN 'SHOW synchronous_commit')   (fsync = $(sql HOTLINE_INTAKE_DSN 'SHOW fsync'))"
+echo "build type = $BUILD_TYPE   ($INTAKE_EXE, HOTLINE_WORKERS=${WORKERS:-?})"
+echo "SELECT count(*) FROM intake.tickets = $(sql HOTLINE_PG_SUPERUSER_DSN 'SELECT count(*) FROM intake.tickets')   (before the run: $ROWS_BEFORE)"
+echo "load average before the run: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(nproc) CPU(s), shared by the load generator (bench_intake or pgbench), hotline-intake and PostgreSQL:"
+echo "         the figures measure this box, not the service alone."
+[[ $(sql HOTLINE_INTAKE_DSN 'SHOW synchronous_commit') == on ]] || die "synchronous_commit is not on: figures invalid"
