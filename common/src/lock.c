@@ -47,6 +47,51 @@ static void current_holder(hl_redis *r, const char *key, char *out, size_t cap)
 	freeReplyObject(rep);
 }
 
+static void lock_key(char *out, size_t cap, const char *prefix, const char *service, const char *name)
+{
+	snprintf(out, cap, "%s:{%s}:lock:%s", prefix && *prefix ? prefix : "hotline", service, name);
+}
+
+void hl_lock_token(const hl_lock *l, char out[HL_LOCK_TOKEN_MAX])
+{
+	const char *sp = strchr(l->value, ' ');
+	snprintf(out, HL_LOCK_TOKEN_MAX, "%lld.%.*s", (long long)l->fence, sp ? (int)(sp - l->value) : 0, l->value);
+}
+
+hl_status hl_lock_from_token(const char *prefix, const char *service, const char *name, const char *holder,
+			     const char *token, hl_lock *out, hl_error *err)
+{
+	char *end;
+	memset(out, 0, sizeof *out);
+	long long fence = strtoll(token, &end, 10);
+	size_t n = *end == '.' ? strlen(end + 1) : 0;
+	bool hex = n == 24;
+	for (size_t i = 0; hex && i < n; i++)
+		hex = (end[1 + i] >= '0' && end[1 + i] <= '9') || (end[1 + i] >= 'a' && end[1 + i] <= 'f');
+	if (end == token || fence < 1 || !hex)
+		return hl_fail(err, HL_INVALID, "lock_token: not a token from LockCase");
+	lock_key(out->key, sizeof out->key, prefix, service, name);
+	snprintf(out->value, sizeof out->value, "%s %s", end + 1, holder);
+	out->fence = fence;
+	return HL_OK;
+}
+
+hl_status hl_lock_holder(hl_redis *r, const char *prefix, const char *service, const char *name, char *holder,
+			 size_t cap, hl_error *err)
+{
+	char key[200];
+	lock_key(key, sizeof key, prefix, service, name);
+	const char *argv[2] = {"GET", key};
+	redisReply *rep;
+	hl_status st = hl_redis_argv(r, 2, argv, NULL, &rep, err);
+	if (st)
+		return st;
+	const char *sp = rep->type == REDIS_REPLY_STRING ? strchr(rep->str, ' ') : NULL;
+	snprintf(holder, cap, "%s", sp ? sp + 1 : "");
+	freeReplyObject(rep);
+	return HL_OK;
+}
+
 hl_status hl_lock_acquire(hl_redis *r, hl_pg *pg, const char *prefix, const char *service, const char *name,
 			  const char *holder, int lease_ms, hl_lock *out, char *holder_out, size_t holder_cap,
 			  hl_error *err)
@@ -57,7 +102,7 @@ hl_status hl_lock_acquire(hl_redis *r, hl_pg *pg, const char *prefix, const char
 		return hl_fail(err, HL_CRYPTO, "no randomness for a lock token");
 	hl_hex_write(tok, sizeof tok, hex);
 	memset(out, 0, sizeof *out);
-	snprintf(out->key, sizeof out->key, "%s:{%s}:lock:%s", prefix && *prefix ? prefix : "hotline", service, name);
+	lock_key(out->key, sizeof out->key, prefix, service, name);
 	snprintf(out->value, sizeof out->value, "%s %s", hex, holder);
 	snprintf(px, sizeof px, "%d", lease_ms);
 	const char *argv[6] = {"SET", out->key, out->value, "NX", "PX", px};

@@ -22,7 +22,7 @@ static const char SQL_CLAIM[] =
 	"SELECT o.tenant_id, o.id, o.target, o.method, o.idempotency_key, o.actor, o.payload, o.attempts "
 	"FROM outbox o WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= now() "
 	"AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = o.tenant_id AND p.subject_id = o.subject_id "
-	"AND p.id < o.id AND p.delivered_at IS NULL AND p.dead_at IS NULL) "
+	"AND p.target = o.target AND p.id < o.id AND p.delivered_at IS NULL AND p.dead_at IS NULL) "
 	"ORDER BY o.next_attempt_at, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
 
 static const char SQL_DELIVERED[] =
@@ -314,7 +314,8 @@ static void *relay_main(void *arg)
 		pthread_mutex_lock(&r->mu);
 		stop = r->stop;
 		pthread_mutex_unlock(&r->mu);
-		if (!stop && (st || n < r->cfg.batch))
+		/* claim again at once while rows come: a partial batch means more may be due by now */
+		if (!stop && (st || n == 0))
 			stop = nap(r, st ? 1000 : r->cfg.idle_ms);
 	}
 	hl_client_thread_release();

@@ -335,6 +335,66 @@ char *hl_pg_text_array(hl_arena *ar, const char *const *items, size_t n)
 	return out;
 }
 
+/* One element of an array literal starting at *pp (after '{' or ','), copied into out. */
+static bool array_element(const char **pp, char *out)
+{
+	const char *p = *pp;
+	bool quoted = *p == '"';
+	if (quoted)
+		p++;
+	const char *start = p;
+	while (*p && (quoted ? *p != '"' : (*p != ',' && *p != '}'))) {
+		if (!quoted && (*p == '"' || *p == '\\'))
+			return false; /* PostgreSQL quotes such elements */
+		if (quoted && *p == '\\' && p[1])
+			p++;
+		*out++ = *p++;
+	}
+	if (!quoted && p == start)
+		return false; /* an empty element is always quoted */
+	if (quoted) {
+		if (*p != '"')
+			return false;
+		p++;
+	}
+	*out = '\0';
+	*pp = p;
+	return true;
+}
+
+hl_status hl_pg_get_array(const PGresult *res, int r, int c, hl_arena *ar, const char ***items, int *n)
+{
+	const char *s = hl_pg_get(res, r, c);
+	*n = 0;
+	*items = NULL;
+	if (!s || strcmp(s, "{}") == 0)
+		return HL_OK;
+	size_t len = strlen(s);
+	if (len < 2 || s[0] != '{' || s[len - 1] != '}')
+		return HL_INVALID;
+	int cap = 1;
+	for (const char *q = s; *q; q++)
+		cap += *q == ',';
+	*items = hl_arena_alloc(ar, (size_t)cap * sizeof **items);
+	char *buf = hl_arena_alloc(ar, len + (size_t)cap);
+	if (!*items || !buf)
+		return HL_NOMEM;
+	const char *p = s + 1;
+	for (;;) {
+		bool null = strncmp(p, "NULL", 4) == 0 && (p[4] == ',' || p[4] == '}');
+		if (null)
+			p += 4;
+		else if (*n >= cap || !array_element(&p, buf))
+			return HL_INVALID;
+		(*items)[(*n)++] = null ? "" : buf;
+		buf += null ? 0 : strlen(buf) + 1;
+		if (*p == '}')
+			return p[1] ? HL_INVALID : HL_OK;
+		if (*p++ != ',')
+			return HL_INVALID;
+	}
+}
+
 const char *hl_pg_sqlstate(const hl_pg *pg)
 {
 	return pg->sqlstate;

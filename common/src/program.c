@@ -61,6 +61,7 @@ struct readiness {
 	char redis_host[128];
 	int redis_port;
 	atomic_bool migrated;
+	atomic_bool serving; /* everything started: the gRPC port answers */
 };
 
 static bool check_db(struct readiness *r, hl_buf *body)
@@ -105,7 +106,10 @@ static bool ready(void *arg, hl_buf *body)
 	bool db = check_db(r, body);
 	check_redis(r, body);
 	hl_buf_printf(body, "migrations %s\n", migrated ? "ok" : "pending");
-	return db && migrated;
+	bool serving = atomic_load(&r->serving);
+	if (!serving)
+		hl_buf_puts(body, "server starting\n");
+	return db && migrated && serving;
 }
 
 static void parse_redis_url(const char *url, struct readiness *r)
@@ -205,6 +209,7 @@ static hl_status start_server(const hl_program *p, const hl_common_config *cc, h
 		.service = p->name, .listen = cc->listen, .tls_cert = cc->tls_cert, .tls_key = cc->tls_key,
 		.tls_ca = cc->tls_ca, .cq_threads = (int)cc->cq_threads, .workers = (int)cc->workers,
 		.queue_max = (int)cc->queue_max, .max_message = (int)cc->max_message,
+		.field_limits = p->field_limits, .n_field_limits = p->n_field_limits,
 		.grace_ms = (int)cc->grace_ms, .db_dsn = cc->db_dsn, .db_schema = cc->db_schema, .jwt = jwt,
 		.metrics = metrics, .app = app,
 	};
@@ -310,9 +315,10 @@ static hl_status run_start(const hl_program *p, struct run *r, hl_error *err)
 	if ((st = start_server(p, &r->cc, r->jwt, r->metrics, r->app, &r->server, err)) ||
 	    (st = pool_metrics(r, err)))
 		return st;
-	if ((st = start_relay(p, r, err)))
+	if ((st = start_relay(p, r, err)) || (st = start_timers(p, r, err)))
 		return st;
-	return start_timers(p, r, err);
+	atomic_store(&r->rd.serving, true); /* /readyz: ready only once the service really serves */
+	return HL_OK;
 }
 
 static void run_stop(const hl_program *p, struct run *r)

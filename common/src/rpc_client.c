@@ -12,6 +12,8 @@
 
 #include "hl/tls.h"
 
+#define RECONNECT_MAX_MS 2000
+
 struct hl_client {
 	grpc_channel *channel;
 };
@@ -50,11 +52,18 @@ hl_status hl_client_new(const char *target, const char *cert, const char *key, c
 		grpc_channel_credentials_release(creds);
 		return hl_fail(err, HL_NOMEM, "out of memory");
 	}
-	grpc_arg a[2] = {
+	/*
+	 * gRPC's reconnect backoff grows to 120 s, and calls fail fast while it
+	 * runs: a target that comes back would stay unused that long, whatever
+	 * the caller's own retry policy (the outbox relay's cap).  Reconnect at
+	 * least every RECONNECT_MAX_MS instead.
+	 */
+	grpc_arg a[3] = {
 		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, .value.integer = 64 << 20},
 		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, .value.integer = 64 << 20},
+		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, .value.integer = RECONNECT_MAX_MS},
 	};
-	grpc_channel_args args = {2, a};
+	grpc_channel_args args = {3, a};
 	cl->channel = grpc_channel_create(target, creds, &args);
 	grpc_channel_credentials_release(creds);
 	if (!cl->channel) {

@@ -92,6 +92,7 @@ struct hl_call {
 	const char *request_id;
 	char method_name[256];
 	char peer_name[80];
+	void *local; /* the service's per-call state (hl_call_local) */
 };
 
 struct hl_server {
@@ -251,6 +252,8 @@ hl_status hl_server_new(const hl_server_config *cfg, hl_server **out, hl_error *
 	if (s->cfg.grace_ms < 1)
 		s->cfg.grace_ms = 10000;
 	s->limits = hl_validate_limits_default();
+	s->limits.overrides = cfg->field_limits;
+	s->limits.n_overrides = cfg->field_limits ? cfg->n_field_limits : 0;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv_work, NULL);
 	pthread_cond_init(&s->cv_idle, NULL);
@@ -595,6 +598,9 @@ static void process_unary(hl_call *c, struct worker *w)
 	}
 	hl_error_clear(&c->err);
 	st = c->me->m->fn(c, req, &resp);
+	/* a handler that failed before rolling back must not keep its locks until the worker's next call */
+	if (c->worker && hl_call_pg(c))
+		hl_pg_rollback(hl_call_pg(c));
 	if (st) {
 		finish_status(c, st, NULL);
 		return;
@@ -975,6 +981,11 @@ hl_pg *hl_call_pg(hl_call *c)
 void *hl_call_app(const hl_call *c)
 {
 	return c->s->cfg.app;
+}
+
+void **hl_call_local(hl_call *c)
+{
+	return &c->local;
 }
 
 const char *hl_call_method(const hl_call *c)

@@ -20,10 +20,21 @@ static const char SQL_PUT[] =
 static const char SQL_CANCEL[] =
 	"UPDATE timers SET done_at = now(), outcome = 'cancelled' "
 	"WHERE tenant_id = current_tenant() AND timer_key = $1 AND done_at IS NULL";
+/*
+ * One index probe per claimed key, whatever the statistics say: the locking
+ * subquery cannot be flattened into a join.  (As a join, after the pending
+ * timers were few at the last ANALYZE and then became many, the planner
+ * scanned the whole timers_pending index once per key: seconds per batch.)
+ */
 static const char SQL_LOCK[] =
-	"SELECT tenant_id, timer_key, kind, subject_id, due_ms FROM timers "
-	"WHERE (tenant_id, timer_key) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND done_at IS NULL "
-	"FOR UPDATE SKIP LOCKED";
+	"SELECT t.tenant_id, t.timer_key, t.kind, t.subject_id, t.due_ms "
+	"FROM unnest($1::text[], $2::text[]) AS k(tenant_id, timer_key), "
+	"LATERAL (SELECT * FROM timers WHERE timers.tenant_id = k.tenant_id AND timers.timer_key = k.timer_key "
+	"AND done_at IS NULL FOR UPDATE SKIP LOCKED) t";
+/* Without a done_at condition, so that the primary key is used for the same reason. */
+static const char SQL_STATE[] =
+	"SELECT tenant_id, timer_key, done_at IS NULL FROM timers "
+	"WHERE (tenant_id, timer_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
 static const char SQL_DONE[] =
 	"UPDATE timers SET done_at = now(), outcome = 'fired' "
 	"WHERE (tenant_id, timer_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
@@ -54,6 +65,8 @@ static hl_redis_script lua_seed = HL_REDIS_SCRIPT(
 	"  end\n"
 	"end\n"
 	"return n\n");
+
+#define BUSY_RETRY_MS 1000 /* a claimed timer whose row another transaction holds is tried again */
 
 struct worker {
 	hl_timers *t;
@@ -143,13 +156,18 @@ static hl_status seed_page(struct worker *w, hl_arena *a, const PGresult *res, h
 	return hl_redis_eval(w->redis, &lua_seed, 2, keys, 2 * n, args, NULL, err);
 }
 
-/* Schedule every pending timer of PostgreSQL in Redis, then set the marker. */
+/*
+ * Schedule every pending timer of PostgreSQL in Redis.  The marker is set
+ * first: a flush while the pages are being seeded removes it again, and the
+ * next loop starts over instead of trusting a half-seeded Redis.
+ */
 static hl_status reseed(struct worker *w, hl_error *err)
 {
-	hl_status st = HL_OK;
+	const char *argv[3] = {"SET", w->t->key_seeded, "1"};
+	hl_status st = hl_redis_argv(w->redis, 3, argv, NULL, NULL, err);
 	char last_tenant[64] = "", last_key[512] = "";
 	long total = 0;
-	for (;;) {
+	while (!st) {
 		hl_arena *a = hl_arena_new();
 		hl_pg_args args;
 		hl_pg_args_init(&args);
@@ -169,13 +187,9 @@ static hl_status reseed(struct worker *w, hl_error *err)
 		}
 		total += n;
 		hl_arena_free(a);
-		if (st || n < 2000)
+		if (n < 2000)
 			break;
 	}
-	if (st)
-		return st;
-	const char *argv[3] = {"SET", w->t->key_seeded, "1"};
-	st = hl_redis_argv(w->redis, 3, argv, NULL, NULL, err);
 	if (!st)
 		HL_LOG_INFO("timers_reseeded", "pending=%ld", total);
 	return st;
@@ -258,6 +272,14 @@ static hl_status redis_members(struct worker *w, hl_redis_script *s, const char 
 	return hl_redis_eval(w->redis, s, 2, keys, (int)c->n + 1, args, NULL, err);
 }
 
+/* Move members from the in-flight set back to due, to be claimed again in ms. */
+static hl_status delay(struct worker *w, const struct claimed *c, int ms, hl_arena *a, hl_error *err)
+{
+	char later[32];
+	snprintf(later, sizeof later, "%lld", (long long)(hl_now_ms() + ms));
+	return redis_members(w, &lua_delay, later, c, a, err);
+}
+
 static hl_status ack(struct worker *w, const struct claimed *c, hl_arena *a, hl_error *err)
 {
 	if (!c->n)
@@ -271,8 +293,73 @@ static hl_status ack(struct worker *w, const struct claimed *c, hl_arena *a, hl_
 	return hl_redis_argv(w->redis, (int)c->n + 2, argv, NULL, NULL, err);
 }
 
-/* Lock the claimed rows still pending, fire those due, mark them done; in one transaction. */
-static hl_status fire_batch(struct worker *w, hl_arena *a, const struct claimed *c, int *fired, hl_error *err)
+/* The row of res (columns tenant, key, ...) for the timer, or -1. */
+static int find_row(const PGresult *res, const char *tenant, const char *key)
+{
+	for (int i = 0; i < PQntuples(res); i++)
+		if (strcmp(hl_pg_get(res, i, 0), tenant) == 0 && strcmp(hl_pg_get(res, i, 1), key) == 0)
+			return i;
+	return -1;
+}
+
+static hl_status claimed_alloc(hl_arena *a, size_t n, struct claimed *c, hl_error *err)
+{
+	c->n = 0;
+	c->members = hl_arena_alloc(a, (n + 1) * sizeof *c->members);
+	c->tenants = hl_arena_alloc(a, (n + 1) * sizeof *c->tenants);
+	c->keys = hl_arena_alloc(a, (n + 1) * sizeof *c->keys);
+	return c->members && c->tenants && c->keys ? HL_OK : hl_fail(err, HL_NOMEM, "out of memory");
+}
+
+static void claimed_add(struct claimed *c, const struct claimed *from, size_t i)
+{
+	c->members[c->n] = from->members[i];
+	c->tenants[c->n] = from->tenants[i];
+	c->keys[c->n++] = from->keys[i];
+}
+
+/*
+ * In the batch's transaction: the claimed timers that SKIP LOCKED passed over
+ * although they are still pending, because another transaction holds their
+ * rows (a business change in progress, or a duplicate claim after a flush).
+ * They go back to the due set for a retry instead of being dropped, which
+ * would leave them to the next periodic re-seed.
+ */
+static hl_status find_busy(struct worker *w, hl_arena *a, const struct claimed *c, const PGresult *locked,
+			   struct claimed *busy, hl_error *err)
+{
+	struct claimed missing;
+	hl_status st = claimed_alloc(a, c->n, busy, err);
+	if (st || (size_t)PQntuples(locked) == c->n) /* every claimed row is locked by this batch */
+		return st;
+	if ((st = claimed_alloc(a, c->n, &missing, err)))
+		return st;
+	for (size_t i = 0; i < c->n; i++)
+		if (find_row(locked, c->tenants[i], c->keys[i]) < 0)
+			claimed_add(&missing, c, i);
+	if (!missing.n)
+		return HL_OK;
+	hl_pg_args args;
+	PGresult *res;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, hl_pg_text_array(a, missing.tenants, missing.n));
+	hl_pg_arg_text(&args, hl_pg_text_array(a, missing.keys, missing.n));
+	if ((st = hl_pg_exec(w->pg, a, SQL_STATE, &args, &res, err)))
+		return st;
+	for (size_t i = 0; i < missing.n; i++) {
+		int r = find_row(res, missing.tenants[i], missing.keys[i]);
+		if (r >= 0 && hl_pg_get_bool(res, r, 2)) /* still pending: held by someone else */
+			claimed_add(busy, &missing, i);
+	}
+	return HL_OK;
+}
+
+/*
+ * Lock the claimed rows still pending, fire those due, mark them done; in one
+ * transaction.  *busy receives the claimed timers held by another transaction.
+ */
+static hl_status fire_batch(struct worker *w, hl_arena *a, const struct claimed *c, int *fired,
+			    struct claimed *busy, hl_error *err)
 {
 	hl_timers *t = w->t;
 	hl_pg_args args;
@@ -303,6 +390,8 @@ static hl_status fire_batch(struct worker *w, hl_arena *a, const struct claimed 
 		fk[nf] = tm.key;
 		due[nf++] = tm.due_ms;
 	}
+	if (!st)
+		st = find_busy(w, a, c, res, busy, err);
 	if (!st && nf) {
 		hl_pg_args_init(&args);
 		hl_pg_arg_text(&args, hl_pg_text_array(a, ft, nf));
@@ -326,7 +415,7 @@ static hl_status fire_batch(struct worker *w, hl_arena *a, const struct claimed 
 static int process(struct worker *w)
 {
 	hl_arena *a = hl_arena_new();
-	struct claimed c;
+	struct claimed c, busy = {0};
 	hl_error err;
 	int fired = 0;
 	if (!a)
@@ -336,13 +425,14 @@ static int process(struct worker *w)
 		hl_arena_free(a);
 		return -1;
 	}
-	if (c.n && (st = fire_batch(w, a, &c, &fired, &err))) {
+	if (c.n && (st = fire_batch(w, a, &c, &fired, &busy, &err))) {
 		HL_LOG_WARN("timers_batch_failed", "n=%zu status=%s msg=\"%s\"", c.n, hl_status_name(st),
 			    hl_error_text(&err));
-		char later[32];
-		snprintf(later, sizeof later, "%lld", (long long)(hl_now_ms() + 2000));
-		if (redis_members(w, &lua_delay, later, &c, a, &err))
+		if (delay(w, &c, 2000, a, &err))
 			HL_LOG_WARN("timers_delay_failed", "msg=\"%s\"", hl_error_text(&err)); /* lease brings them back */
+	} else if (busy.n && delay(w, &busy, BUSY_RETRY_MS, a, &err)) {
+		/* (the busy ones go back to due before the ack, so that it leaves them there) */
+		HL_LOG_WARN("timers_delay_failed", "msg=\"%s\"", hl_error_text(&err)); /* lease brings all back */
 	} else if (c.n && ack(w, &c, a, &err)) {
 		HL_LOG_WARN("timers_ack_failed", "msg=\"%s\"", hl_error_text(&err)); /* they fire again, effect unique */
 	}

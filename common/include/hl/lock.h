@@ -44,6 +44,20 @@ hl_status hl_lock_renew(hl_redis *r, const hl_lock *l, int lease_ms, hl_error *e
 hl_status hl_lock_release(hl_redis *r, const hl_lock *l, hl_error *err) HL_MUST_CHECK;
 
 /*
+ * User-visible locks whose holder comes back in a later request: the token
+ * "<fence>.<random hex>" (at most HL_LOCK_TOKEN_MAX bytes) is handed to the
+ * holder, and hl_lock_from_token() rebuilds the lock from it (for renew,
+ * release and the fence check).  HL_INVALID for a malformed token.
+ */
+#define HL_LOCK_TOKEN_MAX 64
+void hl_lock_token(const hl_lock *l, char out[HL_LOCK_TOKEN_MAX]);
+hl_status hl_lock_from_token(const char *prefix, const char *service, const char *name, const char *holder,
+			     const char *token, hl_lock *out, hl_error *err) HL_MUST_CHECK;
+/* The holder of lock `name` now ("" when free). HL_UNAVAILABLE when Redis is down. */
+hl_status hl_lock_holder(hl_redis *r, const char *prefix, const char *service, const char *name, char *holder,
+			 size_t cap, hl_error *err) HL_MUST_CHECK;
+
+/*
  * A job that one replica runs at a time: every interval_ms each replica's
  * thread tries to hold the lock `name` (renewing it while it has it) and,
  * while it holds it, calls fn(arg, fence).  When the holder dies its lease

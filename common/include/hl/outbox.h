@@ -8,9 +8,10 @@
  *   - each relay thread has its own connection as the schema's system role,
  *     whose row policy opens the outbox of every tenant and nothing else;
  *   - a claim takes, in one transaction, up to `batch` due rows that are the
- *     oldest undelivered row of their subject, FOR UPDATE SKIP LOCKED, so
- *     replicas and threads never deliver the same row at once and the rows
- *     of one subject go out in order;
+ *     oldest undelivered row of their subject for their target, FOR UPDATE
+ *     SKIP LOCKED, so replicas and threads never deliver the same row at
+ *     once and each target receives the rows of one subject in order (a
+ *     target that is down holds back only its own rows);
  *   - each row is sent to its target (HOTLINE_<TARGET>_ADDR) with metadata
  *     idempotency-key, x-tenant-id and x-actor and a deadline;
  *   - results are marked for the whole batch in one statement each:

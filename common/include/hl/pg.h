@@ -89,6 +89,15 @@ const char *hl_pg_constraint(const hl_pg *pg);
  */
 char *hl_pg_text_array(hl_arena *ar, const char *const *items, size_t n);
 
+/*
+ * The elements of a one-dimensional array value (text[], int[], ... in text
+ * format: {a,"b c",NULL}) of row r, column c, as arena strings; NULL
+ * elements become "".  SQL NULL or {} gives *n = 0.  HL_INVALID for a
+ * malformed literal, HL_NOMEM.
+ */
+hl_status hl_pg_get_array(const PGresult *res, int r, int c, hl_arena *ar, const char ***items,
+			  int *n) HL_MUST_CHECK;
+
 /* Result helpers: value of row r, column c; NULL for SQL NULL. */
 const char *hl_pg_get(const PGresult *res, int r, int c);
 long long hl_pg_get_int(const PGresult *res, int r, int c);

@@ -50,6 +50,9 @@ typedef struct hl_program {
 	const hl_service *services;
 	size_t n_services;
 	const char *audit_missing_sql;
+	/* wire-check bounds of its request fields longer than 4096 bytes (hl_server_config) */
+	const hl_validate_override *field_limits;
+	size_t n_field_limits;
 	/* build and release the state handed to handlers (hl_call_app) */
 	/* common outlives app: the app may keep the pointer (e.g. to read common->timers) */
 	hl_status (*init)(void *config, const hl_common_config *common, void **app, hl_error *err);

@@ -28,6 +28,7 @@
 #include "hl/arena.h"
 #include "hl/jwt.h"
 #include "hl/status.h"
+#include "hl/validate.h"
 
 typedef struct hl_server hl_server;
 typedef struct hl_call hl_call;
@@ -73,6 +74,10 @@ typedef struct hl_server_config {
 	int workers;              /* worker threads, each with its own DB connection */
 	int queue_max;            /* calls waiting for a worker before RESOURCE_EXHAUSTED */
 	int max_message;          /* bytes; larger requests get RESOURCE_EXHAUSTED */
+	/* per-field bounds of the wire check above its defaults (validate.h), e.g. long free text;
+	 * static, not copied */
+	const hl_validate_override *field_limits;
+	size_t n_field_limits;
 	int default_deadline_ms;  /* used when the client sets no deadline */
 	int grace_ms;             /* shutdown grace period for in-flight calls */
 	const char *db_dsn;       /* runtime role DSN; NULL: workers have no DB */
@@ -108,6 +113,8 @@ hl_arena *hl_call_arena(hl_call *c);
 const hl_principal *hl_call_principal(const hl_call *c);
 hl_pg *hl_call_pg(hl_call *c);                 /* the worker's connection */
 void *hl_call_app(const hl_call *c);           /* hl_server_config.app */
+/* One pointer of per-call state for the service (NULL at first; point it at arena memory). */
+void **hl_call_local(hl_call *c);
 const char *hl_call_method(const hl_call *c);  /* "/pkg.Service/Method" */
 const char *hl_call_request_id(const hl_call *c);
 /* Metadata value of the request (key lowercase), arena copy; NULL if absent. */

@@ -3,6 +3,10 @@
  * service-to-service calls and the outbox relay.
  *
  * An hl_client is one channel to one target and may be shared by threads.
+ * While the target is unreachable, calls fail fast with UNAVAILABLE and the
+ * channel tries to reconnect at least every 2 s (not gRPC's default of up to
+ * 120 s), so that the caller's own retry policy decides how soon a target
+ * that comes back is used.
  * Each calling thread waits on its own completion queue (created on first
  * use; a queue admits only a few concurrent pluckers).  grpc_init() must have
  * been called.

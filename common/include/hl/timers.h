@@ -13,14 +13,16 @@
  * due set); they fire a claimed batch in one PostgreSQL transaction as the
  * system role (rows locked, still pending, really due), calling the
  * service's handler for each, mark them done, commit, and only then remove
- * them from the in-flight set.  A worker killed between claim and ack leaves
- * its members to come back when the lease ends; a handler's effect must be
- * unique in PostgreSQL, so a timer may fire twice but never has two effects,
- * and never fires zero times.
+ * them from the in-flight set; a claimed timer whose row another transaction
+ * holds goes back to the due set for another try a second later.  A worker
+ * killed between claim and ack leaves its members to come back when the
+ * lease ends; a handler's effect must be unique in PostgreSQL, so a timer may
+ * fire twice but never has two effects, and never fires zero times.
  *
  * Redis is re-seeded from PostgreSQL at start, whenever its marker key is
- * missing (FLUSHALL, a restart without persistence), after this process
- * failed to push a timer to it, and periodically.
+ * missing (FLUSHALL, a restart without persistence; the marker is set before
+ * the pages are seeded, so a flush during a re-seed starts it over), after
+ * this process failed to push a timer to it, and periodically.
  */
 #ifndef HL_TIMERS_H
 #define HL_TIMERS_H

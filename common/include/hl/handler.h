@@ -1,0 +1,39 @@
+/*
+ * handler.h - what every service's handlers share around the RPC driver
+ * (hl/rpc.h): a transaction bound to the call (acting tenant for row-level
+ * security, the call's deadline as statement_timeout), failing a call after
+ * a database error (rolled back first), role checks over several roles,
+ * bounded text and request-id validation, and Timestamp messages.
+ *
+ * All of it runs on the call's worker thread; memory comes from the call's
+ * arena.  Every function that fails has already set the call's status and
+ * message (hl_call_fail), so a handler just returns what it got.
+ */
+#ifndef HL_HANDLER_H
+#define HL_HANDLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hl/rpc.h"
+
+/* BEGIN on the worker's connection for the acting tenant and the call's deadline. */
+hl_status hl_call_begin(hl_call *c) HL_MUST_CHECK;
+/* COMMIT; on failure the transaction is rolled back and the call failed. */
+hl_status hl_call_commit(hl_call *c) HL_MUST_CHECK;
+/* Roll back the open transaction (if any) and fail the call with err. */
+hl_status hl_call_db_fail(hl_call *c, const hl_error *err);
+/* HL_OK when the token has any of the NULL-terminated roles, else HL_DENIED naming them. */
+hl_status hl_call_require_any(hl_call *c, const char *const *roles) HL_MUST_CHECK;
+/* A text field of at most max_chars characters (UTF-8 already checked on the wire). */
+hl_status hl_call_check_text(hl_call *c, const char *field, const char *v, size_t max_chars,
+			     bool required) HL_MUST_CHECK;
+/* A client request_id: at most 128 printable ASCII characters (may be empty). */
+hl_status hl_call_check_request_id(hl_call *c, const char *v) HL_MUST_CHECK;
+/* A google.protobuf.Timestamp for us microseconds since the epoch (arena memory; NULL on OOM). */
+void *hl_call_timestamp(hl_call *c, int64_t us);
+/* Microseconds since the epoch of a Timestamp message (0 for NULL). */
+int64_t hl_timestamp_us(const void *ts);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * handler.c - helpers every service's handlers share (see handler.h).
+ */
+#include "hl/handler.h"
+
+#include <string.h>
+
+#include "google/protobuf/timestamp.pb-c.h"
+#include "hl/mask.h"
+#include "hl/pg.h"
+
+hl_status hl_call_db_fail(hl_call *c, const hl_error *err)
+{
+	hl_pg_rollback(hl_call_pg(c));
+	return hl_call_fail_err(c, err);
+}
+
+hl_status hl_call_begin(hl_call *c)
+{
+	hl_error err;
+	hl_status st = hl_pg_begin(hl_call_pg(c), hl_call_tenant(c), hl_call_remaining_ms(c), &err);
+	return st ? hl_call_fail_err(c, &err) : HL_OK;
+}
+
+hl_status hl_call_commit(hl_call *c)
+{
+	hl_error err;
+	hl_status st = hl_pg_commit(hl_call_pg(c), &err);
+	return st ? hl_call_db_fail(c, &err) : HL_OK;
+}
+
+hl_status hl_call_require_any(hl_call *c, const char *const *roles)
+{
+	for (const char *const *r = roles; *r; r++)
+		if (hl_call_has_role(c, *r))
+			return HL_OK;
+	return hl_call_fail(c, HL_DENIED, "role %s%s required", roles[0], roles[1] ? " (or another listed role)" : "");
+}
+
+hl_status hl_call_check_text(hl_call *c, const char *field, const char *v, size_t max_chars, bool required)
+{
+	size_t n = hl_utf8_length(v, strlen(v));
+	if (required && n == 0)
+		return hl_call_fail(c, HL_INVALID, "%s: required", field);
+	if (n > max_chars)
+		return hl_call_fail(c, HL_INVALID, "%s: too long (%zu characters, max %zu)", field, n, max_chars);
+	return HL_OK;
+}
+
+hl_status hl_call_check_request_id(hl_call *c, const char *v)
+{
+	size_t n = strlen(v);
+	if (n > 128)
+		return hl_call_fail(c, HL_INVALID, "request_id: too long (max 128)");
+	for (size_t i = 0; i < n; i++)
+		if (v[i] < 0x21 || v[i] > 0x7e)
+			return hl_call_fail(c, HL_INVALID, "request_id: printable ASCII only");
+	return HL_OK;
+}
+
+void *hl_call_timestamp(hl_call *c, int64_t us)
+{
+	Google__Protobuf__Timestamp *ts = HL_NEW(c, google__protobuf__timestamp__descriptor);
+	if (ts) {
+		ts->seconds = us / 1000000;
+		ts->nanos = (int32_t)(us % 1000000) * 1000;
+	}
+	return ts;
+}
+
+int64_t hl_timestamp_us(const void *p)
+{
+	const Google__Protobuf__Timestamp *ts = p;
+	return ts ? ts->seconds * 1000000 + ts->nanos / 1000 : 0;
+}
