@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hl/handler.h"
 #include "hl/keyring.h"
 #include "hl/rpc.h"
 #include "hotline/intake/v1/intake.pb-c.h"
@@ -15,6 +16,9 @@
 /* Caller fields, in the order of the Caller message and the table columns. */
 enum intake_caller_field { F_NAME, F_PHONE, F_ID_NUMBER, F_ADDRESS, F_EMAIL, F_COUNT };
 extern const char *const intake_caller_fields[F_COUNT]; /* "name", "phone", ... */
+
+/* Longest description and on-the-spot answer, in characters (up to 4 bytes each on the wire). */
+#define INTAKE_LONG_TEXT_MAX 5000
 
 typedef struct intake_app {
 	hl_keyring *keys;
@@ -40,19 +44,16 @@ typedef struct intake_ticket {
 	const char *masked[F_COUNT];
 	intake_blob query_code;
 	int64_t created_us, updated_us;
+	const char *const *implicated; /* CreateTicket only: departments a report implicates (to dispatch) */
+	size_t n_implicated;
 } intake_ticket;
 
 /* methods.c */
 extern const hl_service intake_service;
 
-/* rpc_common.c: shared by the handlers */
-hl_status intake_begin(hl_call *c) HL_MUST_CHECK;
-hl_status intake_commit(hl_call *c) HL_MUST_CHECK;
-hl_status intake_db_fail(hl_call *c, const hl_error *err);
-hl_status intake_require_any(hl_call *c, const char *const *roles) HL_MUST_CHECK;
+/* rpc_common.c: shared by the handlers (with hl/handler.h) */
 extern const char *const intake_staff_roles[];
 Hotline__Intake__V1__Ticket *intake_ticket_msg(hl_call *c, const intake_ticket *t);
-void *intake_timestamp(hl_call *c, int64_t us);
 struct store_amendment;
 /* An amendment as a message (masked values as stored). */
 Hotline__Intake__V1__Amendment *intake_amendment_msg(hl_call *c, const struct store_amendment *am);
@@ -60,8 +61,6 @@ Hotline__Intake__V1__Amendment *intake_amendment_msg(hl_call *c, const struct st
 hl_status intake_notes_msg(hl_call *c, const char *ticket_id, Hotline__Intake__V1__PublicNote ***out,
 			   size_t *n) HL_MUST_CHECK;
 hl_status intake_unwrap_key(hl_call *c, const intake_ticket *t, uint8_t dek[32]) HL_MUST_CHECK;
-hl_status intake_check_text(hl_call *c, const char *field, const char *v, size_t max_chars, bool required) HL_MUST_CHECK;
-hl_status intake_check_request_id(hl_call *c, const char *v) HL_MUST_CHECK;
 
 /* rpc_create.c, shared with the other handlers */
 /* Seal one caller field of ticket t with its data key; empty value: no cipher, "" mask. */

@@ -26,6 +26,13 @@ static const hl_config_item items[] = {
 	 "years a ticket's caller data is kept (selects its retention-period key)", false},
 };
 
+/* The long free-text fields pass the wire check; the handlers bound them in characters. */
+static const hl_validate_override field_limits[] = {
+	{"hotline.intake.v1.CreateTicketRequest.description", 4 * INTAKE_LONG_TEXT_MAX},
+	{"hotline.intake.v1.CreateTicketRequest.answer", 4 * INTAKE_LONG_TEXT_MAX},
+	{"hotline.intake.v1.AmendTicketRequest.new_value", 4 * INTAKE_LONG_TEXT_MAX},
+};
+
 extern const hl_migration intake_migrations[];
 extern const size_t intake_migrations_count;
 
@@ -69,6 +76,8 @@ int main(int argc, char **argv)
 		.services = &intake_service,
 		.n_services = 1,
 		.audit_missing_sql = store_missing_chain_sql,
+		.field_limits = field_limits,
+		.n_field_limits = sizeof field_limits / sizeof field_limits[0],
 		.init = init,
 		.release = release,
 	};

@@ -26,7 +26,7 @@ typedef struct amend_field {
 
 static const amend_field fields[] = {
 	{"topic", -1, NULL, 200},
-	{"description", -1, NULL, 5000},
+	{"description", -1, NULL, INTAKE_LONG_TEXT_MAX},
 	{"area", -1, NULL, 100},
 	{"category", -1, &hotline__common__v1__category__descriptor, 64},
 	{"priority", -1, &hotline__common__v1__priority__descriptor, 64},
@@ -85,9 +85,9 @@ static hl_status validate(hl_call *c, const Hotline__Intake__V1__AmendTicketRequ
 		return hl_call_fail(c, HL_INVALID,
 				    "field: one of topic, description, area, category, priority, confidentiality, "
 				    "caller.name, caller.phone, caller.id_number, caller.address, caller.email");
-	if ((st = intake_check_text(c, "reason", r->reason, 500, true)) ||
-	    (st = intake_check_text(c, "new_value", r->new_value, (*f)->max_chars, (*f)->e || !strcmp(r->field, "topic"))) ||
-	    (st = intake_check_request_id(c, r->request_id)))
+	if ((st = hl_call_check_text(c, "reason", r->reason, 500, true)) ||
+	    (st = hl_call_check_text(c, "new_value", r->new_value, (*f)->max_chars, (*f)->e || !strcmp(r->field, "topic"))) ||
+	    (st = hl_call_check_request_id(c, r->request_id)))
 		return st;
 	if ((*f)->e && !enum_value((*f)->e, r->new_value))
 		return hl_call_fail(c, HL_INVALID, "new_value: not a %s value", (*f)->e->short_name);
@@ -124,9 +124,9 @@ static hl_status apply(hl_call *c, const Hotline__Intake__V1__AmendTicketRequest
 	char id[HL_UUID_STR_LEN];
 	hl_status st;
 	if (t->status == HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_ARCHIVED)
-		return intake_db_fail(c, &(hl_error){HL_PRECONDITION, "archived tickets cannot be amended"});
+		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "archived tickets cannot be amended"});
 	if (hl_uuid_v7(id))
-		return intake_db_fail(c, &(hl_error){HL_INTERNAL, "cannot make an id"});
+		return hl_call_db_fail(c, &(hl_error){HL_INTERNAL, "cannot make an id"});
 	am->id = hl_arena_strdup(a, id);
 	am->ticket_id = t->id;
 	am->request_id = r->request_id[0] ? r->request_id : NULL;
@@ -146,8 +146,8 @@ static hl_status apply(hl_call *c, const Hotline__Intake__V1__AmendTicketRequest
 	    store_ticket_set_field(pg, a, t->id, f->name, r->new_value, f->e ? enum_value(f->e, r->new_value) : 0,
 				   am->new_cipher, am->new_value, phone_index, &err) ||
 	    hl_audit_append(pg, a, t->tenant, "ticket", t->id, am->author, "ticket.amend", details, false, &err))
-		return intake_db_fail(c, &err);
-	return intake_commit(c);
+		return hl_call_db_fail(c, &err);
+	return hl_call_commit(c);
 }
 
 hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
@@ -155,7 +155,7 @@ hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
 	const Hotline__Intake__V1__AmendTicketRequest *r = vreq;
 	const amend_field *f = NULL;
 	hl_status st;
-	if ((st = intake_require_any(c, amend_roles)) || (st = validate(c, r, &f)) || (st = intake_begin(c)))
+	if ((st = hl_call_require_any(c, amend_roles)) || (st = validate(c, r, &f)) || (st = hl_call_begin(c)))
 		return st;
 	hl_pg *pg = hl_call_pg(c);
 	hl_arena *a = hl_call_arena(c);
@@ -163,23 +163,23 @@ hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
 	store_amendment *am = NULL;
 	intake_ticket *t;
 	if (r->request_id[0] && store_amendment_by_request(pg, a, r->request_id, &am, &err))
-		return intake_db_fail(c, &err);
+		return hl_call_db_fail(c, &err);
 	if (!am) {
 		if (store_ticket_get(pg, a, r->id, NULL, true, &t, &err))
-			return intake_db_fail(c, &err);
+			return hl_call_db_fail(c, &err);
 		if (!t)
-			return intake_db_fail(c, &(hl_error){HL_NOT_FOUND, "ticket not found"});
+			return hl_call_db_fail(c, &(hl_error){HL_NOT_FOUND, "ticket not found"});
 		am = hl_arena_alloc(a, sizeof *am);
 		if (!am)
-			return intake_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+			return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
 		if ((st = apply(c, r, f, t, am)))
 			return st == HL_EXISTS ? hl_call_fail(c, HL_ABORTED, "concurrent amendment, retry") : st;
-		if ((st = intake_begin(c)))
+		if ((st = hl_call_begin(c)))
 			return st;
 	}
 	/* answer from the committed state (also for a repeated request_id) */
 	if (store_ticket_get(pg, a, am->ticket_id ? am->ticket_id : r->id, NULL, false, &t, &err))
-		return intake_db_fail(c, &err);
+		return hl_call_db_fail(c, &err);
 	hl_pg_rollback(pg);
 	Hotline__Intake__V1__AmendTicketResponse *out =
 		HL_NEW(c, hotline__intake__v1__amend_ticket_response__descriptor);
@@ -216,21 +216,21 @@ hl_status intake_reveal_caller(hl_call *c, const void *vreq, void **resp)
 		return st;
 	if (!hl_uuid_valid(r->id))
 		return hl_call_fail(c, HL_INVALID, "id: not a UUID");
-	if ((st = intake_check_text(c, "reason", r->reason, 500, true)) || (st = intake_begin(c)))
+	if ((st = hl_call_check_text(c, "reason", r->reason, 500, true)) || (st = hl_call_begin(c)))
 		return st;
 	hl_pg *pg = hl_call_pg(c);
 	hl_arena *a = hl_call_arena(c);
 	hl_error err;
 	intake_ticket *t;
 	if (store_ticket_get(pg, a, r->id, NULL, false, &t, &err))
-		return intake_db_fail(c, &err);
+		return hl_call_db_fail(c, &err);
 	if (!t)
-		return intake_db_fail(c, &(hl_error){HL_NOT_FOUND, "ticket not found"});
+		return hl_call_db_fail(c, &(hl_error){HL_NOT_FOUND, "ticket not found"});
 	Hotline__Intake__V1__RevealCallerResponse *out =
 		HL_NEW(c, hotline__intake__v1__reveal_caller_response__descriptor);
 	Hotline__Intake__V1__Caller *caller = HL_NEW(c, hotline__intake__v1__caller__descriptor);
 	if (!out || !caller)
-		return intake_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
 	if ((st = open_fields(c, t, caller))) {
 		hl_pg_rollback(pg);
 		return st;
@@ -244,8 +244,8 @@ hl_status intake_reveal_caller(hl_call *c, const void *vreq, void **resp)
 						 "caller.reveal", b.data, false, &err);
 	hl_buf_release(&b);
 	if (st)
-		return intake_db_fail(c, &err);
-	if ((st = intake_commit(c)))
+		return hl_call_db_fail(c, &err);
+	if ((st = hl_call_commit(c)))
 		return st;
 	out->caller = caller;
 	*resp = out;

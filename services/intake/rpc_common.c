@@ -1,12 +1,11 @@
 /*
- * rpc_common.c - what intake's handlers share: transactions bound to the
- * call, role checks, text validation, and the masked Ticket message.
+ * rpc_common.c - what intake's handlers share: unwrapping a ticket's data key,
+ * the masked Ticket message, its amendments and public notes.
  */
 #include <string.h>
 
-#include "google/protobuf/timestamp.pb-c.h"
 #include "hl/crypto.h"
-#include "hl/mask.h"
+#include "hl/handler.h"
 #include "hl/pg.h"
 #include "intake.h"
 #include "store.h"
@@ -16,65 +15,6 @@ const char *const intake_caller_fields[F_COUNT] = {"name", "phone", "id_number",
 const char *const intake_staff_roles[] = {"agent",     "dispatcher", "handler", "dept_head", "supervisor",
 					  "inspector", "reviewer",   "analyst", "pii_reader", "tenant_admin",
 					  "auditor",   NULL};
-
-hl_status intake_db_fail(hl_call *c, const hl_error *err)
-{
-	hl_pg_rollback(hl_call_pg(c));
-	return hl_call_fail_err(c, err);
-}
-
-hl_status intake_begin(hl_call *c)
-{
-	hl_error err;
-	hl_status st = hl_pg_begin(hl_call_pg(c), hl_call_tenant(c), hl_call_remaining_ms(c), &err);
-	return st ? hl_call_fail_err(c, &err) : HL_OK;
-}
-
-hl_status intake_commit(hl_call *c)
-{
-	hl_error err;
-	hl_status st = hl_pg_commit(hl_call_pg(c), &err);
-	return st ? intake_db_fail(c, &err) : HL_OK;
-}
-
-hl_status intake_require_any(hl_call *c, const char *const *roles)
-{
-	for (const char *const *r = roles; *r; r++)
-		if (hl_call_has_role(c, *r))
-			return HL_OK;
-	return hl_call_fail(c, HL_DENIED, "role %s%s required", roles[0], roles[1] ? " (or another listed role)" : "");
-}
-
-hl_status intake_check_text(hl_call *c, const char *field, const char *v, size_t max_chars, bool required)
-{
-	size_t n = hl_utf8_length(v, strlen(v));
-	if (required && n == 0)
-		return hl_call_fail(c, HL_INVALID, "%s: required", field);
-	if (n > max_chars)
-		return hl_call_fail(c, HL_INVALID, "%s: too long (%zu characters, max %zu)", field, n, max_chars);
-	return HL_OK;
-}
-
-hl_status intake_check_request_id(hl_call *c, const char *v)
-{
-	size_t n = strlen(v);
-	if (n > 128)
-		return hl_call_fail(c, HL_INVALID, "request_id: too long (max 128)");
-	for (size_t i = 0; i < n; i++)
-		if (v[i] < 0x21 || v[i] > 0x7e)
-			return hl_call_fail(c, HL_INVALID, "request_id: printable ASCII only");
-	return HL_OK;
-}
-
-void *intake_timestamp(hl_call *c, int64_t us)
-{
-	Google__Protobuf__Timestamp *ts = HL_NEW(c, google__protobuf__timestamp__descriptor);
-	if (ts) {
-		ts->seconds = us / 1000000;
-		ts->nanos = (int32_t)(us % 1000000) * 1000;
-	}
-	return ts;
-}
 
 hl_status intake_unwrap_key(hl_call *c, const intake_ticket *t, uint8_t dek[32])
 {
@@ -115,8 +55,8 @@ Hotline__Intake__V1__Ticket *intake_ticket_msg(hl_call *c, const intake_ticket *
 	caller->address = (char *)t->masked[F_ADDRESS];
 	caller->email = (char *)t->masked[F_EMAIL];
 	m->caller = caller;
-	m->created_at = intake_timestamp(c, t->created_us);
-	m->updated_at = intake_timestamp(c, t->updated_us);
+	m->created_at = hl_call_timestamp(c, t->created_us);
+	m->updated_at = hl_call_timestamp(c, t->updated_us);
 	return m;
 }
 
@@ -126,7 +66,7 @@ hl_status intake_notes_msg(hl_call *c, const char *ticket_id, Hotline__Intake__V
 	int n;
 	hl_error err;
 	if (store_notes(hl_call_pg(c), hl_call_arena(c), ticket_id, &notes, &n, &err))
-		return intake_db_fail(c, &err);
+		return hl_call_db_fail(c, &err);
 	*out = hl_arena_alloc(hl_call_arena(c), (size_t)(n ? n : 1) * sizeof **out);
 	if (!*out)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
@@ -136,7 +76,7 @@ hl_status intake_notes_msg(hl_call *c, const char *ticket_id, Hotline__Intake__V
 			return hl_call_fail(c, HL_NOMEM, "out of memory");
 		x->status = notes[i]->status;
 		x->text = (char *)notes[i]->note;
-		x->created_at = intake_timestamp(c, notes[i]->created_us);
+		x->created_at = hl_call_timestamp(c, notes[i]->created_us);
 		(*out)[i] = x;
 	}
 	*count = (size_t)n;
@@ -153,7 +93,7 @@ Hotline__Intake__V1__Amendment *intake_amendment_msg(hl_call *c, const store_ame
 		x->new_value = (char *)am->new_value;
 		x->reason = (char *)am->reason;
 		x->author = (char *)am->author;
-		x->created_at = intake_timestamp(c, am->created_us);
+		x->created_at = hl_call_timestamp(c, am->created_us);
 	}
 	return x;
 }

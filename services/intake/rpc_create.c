@@ -15,10 +15,11 @@
 #include "hl/audit.h"
 #include "hl/buf.h"
 #include "hl/crypto.h"
+#include "hl/enqueue.h"
+#include "hl/handler.h"
 #include "hl/mask.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "hotline/dispatch/v1/dispatch.pb-c.h"
-#include "hotline/reporting/v1/reporting.pb-c.h"
 #include "intake.h"
 #include "store.h"
 
@@ -50,11 +51,11 @@ static hl_status validate_caller(hl_call *c, const Hotline__Intake__V1__CreateTi
 	hl_status st;
 	if (!k)
 		return r->anonymous ? HL_OK : hl_call_fail(c, HL_INVALID, "caller: required unless anonymous");
-	if ((st = intake_check_text(c, "caller.name", k->name, 64, false)) ||
-	    (st = intake_check_text(c, "caller.phone", k->phone, 32, false)) ||
-	    (st = intake_check_text(c, "caller.id_number", k->id_number, 32, false)) ||
-	    (st = intake_check_text(c, "caller.address", k->address, 200, false)) ||
-	    (st = intake_check_text(c, "caller.email", k->email, 128, false)))
+	if ((st = hl_call_check_text(c, "caller.name", k->name, 64, false)) ||
+	    (st = hl_call_check_text(c, "caller.phone", k->phone, 32, false)) ||
+	    (st = hl_call_check_text(c, "caller.id_number", k->id_number, 32, false)) ||
+	    (st = hl_call_check_text(c, "caller.address", k->address, 200, false)) ||
+	    (st = hl_call_check_text(c, "caller.email", k->email, 128, false)))
 		return st;
 	if (!r->anonymous && !k->name[0] && !k->phone[0])
 		return hl_call_fail(c, HL_INVALID, "caller: name or phone required unless anonymous");
@@ -69,7 +70,7 @@ static hl_status validate_caller(hl_call *c, const Hotline__Intake__V1__CreateTi
 static hl_status validate(hl_call *c, const Hotline__Intake__V1__CreateTicketRequest *r)
 {
 	hl_status st;
-	if ((st = intake_check_request_id(c, r->request_id)))
+	if ((st = hl_call_check_request_id(c, r->request_id)))
 		return st;
 	if (!enum_known(&hotline__common__v1__channel__descriptor, r->channel))
 		return hl_call_fail(c, HL_INVALID, "channel: required, one of the Channel values");
@@ -79,10 +80,10 @@ static hl_status validate(hl_call *c, const Hotline__Intake__V1__CreateTicketReq
 		return hl_call_fail(c, HL_INVALID, "priority: not a Priority value");
 	if (r->confidentiality && !enum_known(&hotline__common__v1__confidentiality__descriptor, r->confidentiality))
 		return hl_call_fail(c, HL_INVALID, "confidentiality: not a Confidentiality value");
-	if ((st = intake_check_text(c, "topic", r->topic, 200, true)) ||
-	    (st = intake_check_text(c, "description", r->description, 5000, false)) ||
-	    (st = intake_check_text(c, "area", r->area, 100, false)) ||
-	    (st = intake_check_text(c, "answer", r->answer, 5000, false)))
+	if ((st = hl_call_check_text(c, "topic", r->topic, 200, true)) ||
+	    (st = hl_call_check_text(c, "description", r->description, INTAKE_LONG_TEXT_MAX, false)) ||
+	    (st = hl_call_check_text(c, "area", r->area, 100, false)) ||
+	    (st = hl_call_check_text(c, "answer", r->answer, INTAKE_LONG_TEXT_MAX, false)))
 		return st;
 	if (r->answer_on_spot && r->category != HOTLINE__COMMON__V1__CATEGORY__CATEGORY_CONSULTATION)
 		return hl_call_fail(c, HL_INVALID, "answer_on_spot: only consultations are answered on the spot");
@@ -90,6 +91,11 @@ static hl_status validate(hl_call *c, const Hotline__Intake__V1__CreateTicketReq
 		return hl_call_fail(c, HL_INVALID, "answer: required when answer_on_spot");
 	if (!r->answer_on_spot && r->answer[0])
 		return hl_call_fail(c, HL_INVALID, "answer: only with answer_on_spot");
+	if (r->n_implicated_department_ids > 16)
+		return hl_call_fail(c, HL_INVALID, "implicated_department_ids: at most 16");
+	for (size_t i = 0; i < r->n_implicated_department_ids; i++)
+		if ((st = hl_call_check_text(c, "implicated_department_ids", r->implicated_department_ids[i], 64, true)))
+			return st;
 	return validate_caller(c, r);
 }
 
@@ -204,6 +210,8 @@ static hl_status fill_ticket(hl_call *c, const Hotline__Intake__V1__CreateTicket
 	t->tenant = hl_call_tenant(c);
 	t->id = hl_arena_strdup(a, id);
 	t->request_id = r->request_id[0] ? r->request_id : NULL;
+	t->implicated = (const char *const *)r->implicated_department_ids;
+	t->n_implicated = r->n_implicated_department_ids;
 	t->status = r->answer_on_spot ? HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_ANSWERED_ON_SPOT
 				      : HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_REGISTERED;
 	t->status_version = 1;
@@ -225,16 +233,11 @@ static hl_status fill_ticket(hl_call *c, const Hotline__Intake__V1__CreateTicket
 static hl_status outbox_add(hl_call *c, const intake_ticket *t, const char *target, const char *method,
 			    const char *key, const ProtobufCMessage *msg)
 {
-	hl_arena *a = hl_call_arena(c);
-	size_t n = protobuf_c_message_get_packed_size(msg);
-	uint8_t *buf = hl_arena_alloc(a, n ? n : 1);
-	if (!buf)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	protobuf_c_message_pack(msg, buf);
-	store_outbox o = {t->id, target, method, key, hl_call_principal(c)->actor, buf, n};
+	hl_enqueue_row row = {t->tenant, t->id, target, method, key, hl_call_principal(c)->actor};
 	hl_error err;
-	hl_status st = store_outbox_insert(hl_call_pg(c), a, t->tenant, &o, &err);
-	return st ? intake_db_fail(c, &err) : HL_OK;
+	if (!key)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	return hl_enqueue(hl_call_pg(c), hl_call_arena(c), &row, msg, &err) ? hl_call_db_fail(c, &err) : HL_OK;
 }
 
 static hl_status outbox_dispatch(hl_call *c, const intake_ticket *t)
@@ -248,8 +251,10 @@ static hl_status outbox_dispatch(hl_call *c, const intake_ticket *t)
 	m.description = (char *)t->description;
 	m.area = (char *)t->area;
 	m.priority = t->priority;
-	m.registered_at = intake_timestamp(c, t->created_us);
+	m.registered_at = hl_call_timestamp(c, t->created_us);
 	m.registered_by = (char *)t->registered_by;
+	m.implicated_department_ids = (char **)t->implicated;
+	m.n_implicated_department_ids = t->n_implicated;
 	return outbox_add(c, t, "dispatch", "/hotline.dispatch.v1.DispatchService/SubmitTicket",
 			  hl_arena_printf(hl_call_arena(c), "%s:submit", t->id), &m.base);
 }
@@ -257,24 +262,12 @@ static hl_status outbox_dispatch(hl_call *c, const intake_ticket *t)
 hl_status intake_outbox_event(hl_call *c, const intake_ticket *t, const char *type, int64_t version,
 			      const ProtobufCMessage *payload_owner)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	char id[HL_UUID_STR_LEN];
-	if (hl_uuid_v7(id))
-		return hl_call_fail(c, HL_INTERNAL, "cannot make an id");
-	Hotline__Common__V1__Event *ev = (Hotline__Common__V1__Event *)payload_owner;
-	ev->event_id = id;
-	ev->tenant = (char *)t->tenant;
-	ev->type = (char *)type;
-	ev->ticket_id = (char *)t->id;
-	ev->occurred_at = intake_timestamp(c, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000);
-	ev->actor = (char *)hl_call_principal(c)->actor;
-	ev->version = version;
-	Hotline__Reporting__V1__RecordEventsRequest req = HOTLINE__REPORTING__V1__RECORD_EVENTS_REQUEST__INIT;
-	req.n_events = 1;
-	req.events = &ev;
-	return outbox_add(c, t, "reporting", "/hotline.reporting.v1.ReportingService/RecordEvents",
-			  hl_arena_strdup(hl_call_arena(c), id), &req.base);
+	hl_enqueue_row row = {.tenant = t->tenant, .subject_id = t->id, .actor = hl_call_principal(c)->actor};
+	hl_error err;
+	if (hl_enqueue_event(hl_call_pg(c), hl_call_arena(c), &row, type, t->id, version,
+			     (ProtobufCMessage *)payload_owner, &err))
+		return hl_call_db_fail(c, &err);
+	return HL_OK;
 }
 
 static hl_status outbox_registered(hl_call *c, const intake_ticket *t)
@@ -320,20 +313,20 @@ static hl_status register_ticket(hl_call *c, intake_ticket *t)
 	hl_status st;
 	bool seen = false;
 	if (t->phone_index && (st = store_phone_seen(pg, a, t->phone_index, &seen, &err)))
-		return intake_db_fail(c, &err);
+		return hl_call_db_fail(c, &err);
 	t->repeat_caller = seen;
 	if ((st = store_ticket_insert(pg, a, t, app->time_zone, &err)))
-		return st == HL_EXISTS ? st : intake_db_fail(c, &err);
+		return st == HL_EXISTS ? st : hl_call_db_fail(c, &err);
 	bool on_spot = t->status == HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_ANSWERED_ON_SPOT;
 	if ((st = hl_audit_append(pg, a, t->tenant, "ticket", t->id, t->registered_by,
 				  on_spot ? "ticket.answer_on_spot" : "ticket.create", audit_details(c, t), true,
 				  &err)) ||
 	    (st = store_note_insert(pg, a, t->id, t->status, on_spot ? "已现场答复 answered on the spot" : "已受理 registered",
 				    &err)))
-		return intake_db_fail(c, &err);
+		return hl_call_db_fail(c, &err);
 	if ((!on_spot && (st = outbox_dispatch(c, t))) || (st = outbox_registered(c, t)))
 		return st;
-	return intake_commit(c);
+	return hl_call_commit(c);
 }
 
 static hl_status respond(hl_call *c, const intake_ticket *t, const char *query_code, void **resp)
@@ -367,7 +360,7 @@ static hl_status replay(hl_call *c, const intake_ticket *t, void **resp)
 static hl_status find_replay(hl_call *c, const char *request_id, intake_ticket **t)
 {
 	hl_error err;
-	hl_status st = intake_begin(c);
+	hl_status st = hl_call_begin(c);
 	if (st)
 		return st;
 	st = store_ticket_by_request(hl_call_pg(c), hl_call_arena(c), request_id, t, &err);
@@ -379,7 +372,7 @@ hl_status intake_create_ticket(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Intake__V1__CreateTicketRequest *r = vreq;
 	hl_status st;
-	if ((st = intake_require_any(c, create_roles)) || (st = validate(c, r)))
+	if ((st = hl_call_require_any(c, create_roles)) || (st = validate(c, r)))
 		return st;
 	intake_ticket *prior = NULL;
 	if (r->request_id[0] && (st = find_replay(c, r->request_id, &prior)))
@@ -394,7 +387,7 @@ hl_status intake_create_ticket(hl_call *c, const void *vreq, void **resp)
 		return st;
 	if (new_query_code(code))
 		return hl_call_fail(c, HL_INTERNAL, "cannot make a query code");
-	if ((st = protect(c, r, t, code)) || (st = intake_begin(c)))
+	if ((st = protect(c, r, t, code)) || (st = hl_call_begin(c)))
 		return st;
 	st = register_ticket(c, t);
 	if (st == HL_EXISTS) { /* the same request_id committed concurrently */

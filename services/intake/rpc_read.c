@@ -23,7 +23,7 @@ static hl_status add_history(hl_call *c, Hotline__Intake__V1__Ticket *m, const c
 	store_amendment **am;
 	int na;
 	if (store_amendments(pg, a, id, &am, &na, &err))
-		return intake_db_fail(c, &err);
+		return hl_call_db_fail(c, &err);
 	m->amendments = hl_arena_alloc(a, (size_t)(na ? na : 1) * sizeof *m->amendments);
 	if (!m->amendments)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
@@ -37,26 +37,26 @@ hl_status intake_get_ticket(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Intake__V1__GetTicketRequest *r = vreq;
 	hl_status st;
-	if ((st = intake_require_any(c, intake_staff_roles)))
+	if ((st = hl_call_require_any(c, intake_staff_roles)))
 		return st;
 	if (!r->id[0] && !r->ticket_no[0])
 		return hl_call_fail(c, HL_INVALID, "id or ticket_no: required");
 	if (r->id[0] && !hl_uuid_valid(r->id))
 		return hl_call_fail(c, HL_INVALID, "id: not a UUID");
-	if ((st = intake_begin(c)))
+	if ((st = hl_call_begin(c)))
 		return st;
 	intake_ticket *t;
 	hl_error err;
 	if (store_ticket_get(hl_call_pg(c), hl_call_arena(c), r->id[0] ? r->id : NULL,
 			     r->id[0] ? NULL : r->ticket_no, false, &t, &err))
-		return intake_db_fail(c, &err);
+		return hl_call_db_fail(c, &err);
 	if (!t) {
 		hl_pg_rollback(hl_call_pg(c));
 		return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
 	}
 	Hotline__Intake__V1__GetTicketResponse *out = HL_NEW(c, hotline__intake__v1__get_ticket_response__descriptor);
 	if (!out || !(out->ticket = intake_ticket_msg(c, t)))
-		return intake_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
 	st = add_history(c, out->ticket, t->id);
 	hl_pg_rollback(hl_call_pg(c));
 	if (st)
@@ -111,8 +111,8 @@ static hl_status list_filter(hl_call *c, const Hotline__Intake__V1__ListTicketsR
 	f->status = r->status;
 	f->category = r->category;
 	f->channel = r->channel;
-	if ((st = intake_check_text(c, "keyword", r->keyword, 100, false)) ||
-	    (st = intake_check_text(c, "area", r->area, 100, false)))
+	if ((st = hl_call_check_text(c, "keyword", r->keyword, 100, false)) ||
+	    (st = hl_call_check_text(c, "area", r->area, 100, false)))
 		return st;
 	f->area = r->area[0] ? r->area : NULL;
 	f->keyword = r->keyword[0] ? r->keyword : NULL;
@@ -140,8 +140,8 @@ hl_status intake_list_tickets(hl_call *c, const void *vreq, void **resp)
 	const Hotline__Intake__V1__ListTicketsRequest *r = vreq;
 	store_list_filter f;
 	hl_status st;
-	if ((st = intake_require_any(c, intake_staff_roles)) || (st = list_filter(c, r, &f)) ||
-	    (st = intake_begin(c)))
+	if ((st = hl_call_require_any(c, intake_staff_roles)) || (st = list_filter(c, r, &f)) ||
+	    (st = hl_call_begin(c)))
 		return st;
 	intake_ticket **rows;
 	int n;
@@ -170,13 +170,13 @@ hl_status intake_find_by_phone(hl_call *c, const void *vreq, void **resp)
 	const Hotline__Intake__V1__FindTicketsByPhoneRequest *r = vreq;
 	hl_status st;
 	const char *index;
-	if ((st = intake_require_any(c, phone_roles)))
+	if ((st = hl_call_require_any(c, phone_roles)))
 		return st;
 	if (!r->phone[0])
 		return hl_call_fail(c, HL_INVALID, "phone: required");
 	if (r->page_size < 0 || r->page_size > 200)
 		return hl_call_fail(c, HL_INVALID, "page_size: between 0 and 200");
-	if ((st = intake_phone_index(c, r->phone, &index)) || (st = intake_begin(c)))
+	if ((st = intake_phone_index(c, r->phone, &index)) || (st = hl_call_begin(c)))
 		return st;
 	intake_ticket **rows;
 	int n;

@@ -36,24 +36,24 @@ hl_status intake_public_status(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_INVALID, "ticket_no: required");
 	if (!r->query_code[0] || strlen(r->query_code) > 32)
 		return hl_call_fail(c, HL_INVALID, "query_code: required");
-	if ((st = intake_begin(c)))
+	if ((st = hl_call_begin(c)))
 		return st;
 	intake_ticket *t;
 	hl_error err;
 	if (store_ticket_get(hl_call_pg(c), hl_call_arena(c), NULL, r->ticket_no, false, &t, &err))
-		return intake_db_fail(c, &err);
+		return hl_call_db_fail(c, &err);
 	/* a wrong code looks exactly like an unknown number */
 	if (!t || !code_matches(c, t, r->query_code))
-		return intake_db_fail(c, &(hl_error){HL_NOT_FOUND, "no ticket with this number and query code"});
+		return hl_call_db_fail(c, &(hl_error){HL_NOT_FOUND, "no ticket with this number and query code"});
 	Hotline__Intake__V1__GetPublicStatusResponse *out =
 		HL_NEW(c, hotline__intake__v1__get_public_status_response__descriptor);
 	if (!out)
-		return intake_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
 	out->ticket_no = (char *)t->ticket_no;
 	out->status = t->status;
 	out->category = t->category;
-	out->created_at = intake_timestamp(c, t->created_us);
-	out->updated_at = intake_timestamp(c, t->updated_us);
+	out->created_at = hl_call_timestamp(c, t->created_us);
+	out->updated_at = hl_call_timestamp(c, t->updated_us);
 	out->answer = (char *)t->answer;
 	st = intake_notes_msg(c, t->id, &out->public_notes, &out->n_public_notes);
 	hl_pg_rollback(hl_call_pg(c));
@@ -86,7 +86,7 @@ static hl_status record_change(hl_call *c, intake_ticket *t, const Hotline__Inta
 	if ((r->public_note[0] && store_note_insert(pg, a, t->id, r->status, r->public_note, &err)) ||
 	    hl_audit_append(pg, a, t->tenant, "ticket", t->id, hl_call_principal(c)->actor, "ticket.status", details,
 			    false, &err))
-		return intake_db_fail(c, &err);
+		return hl_call_db_fail(c, &err);
 	return status_changed_event(c, t, r->status, r->version);
 }
 
@@ -119,7 +119,7 @@ hl_status intake_update_status(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_INVALID, "status: required, one of the TicketStatus values");
 	if (r->version < 1)
 		return hl_call_fail(c, HL_INVALID, "version: must be positive");
-	if ((st = intake_check_text(c, "public_note", r->public_note, 500, false)) || (st = intake_begin(c)))
+	if ((st = hl_call_check_text(c, "public_note", r->public_note, 500, false)) || (st = hl_call_begin(c)))
 		return st;
 	hl_pg *pg = hl_call_pg(c);
 	hl_arena *a = hl_call_arena(c);
@@ -137,23 +137,23 @@ hl_status intake_update_status(hl_call *c, const void *vreq, void **resp)
 	intake_ticket *t;
 	bool applied = false;
 	if (store_ticket_get(pg, a, r->ticket_id, NULL, true, &t, &err))
-		return intake_db_fail(c, &err);
+		return hl_call_db_fail(c, &err);
 	if (!t)
-		return intake_db_fail(c, &(hl_error){HL_NOT_FOUND, "ticket not found"});
+		return hl_call_db_fail(c, &(hl_error){HL_NOT_FOUND, "ticket not found"});
 	if (r->version > t->status_version) {
 		if (store_ticket_set_status(pg, a, t->id, r->status, r->version, &applied, &err))
-			return intake_db_fail(c, &err);
+			return hl_call_db_fail(c, &err);
 		if ((st = record_change(c, t, r)))
 			return st;
 	}
 	Hotline__Intake__V1__UpdateTicketStatusResponse *out = status_answer(c, t, r, applied);
 	if (!out)
-		return intake_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
 	if ((st = hl_inbox_record(c, out))) {
 		hl_pg_rollback(pg);
 		return st;
 	}
-	if ((st = intake_commit(c)))
+	if ((st = hl_call_commit(c)))
 		return st;
 	*resp = out;
 	return HL_OK;

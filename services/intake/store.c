@@ -67,7 +67,8 @@ static const char SQL_SET_STATUS[] =
 
 static const char SQL_AMEND_INSERT[] =
 	"INSERT INTO amendments (tenant_id, id, ticket_id, request_id, field, old_value, new_value, new_cipher, "
-	"reason, author) VALUES (current_tenant(), $1, $2, $3, $4, $5, $6, $7, $8, $9)";
+	"reason, author) VALUES (current_tenant(), $1, $2, $3, $4, $5, $6, $7, $8, $9) "
+	"RETURNING (extract(epoch from created_at) * 1000000)::bigint";
 #define AMEND_COLS                                                                                       \
 	"id, ticket_id, request_id, field, old_value, new_value, new_cipher, reason, author, "          \
 	"(extract(epoch from created_at) * 1000000)::bigint"
@@ -83,9 +84,6 @@ static const char SQL_NOTES[] =
 	"SELECT status, note, (extract(epoch from created_at) * 1000000)::bigint FROM public_notes "
 	"WHERE tenant_id = current_tenant() AND ticket_id = $1::uuid ORDER BY id";
 
-static const char SQL_OUTBOX_INSERT[] =
-	"INSERT INTO outbox (tenant_id, subject_id, target, method, idempotency_key, actor, payload) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 /* One UPDATE per amendable field: the column names are part of the SQL text. Each statement
  * binds only the parameters of its kind (PostgreSQL refuses a bind with more parameters than the
@@ -376,7 +374,7 @@ hl_status store_ticket_set_status(hl_pg *pg, hl_arena *a, const char *id, int st
 	return st;
 }
 
-hl_status store_amendment_insert(hl_pg *pg, hl_arena *a, const store_amendment *am, hl_error *err)
+hl_status store_amendment_insert(hl_pg *pg, hl_arena *a, store_amendment *am, hl_error *err)
 {
 	hl_pg_args args;
 	hl_pg_args_init(&args);
@@ -389,7 +387,11 @@ hl_status store_amendment_insert(hl_pg *pg, hl_arena *a, const store_amendment *
 	arg_blob(&args, am->new_cipher);
 	hl_pg_arg_text(&args, am->reason);
 	hl_pg_arg_text(&args, am->author);
-	return hl_pg_exec(pg, a, SQL_AMEND_INSERT, &args, NULL, err);
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, a, SQL_AMEND_INSERT, &args, &r, err);
+	if (st == HL_OK)
+		am->created_us = hl_pg_get_int(r, 0, 0);
+	return st;
 }
 
 static hl_status rows_amendments(const PGresult *r, hl_arena *a, store_amendment ***out, int *n)
@@ -484,18 +486,4 @@ hl_status store_notes(hl_pg *pg, hl_arena *a, const char *ticket_id, store_note 
 		(*out)[i] = note;
 	}
 	return HL_OK;
-}
-
-hl_status store_outbox_insert(hl_pg *pg, hl_arena *a, const char *tenant, const store_outbox *o, hl_error *err)
-{
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, tenant);
-	hl_pg_arg_text(&args, o->subject_id);
-	hl_pg_arg_text(&args, o->target);
-	hl_pg_arg_text(&args, o->method);
-	hl_pg_arg_text(&args, o->idempotency_key);
-	hl_pg_arg_text(&args, o->actor);
-	hl_pg_arg_bytes(&args, o->payload, o->len);
-	return hl_pg_exec(pg, a, SQL_OUTBOX_INSERT, &args, NULL, err);
 }

@@ -31,12 +31,6 @@ typedef struct store_note {
 	int64_t created_us;
 } store_note;
 
-typedef struct store_outbox {
-	const char *subject_id, *target, *method, *idempotency_key, *actor;
-	const uint8_t *payload;
-	size_t len;
-} store_outbox;
-
 /* Subjects (ticket ids) lacking an audit chain, for VerifyAuditChain. */
 extern const char store_missing_chain_sql[];
 
@@ -61,7 +55,8 @@ hl_status store_ticket_set_field(hl_pg *pg, hl_arena *a, const char *id, const c
 hl_status store_ticket_set_status(hl_pg *pg, hl_arena *a, const char *id, int status, int64_t version,
 				  bool *applied, hl_error *err) HL_MUST_CHECK;
 
-hl_status store_amendment_insert(hl_pg *pg, hl_arena *a, const store_amendment *am, hl_error *err) HL_MUST_CHECK;
+/* Insert am; sets am->created_us to the stored time. */
+hl_status store_amendment_insert(hl_pg *pg, hl_arena *a, store_amendment *am, hl_error *err) HL_MUST_CHECK;
 hl_status store_amendment_by_request(hl_pg *pg, hl_arena *a, const char *request_id, store_amendment **out,
 				     hl_error *err) HL_MUST_CHECK;
 hl_status store_amendments(hl_pg *pg, hl_arena *a, const char *ticket_id, store_amendment ***out, int *n,
@@ -71,8 +66,5 @@ hl_status store_note_insert(hl_pg *pg, hl_arena *a, const char *ticket_id, int s
 			    hl_error *err) HL_MUST_CHECK;
 hl_status store_notes(hl_pg *pg, hl_arena *a, const char *ticket_id, store_note ***out, int *n,
 		      hl_error *err) HL_MUST_CHECK;
-
-hl_status store_outbox_insert(hl_pg *pg, hl_arena *a, const char *tenant, const store_outbox *o,
-			      hl_error *err) HL_MUST_CHECK;
 
 #endif

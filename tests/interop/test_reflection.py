@@ -309,7 +309,8 @@ class ReflectionInterop(unittest.TestCase):
         self.assertEqual(got.caller.phone, req.caller.phone[:3] + "****" + req.caller.phone[-4:])
         self.assertEqual(got.ticket_no, t.ticket_no)
         self.assertEqual(got.channel, req.channel)
-        self.assertEqual([n.text for n in got.public_notes], ["已受理 registered"])
+        # dispatch (when it runs) may already have reported in_handling with a note of its own
+        self.assertEqual(got.public_notes[0].text, "已受理 registered")
         by_no = self.call(INTAKE, "GetTicket",
                           self.cls_of("hotline.intake.v1.GetTicketRequest")(ticket_no=t.ticket_no), ht.auth())
         self.assertEqual(by_no.ticket.id, t.id)
@@ -378,9 +379,10 @@ class ReflectionInterop(unittest.TestCase):
         resp = self.call(INTAKE, "GetPublicStatus",
                          Pub(ticket_no=created.ticket.ticket_no, query_code=created.query_code), md)
         self.assertEqual(resp.ticket_no, created.ticket.ticket_no)
-        self.assertEqual(resp.status, self.enum("hotline.common.v1.TicketStatus", "TICKET_STATUS_REGISTERED"))
+        self.assertIn(resp.status, (self.enum("hotline.common.v1.TicketStatus", "TICKET_STATUS_REGISTERED"),
+                                    self.enum("hotline.common.v1.TicketStatus", "TICKET_STATUS_IN_HANDLING")))
         self.assertEqual(resp.category, self.enum("hotline.common.v1.Category", "CATEGORY_COMPLAINT"))
-        self.assertEqual([n.text for n in resp.public_notes], ["已受理 registered"])
+        self.assertEqual(resp.public_notes[0].text, "已受理 registered")
         wrong = "".join(reversed(created.query_code)) if len(set(created.query_code)) > 1 else "WRONGCOD"
         code, _ = ht.code_of(self.call, INTAKE, "GetPublicStatus",
                              Pub(ticket_no=created.ticket.ticket_no, query_code=wrong), md)
@@ -399,16 +401,17 @@ class ReflectionInterop(unittest.TestCase):
         t = self.create(self.new_ticket_request()).ticket
         Reveal = self.cls_of("hotline.intake.v1.RevealCallerRequest")
         self.call(INTAKE, "RevealCaller", Reveal(id=t.id, reason="核实"), ht.auth(roles=("pii_reader",)))
+        List = self.cls_of("hotline.audit.v1.ListAuditEntriesRequest")
+        entries = self.call(AUDIT, "ListAuditEntries", List(subject_id=t.id), ht.auth(roles=("auditor",))).entries
         Verify = self.cls_of("hotline.audit.v1.VerifyAuditChainRequest")
         v = self.call(AUDIT, "VerifyAuditChain", Verify(subject_id=t.id), ht.auth(roles=("auditor",)))
         self.assertTrue(v.ok, v.problem)
         self.assertEqual(v.chains_checked, 1)
-        self.assertEqual(v.entries_checked, 2)
+        self.assertGreaterEqual(v.entries_checked, len(entries))  # dispatch may append ticket.status meanwhile
         code, _ = ht.code_of(self.call, AUDIT, "VerifyAuditChain", Verify(subject_id=t.id), ht.auth())
         self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED)
-        List = self.cls_of("hotline.audit.v1.ListAuditEntriesRequest")
-        entries = self.call(AUDIT, "ListAuditEntries", List(subject_id=t.id), ht.auth(roles=("auditor",))).entries
-        self.assertEqual([(e.seq, e.action) for e in entries], [(1, "ticket.create"), (2, "caller.reveal")])
+        self.assertEqual([e.action for e in entries if e.action != "ticket.status"], ["ticket.create", "caller.reveal"])
+        self.assertEqual([e.seq for e in entries], list(range(1, len(entries) + 1)))
         prev = bytes(32)
         for e in entries:  # recompute the chain independently of the C code
             self.assertEqual(bytes(e.prev_hash), prev)

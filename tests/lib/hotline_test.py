@@ -82,11 +82,16 @@ def cert_paths(name="client"):
     return os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
 
 
+def read_bytes(path):
+    """The whole content of a file, as bytes."""
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def channel(service="intake", cert="client", ca=None):
     """A secure channel to a service presenting the named certificate."""
     c, k = cert_paths(cert)
-    ca_pem = open(ca or ENV["HOTLINE_CA"], "rb").read()
-    creds = grpc.ssl_channel_credentials(ca_pem, open(k, "rb").read(), open(c, "rb").read())
+    creds = grpc.ssl_channel_credentials(read_bytes(ca or ENV["HOTLINE_CA"]), read_bytes(k), read_bytes(c))
     return grpc.secure_channel(ENV["HOTLINE_%s_ADDR" % service.upper()], creds)
 
 
@@ -148,3 +153,76 @@ def wait_for(pred, timeout=30.0, interval=0.2, what="condition"):
             return v
         time.sleep(interval)
     raise AssertionError("timed out waiting for " + what)
+
+
+def new_tenant(prefix="t"):
+    """A tenant slug no other test uses ([a-z0-9-]{2,32}); tenants are created on first use."""
+    return ("%s-%s" % (prefix, uuid.uuid4().hex))[:32].rstrip("-")
+
+
+def count_rows(table, where="true", dsn=None):
+    """SELECT count(*) of a table (schema-qualified, e.g. intake.tickets) as the superuser,
+    which row-level security does not filter; `where` is trusted SQL written by the test."""
+    return int(psql("SELECT count(*) FROM %s WHERE %s" % (table, where), dsn=dsn)[0][0])
+
+
+def sql_literal(s):
+    """A string as a SQL literal (standard_conforming_strings on): for values tests made up."""
+    return "'" + str(s).replace("'", "''") + "'"
+
+
+# ---- appended by the privacy/security tests: Redis, pg_dump, free ports ----------------------
+
+def redis(*args, timeout=10):
+    """One Redis command (RESP2) to the stack's Redis, e.g. redis("SCAN", "0").
+    Returns bytes, int, None or nested lists; an error reply raises RuntimeError."""
+    import socket
+    parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    req = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+    with socket.create_connection(("127.0.0.1", int(ENV["HOTLINE_REDIS_PORT"])), timeout=timeout) as s, \
+            s.makefile("rb") as f:
+        s.sendall(req)
+
+        def read():
+            line = f.readline()
+            if not line.endswith(b"\r\n"):
+                raise RuntimeError("redis: connection closed")
+            kind, rest = line[:1], line[1:-2]
+            if kind == b"+":
+                return rest
+            if kind == b"-":
+                raise RuntimeError("redis: " + rest.decode("utf-8", "replace"))
+            if kind == b":":
+                return int(rest)
+            if kind == b"$":
+                n = int(rest)
+                if n < 0:
+                    return None
+                data = f.read(n + 2)
+                return data[:-2]
+            if kind == b"*":
+                n = int(rest)
+                return None if n < 0 else [read() for _ in range(n)]
+            raise RuntimeError("redis: unexpected reply %r" % line[:20])
+
+        return read()
+
+
+def pg_dump(*args, dsn=None):
+    """The plain-text pg_dump of the whole stack database (superuser DSN), as bytes."""
+    exe = "/usr/lib/postgresql/15/bin/pg_dump"
+    if not os.path.exists(exe):
+        exe = "pg_dump"
+    out = subprocess.run([exe, "--no-password", "--dbname", dsn or ENV["HOTLINE_PG_SUPERUSER_DSN"]] + list(args),
+                         capture_output=True)
+    if out.returncode != 0:
+        raise RuntimeError("pg_dump: " + out.stderr.decode("utf-8", "replace").strip())
+    return out.stdout
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
