@@ -25,19 +25,22 @@
  * enums by value name ("CHANNEL_PHONE"; an unknown number as a number),
  * 64-bit integers as decimal strings, bytes as standard base64, repeated
  * fields as arrays, unset message fields and unset oneof members left out,
- * google.protobuf.Timestamp as an RFC 3339 string in UTC.  Strings that are
- * not valid UTF-8 have the offending bytes replaced by U+FFFD.  pretty
- * indents by two spaces per level; a arena holds scratch memory.
+ * google.protobuf.Timestamp as an RFC 3339 string in UTC, Duration as
+ * "1.5s", the wrappers (StringValue, ...) as their value, non-finite
+ * numbers as "NaN", "Infinity", "-Infinity".  Strings that are not valid
+ * UTF-8 have the offending bytes replaced by U+FFFD.  pretty indents by two
+ * spaces per level; a arena holds scratch memory.
  */
 void pbfmt_json(hl_buf *b, const ProtobufCMessage *m, bool pretty, hl_arena *a);
 
 /*
  * Append m as indented "key: value" lines (indent spaces in front of the
  * outermost keys), for people: enums by short name, timestamps in RFC 3339,
- * bytes in hex, nested messages as indented blocks, repeated messages as
- * "- " items.  Empty strings, empty lists, unset messages and enum value 0
- * are left out.  Control characters in strings are shown as '?' (a
- * multi-line string continues under its value column).
+ * bytes in hex, nested messages as indented blocks, repeated fields as "- "
+ * items.  Empty strings and bytes, empty lists, unset messages, messages
+ * that would print nothing and enum value 0 are left out (a oneof member
+ * that is set is always shown).  Control characters in strings are shown as
+ * '?' (a multi-line string continues under its value column).
  */
 void pbfmt_text(hl_buf *b, const ProtobufCMessage *m, int indent);
 
@@ -70,8 +73,8 @@ void pbfmt_time(hl_buf *b, int64_t seconds, int32_t nanos, bool frac);
 /*
  * Parse an RFC 3339 date-time ("2024-05-01T08:30:00+08:00", fraction
  * optional, 't'/'z' and a space for 'T' accepted) or a plain date
- * ("2024-05-01", meaning midnight UTC).  True and *seconds/*nanos set on
- * success; fraction digits beyond nanoseconds are ignored.
+ * ("2024-05-01", meaning midnight UTC).  True and *seconds and *nanos set
+ * on success; fraction digits beyond nanoseconds are ignored.
  */
 bool pbfmt_time_parse(const char *s, int64_t *seconds, int32_t *nanos);
 

@@ -1,0 +1,430 @@
+/*
+ * commands.c - the command table of hotlinectl: one row per command (its
+ * words, service, method, request/response types and arguments bound to
+ * request fields), plus the few build functions for what a binding cannot
+ * say.  Calling and printing are generic (main.c, pbfmt.c); a command of
+ * followup, compliance or reporting is one more row here.
+ */
+#include <string.h>
+
+#include "hl/buf.h"
+#include "hotline/audit/v1/audit.pb-c.h"
+#include "hotline/common/v1/common.pb-c.h"
+#include "hotline/dispatch/v1/dispatch.pb-c.h"
+#include "hotline/intake/v1/intake.pb-c.h"
+#include "hotline/outbox/v1/outbox.pb-c.h"
+#include "hotlinectl.h"
+#include "pbfmt.h"
+
+#define ARGS(a) a, sizeof a / sizeof a[0]
+#define INTAKE "/hotline.intake.v1.IntakeService/"
+#define AUDIT "/hotline.audit.v1.AuditService/"
+#define OUTBOX "/hotline.outbox.v1.OutboxService/"
+#define DISPATCH "/hotline.dispatch.v1.DispatchService/"
+
+const char *const ctl_services[] = {"intake", "dispatch", "followup", "compliance", "reporting", NULL};
+
+/* ---- intake ------------------------------------------------------------ */
+
+static const ctl_arg create_args[] = {
+	{"--channel", CTL_OPT, "channel", 0, "how the contact reached the hotline"},
+	{"--category", CTL_OPT, "category", 0, "what the citizen wants"},
+	{"--priority", CTL_OPT, "priority", 0, "urgency"},
+	{"--confidentiality", CTL_OPT, "confidentiality", 0, "confidentiality level"},
+	{"--topic", CTL_OPT, "topic", 0, "short subject"},
+	{"--description", CTL_OPT, "description", 0, "what the caller told"},
+	{"--area", CTL_OPT, "area", 0, "district or area"},
+	{"--caller-name", CTL_OPT, "caller.name", 0, "caller's name"},
+	{"--caller-phone", CTL_OPT, "caller.phone", 0, "caller's phone number"},
+	{"--caller-id-number", CTL_OPT, "caller.id_number", 0, "caller's ID card number"},
+	{"--caller-address", CTL_OPT, "caller.address", 0, "caller's address"},
+	{"--caller-email", CTL_OPT, "caller.email", 0, "caller's e-mail address"},
+	{"--anonymous", CTL_FLAG, "anonymous", 0, "the caller stays anonymous"},
+	{"--answer-on-spot", CTL_FLAG, "answer_on_spot", 0, "answered on the spot (closes the ticket; needs --answer)"},
+	{"--answer", CTL_OPT, "answer", 0, "the answer given on the spot"},
+	{"--implicates", CTL_OPT, "implicated_department_ids", 0,
+	 "a department a misconduct report implicates (回避; repeatable)"},
+	{"--request-id", CTL_OPT, "request_id", CTL_NEW_ID, "idempotency key (default: a new UUID)"},
+};
+
+static const ctl_arg get_args[] = {
+	{"ID", CTL_POS_OPT, "id", 0, "ticket id (UUID)"},
+	{"--no", CTL_OPT, "ticket_no", 0, "ticket number instead of the id"},
+};
+
+/* Exactly one of the id and the ticket number. */
+static hl_status build_get(ctl_ctx *x, ProtobufCMessage *req, hl_error *err)
+{
+	(void)x;
+	const Hotline__Intake__V1__GetTicketRequest *r = (const void *)req;
+	if (!r->id[0] == !r->ticket_no[0])
+		return hl_fail(err, HL_INVALID, "give the ticket ID or --no NUMBER (one of them)");
+	return HL_OK;
+}
+
+static const ctl_arg list_args[] = {
+	{"--status", CTL_OPT, "status", 0, "ticket status"},
+	{"--category", CTL_OPT, "category", 0, "category"},
+	{"--channel", CTL_OPT, "channel", 0, "channel"},
+	{"--area", CTL_OPT, "area", 0, "area"},
+	{"--keyword", CTL_OPT, "keyword", 0, "text in the topic or description"},
+	{"--from", CTL_OPT, "created_from", 0, "created at or after (2025-01-31 or RFC 3339)"},
+	{"--to", CTL_OPT, "created_to", 0, "created before (2025-01-31 or RFC 3339)"},
+	{"--registered-by", CTL_OPT, "registered_by", 0, "registering agent (token sub)"},
+	{"--page-size", CTL_OPT, "page_size", 0, "tickets per page (server default 50, max 500)"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+
+static const ctl_arg amend_args[] = {
+	{"ID", CTL_POS, "id", 0, "ticket id (UUID)"},
+	{"--field", CTL_OPT, "field", CTL_REQUIRED,
+	 "topic, description, area, category, priority, confidentiality or caller.<name|phone|id_number|address|email>"},
+	{"--value", CTL_OPT, "new_value", CTL_REQUIRED, "the corrected value (enums by short name)"},
+	{"--reason", CTL_OPT, "reason", CTL_REQUIRED, "why it is corrected"},
+	{"--request-id", CTL_OPT, "request_id", CTL_NEW_ID, "idempotency key (default: a new UUID)"},
+};
+
+/* The service takes enum values by full name: translate a short one. */
+static hl_status build_amend(ctl_ctx *x, ProtobufCMessage *req, hl_error *err)
+{
+	static const struct {
+		const char *field;
+		const ProtobufCEnumDescriptor *e;
+	} enums[] = {
+		{"category", &hotline__common__v1__category__descriptor},
+		{"priority", &hotline__common__v1__priority__descriptor},
+		{"confidentiality", &hotline__common__v1__confidentiality__descriptor},
+	};
+	(void)x;
+	Hotline__Intake__V1__AmendTicketRequest *r = (void *)req;
+	for (size_t i = 0; i < sizeof enums / sizeof enums[0]; i++) {
+		const ProtobufCEnumValue *ev;
+		int v;
+		if (strcmp(r->field, enums[i].field) != 0)
+			continue;
+		if (pbfmt_enum_parse(enums[i].e, r->new_value, &v) &&
+		    (ev = protobuf_c_enum_descriptor_get_value(enums[i].e, v))) {
+			r->new_value = (char *)ev->name;
+			return HL_OK;
+		}
+		hl_buf names = HL_BUF_INIT;
+		pbfmt_enum_names(&names, enums[i].e, ", ");
+		hl_status st = hl_fail(err, HL_INVALID, "--value: '%s' is not one of %s", r->new_value,
+				       hl_buf_failed(&names) ? "?" : names.data);
+		hl_buf_release(&names);
+		return st;
+	}
+	return HL_OK;
+}
+
+static const ctl_arg reveal_args[] = {
+	{"ID", CTL_POS, "id", 0, "ticket id (UUID)"},
+	{"--reason", CTL_OPT, "reason", CTL_REQUIRED, "why the clear caller data is needed (audited)"},
+};
+
+static const ctl_arg phone_args[] = {
+	{"PHONE", CTL_POS, "phone", 0, "the caller's phone number"},
+	{"--page-size", CTL_OPT, "page_size", 0, "tickets to return"},
+};
+
+static const ctl_arg public_args[] = {
+	{"TICKET_NO", CTL_POS, "ticket_no", 0, "ticket number"},
+	{"QUERY_CODE", CTL_POS, "query_code", 0, "the query code the citizen was given"},
+};
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+#define CASE_ID {"CASE_ID", CTL_POS, "case_id", 0, "case id (UUID)"}
+#define LOCK(f) {"--lock", CTL_OPT, f, 0, "edit-lock token from 'case lock' (default: no lock held)"}
+
+static const ctl_arg queue_args[] = {
+	{"--department", CTL_OPT, "department_id", 0, "cases of this department"},
+	{"--status", CTL_OPT, "status", 0, "case status"},
+	{"--handler", CTL_OPT, "handler_id", 0, "cases of this handler"},
+	{"--ticket", CTL_OPT, "ticket_id", 0, "the cases of one ticket"},
+	{"--overdue", CTL_FLAG, "overdue_only", 0, "only cases with a passed deadline"},
+	{"--page-size", CTL_OPT, "page_size", 0, "cases per page (default 50, max 200)"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+static const ctl_arg case_get_args[] = {{"CASE_ID", CTL_POS, "id", 0, "case id (UUID)"}};
+static const ctl_arg assign_args[] = {
+	CASE_ID,
+	{"--department", CTL_OPT, "department_id", CTL_REQUIRED, "department that handles it"},
+	{"--handler", CTL_OPT, "handler_id", 0, "handler (default: the least-loaded active one)"},
+	{"--reason", CTL_OPT, "reason", CTL_REQUIRED, "the basis of the assignment (recorded)"},
+	{"--assist", CTL_OPT, "assisting_department_ids", 0, "an assisting department (co-handling; repeatable)"},
+	LOCK("lock_token"),
+};
+static const ctl_arg accept_args[] = {CASE_ID, LOCK("lock_token")};
+static const ctl_arg note_args[] = {
+	CASE_ID,
+	{"--note", CTL_OPT, "note", CTL_REQUIRED, "what was done (a step of the handling record)"},
+	LOCK("lock_token"),
+};
+static const ctl_arg result_args[] = {
+	CASE_ID,
+	{"--text", CTL_OPT, "text", CTL_REQUIRED, "the written result, for the department head's sign-off"},
+	LOCK("lock_token"),
+};
+static const ctl_arg approve_args[] = {
+	CASE_ID,
+	{"--digest", CTL_OPT, "digest", 0, "SHA-256 of the result text read (refused if it changed)"},
+};
+static const ctl_arg reject_args[] = {
+	CASE_ID,
+	{"--reason", CTL_OPT, "reason", CTL_REQUIRED, "what must be redone"},
+};
+static const ctl_arg return_args[] = {
+	CASE_ID,
+	{"--reason-code", CTL_OPT, "reason_code", CTL_REQUIRED, "why it is not this department's"},
+	{"--note", CTL_OPT, "note", 0, "explanation (required with reason-code other)"},
+	LOCK("lock_token"),
+};
+static const ctl_arg transfer_args[] = {
+	CASE_ID,
+	{"--department", CTL_OPT, "department_id", CTL_REQUIRED, "the department it goes to"},
+	{"--reason", CTL_OPT, "reason", CTL_REQUIRED, "why (recorded as the basis)"},
+	LOCK("lock_token"),
+};
+static const ctl_arg pause_args[] = {
+	CASE_ID,
+	{"--reason", CTL_OPT, "reason", CTL_REQUIRED, "what the case waits for (the clock stops)"},
+	LOCK("lock_token"),
+};
+static const ctl_arg resume_args[] = {CASE_ID, LOCK("lock_token")};
+static const ctl_arg extend_args[] = {
+	CASE_ID,
+	{"--deadline", CTL_OPT, "deadline_kind", CTL_REQUIRED, "which deadline"},
+	{"--amount", CTL_OPT, "extra.amount", CTL_REQUIRED, "how much more time"},
+	{"--unit", CTL_OPT, "extra.unit", CTL_REQUIRED, "unit of --amount"},
+	{"--reason", CTL_OPT, "reason", CTL_REQUIRED, "why more time is needed"},
+	{"--request-id", CTL_OPT, "request_id", CTL_NEW_ID, "idempotency key (default: a new UUID)"},
+};
+static const ctl_arg decide_args[] = {
+	{"EXTENSION_ID", CTL_POS, "extension_id", 0, "extension id (UUID)"},
+	{"--approve", CTL_FLAG, "approve", 0, "approve (default: reject)"},
+	{"--opinion", CTL_OPT, "opinion", 0, "the decision's opinion (required to reject)"},
+};
+static const ctl_arg supervise_args[] = {
+	CASE_ID,
+	{"--note", CTL_OPT, "note", CTL_REQUIRED, "the supervision instruction (督办)"},
+};
+static const ctl_arg lock_args[] = {CASE_ID};
+static const ctl_arg unlock_args[] = {CASE_ID, {"--lock", CTL_OPT, "lock_token", CTL_REQUIRED, "the token to release"}};
+static const ctl_arg notices_args[] = {
+	{"--department", CTL_OPT, "department_id", 0, "notices of this department"},
+	{"--case", CTL_OPT, "case_id", 0, "notices of one case"},
+	{"--recipient", CTL_OPT, "recipient_id", 0, "notices to this person (default for most roles: yourself)"},
+	{"--page-size", CTL_OPT, "page_size", 0, "notices per page"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+static const ctl_arg dept_put_args[] = {
+	{"ID", CTL_POS, "department.id", 0, "department id (lowercase slug)"},
+	{"--name", CTL_OPT, "department.name", CTL_REQUIRED, "its name"},
+	{"--parent", CTL_OPT, "department.parent_id", 0, "the parent department"},
+	{"--head", CTL_OPT, "department.head_id", 0, "the head (staff id = token sub) who signs results off"},
+	{"--deputy", CTL_OPT, "department.deputy_ids", 0, "a deputy of the head (repeatable)"},
+	{"--active", CTL_FLAG, "department.active", 0, "receives cases (default true; --active=false retires it)"},
+};
+static const ctl_arg staff_put_args[] = {
+	{"ID", CTL_POS, "staff.id", 0, "staff id (the token sub)"},
+	{"--name", CTL_OPT, "staff.name", CTL_REQUIRED, "name"},
+	{"--department", CTL_OPT, "staff.department_id", CTL_REQUIRED, "department"},
+	{"--skill", CTL_OPT, "staff.skills", 0, "a skill for rules that require one (repeatable)"},
+	{"--supervisor", CTL_FLAG, "staff.supervisor", 0, "receives overdue escalations"},
+	{"--active", CTL_FLAG, "staff.active", 0, "takes cases (default true; --active=false)"},
+};
+static const ctl_arg staff_list_args[] = {{"--department", CTL_OPT, "department_id", 0, "one department"}};
+static const ctl_arg rule_put_args[] = {
+	{"--id", CTL_OPT, "rule.id", 0, "the rule to change (default: a new rule)"},
+	{"--name", CTL_OPT, "rule.name", CTL_REQUIRED, "name"},
+	{"--position", CTL_OPT, "rule.position", 0, "order (lower first; the first matching rule wins)"},
+	{"--category", CTL_OPT, "rule.categories", 0, "matches this category (repeatable)"},
+	{"--channel", CTL_OPT, "rule.channels", 0, "matches this channel (repeatable)"},
+	{"--topic-keyword", CTL_OPT, "rule.topic_keywords", 0, "text in the topic (repeatable)"},
+	{"--keyword", CTL_OPT, "rule.description_keywords", 0, "text in the description (repeatable)"},
+	{"--area", CTL_OPT, "rule.areas", 0, "text in the area (repeatable)"},
+	{"--department", CTL_OPT, "rule.target_department_id", CTL_REQUIRED, "where matching tickets go"},
+	{"--skill", CTL_OPT, "rule.required_skill", 0, "handlers need this skill"},
+	{"--active", CTL_FLAG, "rule.active", 0, "in use (default true; --active=false)"},
+};
+static const ctl_arg sla_get_args[] = {
+	{"--category", CTL_OPT, "category", CTL_REQUIRED, "category"},
+	{"--priority", CTL_OPT, "priority", CTL_REQUIRED, "priority"},
+};
+static const ctl_arg sla_put_args[] = {
+	{"--category", CTL_OPT, "policy.category", CTL_REQUIRED, "category"},
+	{"--priority", CTL_OPT, "policy.priority", CTL_REQUIRED, "priority"},
+	{"--accept", CTL_OPT, "policy.accept_within.amount", CTL_REQUIRED, "accept within this many units"},
+	{"--accept-unit", CTL_OPT, "policy.accept_within.unit", CTL_REQUIRED, "unit of --accept"},
+	{"--complete", CTL_OPT, "policy.complete_within.amount", CTL_REQUIRED, "result approved within"},
+	{"--complete-unit", CTL_OPT, "policy.complete_within.unit", CTL_REQUIRED, "unit of --complete"},
+	{"--reply", CTL_OPT, "policy.reply_within.amount", CTL_REQUIRED, "citizen replied within"},
+	{"--reply-unit", CTL_OPT, "policy.reply_within.unit", CTL_REQUIRED, "unit of --reply"},
+	{"--warning", CTL_OPT, "policy.warning_permille", CTL_REQUIRED, "warn at this share of the time, in ‰ (800)"},
+};
+static const ctl_arg calendar_put_args[] = {
+	{"SPEC", CTL_POS, "calendar.text", 0,
+	 "e.g. 'zone=Asia/Shanghai;mon-fri=09:00-12:00,13:30-17:30;holidays=2025-01-28..2025-02-04;"
+	 "makeup=2025-01-26,2025-02-08'"},
+};
+
+/* Admin records are active unless --active=false says otherwise. */
+static hl_status default_active(ctl_ctx *x, ProtobufCMessage *req, const char *path, hl_error *err)
+{
+	return ctl_arg_given(x, "--active") ? HL_OK : ctl_bind(ctl_arena(x), req, path, "true", err);
+}
+
+static hl_status build_dept_put(ctl_ctx *x, ProtobufCMessage *req, hl_error *err)
+{
+	return default_active(x, req, "department.active", err);
+}
+
+static hl_status build_staff_put(ctl_ctx *x, ProtobufCMessage *req, hl_error *err)
+{
+	return default_active(x, req, "staff.active", err);
+}
+
+static hl_status build_rule_put(ctl_ctx *x, ProtobufCMessage *req, hl_error *err)
+{
+	return default_active(x, req, "rule.active", err);
+}
+
+/* ---- audit and outbox (every service) --------------------------------- */
+
+static const ctl_arg audit_list_args[] = {
+	{"SUBJECT_ID", CTL_POS, "subject_id", 0, "subject (e.g. ticket id)"},
+	{"--page-size", CTL_OPT, "page_size", 0, "entries per page"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+
+static const ctl_arg audit_verify_args[] = {
+	{"SUBJECT_ID", CTL_POS_OPT, "subject_id", 0, "one subject (default: every chain of the tenant)"},
+};
+
+static const ctl_arg dead_args[] = {
+	{"--page-size", CTL_OPT, "page_size", 0, "dead letters per page"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+
+static const ctl_arg redrive_args[] = {
+	{"ID", CTL_POS_REST, "ids", 0, "dead-letter ids"},
+	{"--all", CTL_FLAG, "all", 0, "every dead letter of the tenant"},
+};
+
+/* Ids or --all, not both and not neither. */
+static hl_status build_redrive(ctl_ctx *x, ProtobufCMessage *req, hl_error *err)
+{
+	(void)x;
+	const Hotline__Outbox__V1__RedriveDeadLettersRequest *r = (const void *)req;
+	if (!r->n_ids == !r->all)
+		return hl_fail(err, HL_INVALID, "give dead-letter IDs or --all (one of them)");
+	return HL_OK;
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+#define MSG(pkg, name) &hotline__##pkg##__v1__##name##__descriptor
+#define CALL(pkg, req, resp) MSG(pkg, req), MSG(pkg, resp)
+
+const ctl_cmd ctl_commands[] = {
+	{NULL, "token", "print a dev token (HS256) for --as/--roles/--tenant", NULL, NULL, NULL, NULL, NULL, 0, 0, NULL,
+	 ctl_run_token},
+	{"ticket", "create", "register a contact; prints the ticket and the citizen's query code", "intake",
+	 INTAKE "CreateTicket", CALL(intake, create_ticket_request, create_ticket_response), ARGS(create_args), 0, NULL,
+	 NULL},
+	{"ticket", "get", "one ticket by id or number, caller data masked", "intake", INTAKE "GetTicket",
+	 CALL(intake, get_ticket_request, get_ticket_response), ARGS(get_args), 0, build_get, NULL},
+	{"ticket", "list", "tickets of the acting tenant, newest first", "intake", INTAKE "ListTickets",
+	 CALL(intake, list_tickets_request, list_tickets_response), ARGS(list_args), 0, NULL, NULL},
+	{"ticket", "amend", "append a correction with a reason (the registration is kept)", "intake",
+	 INTAKE "AmendTicket", CALL(intake, amend_ticket_request, amend_ticket_response), ARGS(amend_args), 0,
+	 build_amend, NULL},
+	{"ticket", "reveal", "clear caller data (pii_reader, with a reason; audited)", "intake", INTAKE "RevealCaller",
+	 CALL(intake, reveal_caller_request, reveal_caller_response), ARGS(reveal_args), 0, NULL, NULL},
+	{"ticket", "by-phone", "tickets of the same caller (blind index of the phone)", "intake",
+	 INTAKE "FindTicketsByPhone", CALL(intake, find_tickets_by_phone_request, find_tickets_by_phone_response),
+	 ARGS(phone_args), 0, NULL, NULL},
+	{NULL, "public-status", "what the citizen sees, by ticket number and query code (no token)", "intake",
+	 INTAKE "GetPublicStatus", CALL(intake, get_public_status_request, get_public_status_response),
+	 ARGS(public_args), CTL_PUBLIC, NULL, NULL},
+	{"case", "queue", "cases you may see: a department's queue, a handler's, the dispatcher queue", "dispatch",
+	 DISPATCH "ListCases", CALL(dispatch, list_cases_request, list_cases_response), ARGS(queue_args), 0, NULL, NULL},
+	{"case", "get", "one case with its basis, deadlines and handling steps", "dispatch", DISPATCH "GetCase",
+	 CALL(dispatch, get_case_request, get_case_response), ARGS(case_get_args), 0, NULL, NULL},
+	{"case", "assign", "assign to a department (and handler) with a reason (dispatcher, dept_head)", "dispatch",
+	 DISPATCH "AssignCase", CALL(dispatch, assign_case_request, assign_case_response), ARGS(assign_args), 0, NULL,
+	 NULL},
+	{"case", "accept", "accept an assigned case (starts the handling)", "dispatch", DISPATCH "AcceptCase",
+	 CALL(dispatch, accept_case_request, accept_case_response), ARGS(accept_args), 0, NULL, NULL},
+	{"case", "note", "record a step of the handling", "dispatch", DISPATCH "AddCaseNote",
+	 CALL(dispatch, add_case_note_request, add_case_note_response), ARGS(note_args), 0, NULL, NULL},
+	{"case", "result", "submit the written result for sign-off", "dispatch", DISPATCH "SubmitResult",
+	 CALL(dispatch, submit_result_request, submit_result_response), ARGS(result_args), 0, NULL, NULL},
+	{"case", "approve", "sign the result off (head of the department or a deputy)", "dispatch",
+	 DISPATCH "ApproveResult", CALL(dispatch, approve_result_request, approve_result_response), ARGS(approve_args), 0,
+	 NULL, NULL},
+	{"case", "reject", "send the result back for more work (head or deputy)", "dispatch", DISPATCH "RejectResult",
+	 CALL(dispatch, reject_result_request, reject_result_response), ARGS(reject_args), 0, NULL, NULL},
+	{"case", "return", "not ours: back to routing with a reason code (退回)", "dispatch", DISPATCH "ReturnCase",
+	 CALL(dispatch, return_case_request, return_case_response), ARGS(return_args), 0, NULL, NULL},
+	{"case", "transfer", "move to another department (转办; dispatcher, supervisor)", "dispatch",
+	 DISPATCH "TransferCase", CALL(dispatch, transfer_case_request, transfer_case_response), ARGS(transfer_args), 0,
+	 NULL, NULL},
+	{"case", "pause", "stop the clock while waiting for the citizen", "dispatch", DISPATCH "PauseCase",
+	 CALL(dispatch, pause_case_request, pause_case_response), ARGS(pause_args), 0, NULL, NULL},
+	{"case", "resume", "start the clock again", "dispatch", DISPATCH "ResumeCase",
+	 CALL(dispatch, resume_case_request, resume_case_response), ARGS(resume_args), 0, NULL, NULL},
+	{"case", "extend", "ask for more time (a supervisor decides)", "dispatch", DISPATCH "RequestExtension",
+	 CALL(dispatch, request_extension_request, request_extension_response), ARGS(extend_args), 0, NULL, NULL},
+	{"case", "decide-extension", "approve or reject an extension request (supervisor)", "dispatch",
+	 DISPATCH "DecideExtension", CALL(dispatch, decide_extension_request, decide_extension_response),
+	 ARGS(decide_args), 0, NULL, NULL},
+	{"case", "supervise", "issue a supervision notice (督办; supervisor, inspector)", "dispatch",
+	 DISPATCH "SuperviseCase", CALL(dispatch, supervise_case_request, supervise_case_response), ARGS(supervise_args),
+	 0, NULL, NULL},
+	{"case", "lock", "take the edit lock; prints the token for --lock", "dispatch", DISPATCH "LockCase",
+	 CALL(dispatch, lock_case_request, lock_case_response), ARGS(lock_args), 0, NULL, NULL},
+	{"case", "unlock", "release the edit lock", "dispatch", DISPATCH "UnlockCase",
+	 CALL(dispatch, unlock_case_request, unlock_case_response), ARGS(unlock_args), 0, NULL, NULL},
+	{NULL, "notices", "supervision notices: warnings, overdue escalations, 督办", "dispatch", DISPATCH "ListNotices",
+	 CALL(dispatch, list_notices_request, list_notices_response), ARGS(notices_args), 0, NULL, NULL},
+	{"departments", "list", "the tenant's departments", "dispatch", DISPATCH "ListDepartments",
+	 CALL(dispatch, list_departments_request, list_departments_response), NULL, 0, 0, NULL, NULL},
+	{"departments", "put", "create or change a department (tenant_admin)", "dispatch", DISPATCH "PutDepartment",
+	 CALL(dispatch, put_department_request, put_department_response), ARGS(dept_put_args), 0, build_dept_put, NULL},
+	{"staff", "list", "staff of the tenant or of one department, with open cases", "dispatch", DISPATCH "ListStaff",
+	 CALL(dispatch, list_staff_request, list_staff_response), ARGS(staff_list_args), 0, NULL, NULL},
+	{"staff", "put", "create or change a staff member (tenant_admin)", "dispatch", DISPATCH "PutStaff",
+	 CALL(dispatch, put_staff_request, put_staff_response), ARGS(staff_put_args), 0, build_staff_put, NULL},
+	{"rules", "list", "routing rules in the order they are tried", "dispatch", DISPATCH "ListRoutingRules",
+	 CALL(dispatch, list_routing_rules_request, list_routing_rules_response), NULL, 0, 0, NULL, NULL},
+	{"rules", "put", "create or change a routing rule (tenant_admin)", "dispatch", DISPATCH "PutRoutingRule",
+	 CALL(dispatch, put_routing_rule_request, put_routing_rule_response), ARGS(rule_put_args), 0, build_rule_put,
+	 NULL},
+	{"sla", "get", "the SLA policy that applies to a category and priority", "dispatch", DISPATCH "GetSlaPolicy",
+	 CALL(dispatch, get_sla_policy_request, get_sla_policy_response), ARGS(sla_get_args), 0, NULL, NULL},
+	{"sla", "put", "set the SLA policy of a category and priority (tenant_admin)", "dispatch", DISPATCH "PutSlaPolicy",
+	 CALL(dispatch, put_sla_policy_request, put_sla_policy_response), ARGS(sla_put_args), 0, NULL, NULL},
+	{"calendar", "get", "the working-time calendar of the tenant", "dispatch", DISPATCH "GetCalendar",
+	 CALL(dispatch, get_calendar_request, get_calendar_response), NULL, 0, 0, NULL, NULL},
+	{"calendar", "put", "set the working-time calendar (tenant_admin)", "dispatch", DISPATCH "PutCalendar",
+	 CALL(dispatch, put_calendar_request, put_calendar_response), ARGS(calendar_put_args), 0, NULL, NULL},
+	{"audit", "list", "audit entries of one subject, in order", "intake", AUDIT "ListAuditEntries",
+	 CALL(audit, list_audit_entries_request, list_audit_entries_response), ARGS(audit_list_args), CTL_ANY_SERVICE,
+	 NULL, NULL},
+	{"audit", "verify", "recompute one subject's chain, or every chain of the tenant", "intake",
+	 AUDIT "VerifyAuditChain", CALL(audit, verify_audit_chain_request, verify_audit_chain_response),
+	 ARGS(audit_verify_args), CTL_ANY_SERVICE, NULL, NULL},
+	{"outbox", "dead-letters", "outbox rows that could not be delivered (tenant_admin)", "intake",
+	 OUTBOX "ListDeadLetters", CALL(outbox, list_dead_letters_request, list_dead_letters_response), ARGS(dead_args),
+	 CTL_ANY_SERVICE, NULL, NULL},
+	{"outbox", "redrive", "queue dead letters for delivery again (tenant_admin)", "intake",
+	 OUTBOX "RedriveDeadLetters", CALL(outbox, redrive_dead_letters_request, redrive_dead_letters_response),
+	 ARGS(redrive_args), CTL_ANY_SERVICE, build_redrive, NULL},
+	{"outbox", "stats", "backlog and dead letters of the acting tenant (tenant_admin)", "intake",
+	 OUTBOX "GetOutboxStats", CALL(outbox, get_outbox_stats_request, get_outbox_stats_response), NULL, 0,
+	 CTL_ANY_SERVICE, NULL, NULL},
+};
+
+const size_t ctl_n_commands = sizeof ctl_commands / sizeof ctl_commands[0];
