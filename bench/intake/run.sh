@@ -16,20 +16,12 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(cd "$HERE/../.." && pwd -P)
-PG_BIN=/usr/lib/postgresql/15/bin
 SECS=${HOTLINE_BENCH_SECONDS:-10}
 LEVELS=(${HOTLINE_BENCH_LEVELS:-1 8 32})
 KEEP=0
 
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
-
-usage() {
-	sed -n '/^# Usage:/,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
-	exit 2
-}
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
 
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -52,67 +44,18 @@ export HOTLINE_RUN_DIR=${HOTLINE_BENCH_RUN_DIR:-/tmp/hotline-bench}
 export HOTLINE_BUILD_DIR=${HOTLINE_BENCH_BUILD_DIR:-/tmp/hotline-bench-build}
 RUN=$HOTLINE_RUN_DIR
 BUILD=$HOTLINE_BUILD_DIR
-OUT=$(mktemp -d "${TMPDIR:-/tmp}/hotline-bench-out.XXXXXX")
-STARTED=0
-
-stack() {
-	bash "$REPO/scripts/stack" "$@"
-}
-
-cleanup() {
-	local rc=$?
-	if ((KEEP && STARTED)); then
-		echo "# stack kept running (scripts/stack with HOTLINE_BASE_PORT=$HOTLINE_BASE_PORT" \
-			"HOTLINE_RUN_DIR=$RUN); results in $OUT"
-	elif ((!KEEP)); then
-		if ((STARTED)); then
-			stack down >/dev/null 2>&1 || echo "bench: scripts/stack down failed" >&2
-		fi
-		rm -rf "$OUT"
-	fi
-	exit $rc
-}
-
-# env_get KEY: the value of KEY in stack.env.
-env_get() {
-	sed -n "s/^$1=//p" "$RUN/stack.env" | head -n1
-}
-
-# Splits a postgresql:// DSN into a password-less URI (CONN) and PGPASSWORD, so that the
-# password never shows on a command line.
-split_dsn() {
-	local re='^(postgres(ql)?://)([^:@/]+)(:([^@/]*))?@(.*)$'
-	[[ $1 =~ $re ]] || die "unexpected DSN form"
-	CONN=${BASH_REMATCH[1]}${BASH_REMATCH[3]}@${BASH_REMATCH[6]}
-	PASS=$(printf '%b' "${BASH_REMATCH[5]//%/\\x}")
-}
-
-# sql ROLE_DSN_KEY SQL: one value from psql as that role.
-sql() {
-	split_dsn "$(env_get "$1")"
-	PGPASSWORD=$PASS "$PG_BIN/psql" "$CONN" -X -q -A -t -v ON_ERROR_STOP=1 -c "$2" </dev/null
-}
 
 # ---------------------------------------------------------------------------------------------
 # Build (Release, a tree of its own) and stack
 
-trap cleanup EXIT
-echo "# building $REPO into $BUILD (Release)" >&2
-cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$OUT/cmake.log" 2>&1 ||
-	{ tail -n 30 "$OUT/cmake.log" >&2; die "cmake configure failed (log above)"; }
-cmake --build "$BUILD" -j2 >>"$OUT/cmake.log" 2>&1 ||
-	{ grep -m 20 -E 'error|Error' "$OUT/cmake.log" >&2; die "build failed"; }
-BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
-[[ $BUILD_TYPE == Release ]] || die "build type of $BUILD is '$BUILD_TYPE', not Release"
+trap bench_cleanup EXIT
+bench_build
+bench_stack_up intake
+# CreateTicket alone: dispatch (when built) would take the registrations from intake's outbox at the
+# same time and share the 2 cores; bench/pipeline measures the whole flow.
+stack stop-service dispatch >/dev/null 2>&1 || true
 
-STARTED=1
-echo "# starting the stack: base port $HOTLINE_BASE_PORT, run dir $RUN" >&2
-stack up >"$OUT/stack.log" 2>&1 || { tail -n 30 "$OUT/stack.log" >&2; die "scripts/stack up failed"; }
-
-INTAKE_PID=$(head -n1 "$RUN/pids/intake.pid")
-INTAKE_EXE=$(readlink "/proc/$INTAKE_PID/exe" 2>/dev/null || true)
-[[ $INTAKE_EXE == "$BUILD/services/intake/hotline-intake" ]] ||
-	die "the intake service running on port $((HOTLINE_BASE_PORT + 1)) is not $BUILD's Release binary ($INTAKE_EXE)"
+INTAKE_EXE=$BUILD/services/intake/hotline-intake
 WORKERS=$(sed -n 's/.*event=config var=HOTLINE_WORKERS value=\([0-9]*\).*/\1/p' "$RUN/logs/intake.log" | tail -n1)
 ROWS_BEFORE=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT count(*) FROM intake.tickets")
 

@@ -1,0 +1,102 @@
+# bench/lib.sh — what the benchmark scripts share (sourced, not run): a Release build of their
+# own, a private stack on their own ports, psql as a stack role, and the clean-up at exit.
+# The caller sets HERE, REPO and KEEP, and exports HOTLINE_BASE_PORT, HOTLINE_RUN_DIR and
+# HOTLINE_BUILD_DIR (never a developer's own stack) before calling bench_build and bench_stack_up.
+
+PG_BIN=/usr/lib/postgresql/15/bin
+STARTED=0
+OUT=$(mktemp -d "${TMPDIR:-/tmp}/hotline-bench-out.XXXXXX")
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+usage() {
+	sed -n '/^# Usage:/,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2
+	exit 2
+}
+
+stack() {
+	bash "$REPO/scripts/stack" "$@"
+}
+
+# At exit: run the script's bench_on_exit (if it has one), stop the stack we started (unless
+# --keep; with BENCH_PURGE=1 also delete its data) and remove the scratch directory.
+bench_cleanup() {
+	local rc=$?
+	if declare -F bench_on_exit >/dev/null; then
+		bench_on_exit
+	fi
+	if ((KEEP && STARTED)); then
+		echo "# stack kept running (scripts/stack with HOTLINE_BASE_PORT=$HOTLINE_BASE_PORT" \
+			"HOTLINE_RUN_DIR=$HOTLINE_RUN_DIR); results in $OUT"
+	elif ((!KEEP)); then
+		if ((STARTED)); then
+			stack down ${BENCH_PURGE:+--purge} >/dev/null 2>&1 || echo "bench: scripts/stack down failed" >&2
+		fi
+		rm -rf "$OUT"
+	fi
+	exit $rc
+}
+
+# env_get [FILE] KEY: the value of KEY in a KEY=value file (default: the stack's stack.env).
+env_get() {
+	local file=$HOTLINE_RUN_DIR/stack.env
+	if (($# == 2)); then
+		file=$1
+		shift
+	fi
+	sed -n "s/^$1=//p" "$file" | head -n1
+}
+
+# Splits a postgresql:// DSN into a password-less URI (CONN) and PGPASSWORD, so that the
+# password never shows on a command line.
+split_dsn() {
+	local re='^(postgres(ql)?://)([^:@/]+)(:([^@/]*))?@(.*)$'
+	[[ $1 =~ $re ]] || die "unexpected DSN form"
+	CONN=${BASH_REMATCH[1]}${BASH_REMATCH[3]}@${BASH_REMATCH[6]}
+	PASS=$(printf '%b' "${BASH_REMATCH[5]//%/\\x}")
+}
+
+# sql ROLE_DSN_KEY SQL: the result of SQL from psql as that role (unaligned, tuples only).
+sql() {
+	split_dsn "$(env_get "$1")"
+	PGPASSWORD=$PASS "$PG_BIN/psql" "$CONN" -X -q -A -t -v ON_ERROR_STOP=1 -c "$2" </dev/null
+}
+
+# bench_build [CMAKE_ARGS...]: configure and build HOTLINE_BUILD_DIR as Release; sets BUILD_TYPE.
+bench_build() {
+	echo "# building $REPO into $HOTLINE_BUILD_DIR (Release)" >&2
+	cmake -S "$REPO" -B "$HOTLINE_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "$@" >"$OUT/cmake.log" 2>&1 ||
+		{ tail -n 30 "$OUT/cmake.log" >&2; die "cmake configure failed (log above)"; }
+	cmake --build "$HOTLINE_BUILD_DIR" -j2 >>"$OUT/cmake.log" 2>&1 ||
+		{ grep -m 20 -E 'error|Error' "$OUT/cmake.log" >&2; die "build failed"; }
+	BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$HOTLINE_BUILD_DIR/CMakeCache.txt")
+	[[ $BUILD_TYPE == Release ]] || die "build type of $HOTLINE_BUILD_DIR is '$BUILD_TYPE', not Release"
+}
+
+# bench_stack_up SERVICE...: start the stack and check that each service runs this build's binary.
+bench_stack_up() {
+	local s pid exe
+	STARTED=1
+	echo "# starting the stack: base port $HOTLINE_BASE_PORT, run dir $HOTLINE_RUN_DIR" >&2
+	stack up >"$OUT/stack.log" 2>&1 || { tail -n 30 "$OUT/stack.log" >&2; die "scripts/stack up failed"; }
+	for s in "$@"; do
+		pid=$(head -n1 "$HOTLINE_RUN_DIR/pids/$s.pid")
+		exe=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
+		[[ $exe == "$HOTLINE_BUILD_DIR/services/$s/hotline-$s" ]] ||
+			die "the $s service running is not $HOTLINE_BUILD_DIR's Release binary ($exe)"
+	done
+}
+
+# The closing lines every benchmark prints: durability, build, machine.
+bench_footer() {
+	local sc
+	sc=$(sql HOTLINE_PG_SUPERUSER_DSN 'SHOW synchronous_commit')
+	echo "synchronous_commit = $sc   (fsync = $(sql HOTLINE_PG_SUPERUSER_DSN 'SHOW fsync'))"
+	echo "build type = $BUILD_TYPE"
+	echo "load average now: $(cut -d' ' -f1-3 /proc/loadavg); machine: $(nproc) CPU(s) shared by the" \
+		"load generator, the services, PostgreSQL and Redis"
+	[[ $sc == on ]] || die "synchronous_commit is not on: figures invalid"
+}
