@@ -1,0 +1,154 @@
+"""Operations of a running service: the plain HTTP ops port (/healthz,
+/readyz, /metrics in Prometheus text format), serving through a Redis outage
+(degraded, still ready) and through a PostgreSQL restart (no ticket lost), and
+a graceful SIGTERM.  Real stack: PostgreSQL, Redis, intake over mTLS."""
+import re
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+import grpc
+
+import hotline_test as ht
+from hotline.common.v1 import common_pb2
+from hotline.intake.v1 import intake_pb2
+
+INTAKE = "hotline.intake.v1.IntakeService"
+OPS = "http://" + ht.ENV["HOTLINE_INTAKE_OPS"]
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-z_]+="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$')
+
+
+def http_get(path):
+    """(status, body text) of GET on intake's ops port."""
+    try:
+        with urllib.request.urlopen(OPS + path, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def metrics():
+    """{series line without value: float value} of /metrics; every line must parse."""
+    code, body = http_get("/metrics")
+    assert code == 200, code
+    out = {}
+    for line in body.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        assert m, "not Prometheus text format: %r" % line
+        series, value = line.rsplit(" ", 1)
+        out[series] = float(value)
+    return out
+
+
+def series_value(ms, name, *needles):
+    """Sum of the samples of metric `name` whose labels contain every needle."""
+    total = 0.0
+    for k, v in ms.items():
+        if (k == name or k.startswith(name + "{")) and all(n in k for n in needles):
+            total += v
+    return total
+
+
+class Ops(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ch = ht.channel("intake")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ch.close()
+
+    def create(self, **over):
+        req = intake_pb2.CreateTicketRequest(
+            request_id=ht.request_id(), channel=common_pb2.CHANNEL_PHONE, category=common_pb2.CATEGORY_HELP,
+            priority=common_pb2.PRIORITY_GENERAL, topic="路灯不亮", description="小区门口路灯连续三天不亮。",
+            area="海淀区", caller=intake_pb2.Caller(name="王五", phone="13900001111"))
+        for k, v in over.items():
+            setattr(req, k, v)
+        return ht.rpc(self.ch, INTAKE, "CreateTicket", req, intake_pb2.CreateTicketResponse, ht.auth())
+
+    def get(self, tid):
+        return ht.rpc(self.ch, INTAKE, "GetTicket", intake_pb2.GetTicketRequest(id=tid),
+                      intake_pb2.GetTicketResponse, ht.auth()).ticket
+
+    def test_healthz_and_readyz(self):
+        self.assertEqual(http_get("/healthz")[0], 200)
+        code, body = http_get("/readyz")
+        self.assertEqual(code, 200)
+        for line in ("db ok", "redis ok", "migrations ok"):
+            self.assertIn(line, body)
+        self.assertEqual(http_get("/nope")[0], 404)
+
+    def test_metrics_count_calls_by_method_and_code(self):
+        before = metrics()
+        self.create()
+        code, _ = ht.code_of(ht.rpc, self.ch, INTAKE, "GetTicket",
+                             intake_pb2.GetTicketRequest(id="00000000-0000-7000-8000-000000000000"),
+                             intake_pb2.GetTicketResponse, ht.auth())
+        self.assertEqual(code, grpc.StatusCode.NOT_FOUND)
+        after = metrics()
+        calls = "hotline_rpc_calls_total"
+        self.assertEqual(series_value(after, calls, "CreateTicket", '"OK"') -
+                         series_value(before, calls, "CreateTicket", '"OK"'), 1)
+        self.assertEqual(series_value(after, calls, "GetTicket", "NOT_FOUND") -
+                         series_value(before, calls, "GetTicket", "NOT_FOUND"), 1)
+        # latency histogram: the +Inf bucket and the count agree, and grew
+        inf = series_value(after, "hotline_rpc_duration_seconds_bucket", "CreateTicket", 'le="+Inf"')
+        count = series_value(after, "hotline_rpc_duration_seconds_count", "CreateTicket")
+        self.assertGreaterEqual(inf, 1)
+        self.assertEqual(inf, count)
+        self.assertGreater(series_value(after, "hotline_rpc_duration_seconds_sum", "CreateTicket"), 0)
+        self.assertGreater(series_value(after, "hotline_worker_pool_size"), 0)
+        for name in ("hotline_outbox_backlog", "hotline_outbox_dead_letters", "hotline_worker_busy"):
+            self.assertTrue(any(k == name or k.startswith(name + "{") for k in after), name)
+
+    def test_serves_reads_and_writes_while_redis_is_down(self):
+        ht.stack("stop-redis")
+        try:
+            code, body = http_get("/readyz")
+            self.assertEqual(code, 200, body)  # degraded, still ready
+            self.assertIn("redis degraded", body)
+            t = self.create().ticket
+            self.assertEqual(self.get(t.id).ticket_no, t.ticket_no)
+        finally:
+            ht.stack("start-redis")
+        ht.wait_for(lambda: "redis ok" in http_get("/readyz")[1], timeout=15, what="redis ok in /readyz")
+
+    def test_postgres_restart_loses_no_ticket(self):
+        t = self.create().ticket
+        ht.stack("restart-postgres")
+
+        def created():
+            try:
+                return self.create().ticket
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.UNAVAILABLE, e.details())
+                return None
+        t2 = ht.wait_for(created, timeout=30, what="CreateTicket after the PostgreSQL restart")
+        self.assertEqual(self.get(t.id).ticket_no, t.ticket_no)
+        self.assertEqual(self.get(t2.id).ticket_no, t2.ticket_no)
+        ht.wait_for(lambda: http_get("/readyz")[0] == 200, timeout=15, what="ready again")
+
+    def test_sigterm_is_a_clean_shutdown(self):
+        log = ht.ENV["HOTLINE_RUN_DIR"] + "/logs/intake.log"
+        start = len(ht.read_bytes(log))
+        t0 = time.time()
+        ht.stack("restart-service", "intake")
+        self.assertLess(time.time() - t0, 30)
+        tail = ht.read_bytes(log)[start:].decode("utf-8", "replace")
+        self.assertRegex(tail, r"stopping.*signal=15")
+        self.assertRegex(tail, r"stopped.*clean=yes")
+        ch = ht.channel("intake")
+        try:
+            r = ht.rpc(ch, INTAKE, "GetTicket", intake_pb2.GetTicketRequest(id=self.create().ticket.id),
+                       intake_pb2.GetTicketResponse, ht.auth())
+            self.assertTrue(r.ticket.ticket_no)
+        finally:
+            ch.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
