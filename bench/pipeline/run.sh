@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# bench/pipeline/run.sh — the pipeline benchmark of the dispatch issue: tickets registered by
+# CreateTicket over mTLS (bench_intake, 16 concurrent callers, for S seconds) flow through
+# intake's outbox to dispatch (SubmitTicket: routed by a rule, assigned to the least-loaded of 8
+# handlers, deadlines scheduled) and back through dispatch's outbox to intake
+# (UpdateTicketStatus in_handling). Prints: tickets registered; tickets whose "in handling"
+# status is visible at intake, per second during the load (sustained rate: median and minimum
+# of the full seconds) and overall; the end-to-end latency from registration to the status at
+# intake (p50/p99/max, from the rows' own commit times); the drain time after the load; and the
+# loss check (one assigned lead case per ticket, every ticket in handling). Durable commits:
+# synchronous_commit is printed and must be on. Not a timed test: it prints figures.
+#
+# Usage: bench/pipeline/run.sh [--seconds S] [--keep]
+# Environment: HOTLINE_BENCH_BASE_PORT (default 24100), HOTLINE_BENCH_RUN_DIR (default
+#              /tmp/hotline-bench-pipeline), HOTLINE_BENCH_BUILD_DIR (default
+#              /tmp/hotline-bench-build), HOTLINE_BENCH_SECONDS (default 60),
+#              HOTLINE_BENCH_CONCURRENCY (default 16), HOTLINE_BENCH_RELAY_THREADS (default 4).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+REPO=$(cd "$HERE/../.." && pwd -P)
+SECS=${HOTLINE_BENCH_SECONDS:-60}
+CONC=${HOTLINE_BENCH_CONCURRENCY:-16}
+RELAY=${HOTLINE_BENCH_RELAY_THREADS:-4}
+TENANT=bench-pipeline
+KEEP=0
+
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
+
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--keep) KEEP=1 ;;
+	--seconds)
+		[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--seconds needs a whole number of seconds"
+		SECS=$2
+		shift
+		;;
+	-h | --help) usage ;;
+	*) usage ;;
+	esac
+	shift
+done
+
+export HOTLINE_BASE_PORT=${HOTLINE_BENCH_BASE_PORT:-24100}
+export HOTLINE_RUN_DIR=${HOTLINE_BENCH_RUN_DIR:-/tmp/hotline-bench-pipeline}
+export HOTLINE_BUILD_DIR=${HOTLINE_BENCH_BUILD_DIR:-/tmp/hotline-bench-build}
+
+trap bench_cleanup EXIT
+bench_build
+mkdir -p "$HOTLINE_RUN_DIR"
+[[ -f $HOTLINE_RUN_DIR/.hotline-stack || -z $(ls -A "$HOTLINE_RUN_DIR") ]] ||
+	die "$HOTLINE_RUN_DIR was not made by scripts/stack"
+touch "$HOTLINE_RUN_DIR/.hotline-stack"
+echo "HOTLINE_RELAY_THREADS=$RELAY" >"$HOTLINE_RUN_DIR/extra.env"
+bench_stack_up intake dispatch
+
+PYENV=(env HOTLINE_RUN_DIR="$HOTLINE_RUN_DIR" PYTHONPATH="$HOTLINE_BUILD_DIR/pygen:$REPO/tests/lib")
+"${PYENV[@]}" /usr/bin/python3 "$HERE/setup.py" "$TENANT" 8 || die "directory setup failed"
+T="tenant_id = '$TENANT'"
+
+echo "# load: bench_intake --tenant $TENANT --concurrency $CONC --seconds $SECS (relay threads: $RELAY)" >&2
+"$HOTLINE_BUILD_DIR/bench/bench_intake" --env "$HOTLINE_RUN_DIR/stack.env" --tenant "$TENANT" \
+	--seconds "$SECS" --warmup 0 --concurrency "$CONC" | tee "$OUT/load.txt"
+LOAD_END=$(date +%s.%N)
+CREATED=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT count(*) FROM intake.tickets WHERE $T")
+
+echo "# draining: waiting until every ticket is in handling at intake (at most 600 s)" >&2
+for ((i = 0; i < 6000; i++)); do
+	done_n=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT count(*) FROM intake.tickets WHERE $T AND status = 3")
+	((done_n < CREATED)) || break
+	sleep 0.1
+done
+DRAIN=$(awk -v a="$LOAD_END" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+
+echo
+echo "== CreateTicket -> intake outbox -> dispatch (routed, assigned) -> dispatch outbox -> intake =="
+echo "tickets registered:                 $CREATED"
+echo "tickets in handling at intake:      $done_n"
+FULL_SECONDS="
+WITH t AS (SELECT created_at, updated_at FROM intake.tickets WHERE $T AND status = 3),
+     w AS (SELECT min(created_at) AS t0, max(created_at) AS t1 FROM t),
+     s AS (SELECT date_trunc('second', updated_at) AS sec, count(*) AS n FROM t GROUP BY 1)
+SELECT n FROM s, w WHERE sec > date_trunc('second', w.t0) AND sec < date_trunc('second', w.t1)"
+MEDIAN=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT COALESCE(percentile_disc(0.5) WITHIN GROUP (ORDER BY n), 0) FROM ($FULL_SECONDS) f")
+sql HOTLINE_PG_SUPERUSER_DSN "
+WITH t AS (SELECT created_at, updated_at FROM intake.tickets WHERE $T AND status = 3),
+     w AS (SELECT min(created_at) AS t0, max(created_at) AS t1 FROM t),
+     s AS (SELECT date_trunc('second', updated_at) AS sec, count(*) AS n FROM t GROUP BY 1),
+     full_s AS (SELECT n FROM s, w WHERE sec > date_trunc('second', w.t0) AND sec < date_trunc('second', w.t1))
+SELECT format('flow rate during the load (per full second): median %s/s, min %s/s over %s s',
+              (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY n) FROM full_s),
+              (SELECT min(n) FROM full_s), (SELECT count(*) FROM full_s)),
+       format('flow rate overall (first registration to last status): %s tickets/s',
+              round((SELECT count(*) FROM t) / extract(epoch FROM (SELECT max(updated_at) FROM t) - w.t0), 1)),
+       format('end-to-end latency (registration commit to status at intake): p50 %s ms, p99 %s ms, max %s ms',
+              round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM updated_at - created_at)) FROM t)::numeric * 1000, 1),
+              round((SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM updated_at - created_at)) FROM t)::numeric * 1000, 1),
+              round((SELECT max(extract(epoch FROM updated_at - created_at)) FROM t)::numeric * 1000, 1))
+FROM w" | tr '|' '\n'
+echo "drain after the load ended:         ${DRAIN} s"
+CASES=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT count(*) FROM dispatch.cases WHERE $T AND role = 1")
+DISTINCT=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT count(DISTINCT ticket_id) FROM dispatch.cases WHERE $T AND role = 1")
+ASSIGNED=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT count(*) FROM dispatch.cases WHERE $T AND status = 2 AND handler_id IS NOT NULL")
+echo "lead cases: $CASES (distinct tickets $DISTINCT), assigned to a handler: $ASSIGNED"
+echo "handler loads: $(sql HOTLINE_PG_SUPERUSER_DSN "SELECT string_agg(open_load::text, ' ' ORDER BY id) FROM dispatch.staff WHERE $T")"
+if ((CASES == CREATED && DISTINCT == CREATED && ASSIGNED == CREATED && done_n == CREATED)); then
+	echo "loss: none (every registered ticket has exactly one assigned case and is in handling)"
+else
+	echo "loss: MISMATCH"
+fi
+echo "goal >= 500 tickets/s sustained (median full second): $MEDIAN/s $( ((MEDIAN >= 500)) && echo met || echo MISSED)"
+bench_footer

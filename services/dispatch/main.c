@@ -1,0 +1,62 @@
+/*
+ * main.c - the dispatch service process: its own configuration and state;
+ * everything else is the common program life (hl/program.h).
+ */
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "dispatch.h"
+#include "hl/program.h"
+#include "store.h"
+
+struct dispatch_config {
+	long long lock_lease_ms;
+};
+
+#define F(field) offsetof(struct dispatch_config, field)
+static const hl_config_item items[] = {
+	{"HOTLINE_EDIT_LOCK_LEASE_MS", HL_CFG_DURATION_MS, "2m", 1000, 3600000, F(lock_lease_ms),
+	 "lease of the user-visible case edit lock (renewed by each change made with it)", false},
+};
+
+extern const hl_migration dispatch_migrations[];
+extern const size_t dispatch_migrations_count;
+
+static struct dispatch_config config;
+
+static hl_status init(void *cfgp, const hl_common_config *common, void **out, hl_error *err)
+{
+	struct dispatch_config *cfg = cfgp;
+	dispatch_app *app = calloc(1, sizeof *app);
+	if (!app)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	app->common = common;
+	app->lock_lease_ms = (int)cfg->lock_lease_ms;
+	*out = app;
+	return HL_OK;
+}
+
+static void release(void *app)
+{
+	free(app);
+}
+
+int main(int argc, char **argv)
+{
+	hl_program program = {
+		.name = "dispatch",
+		.summary = "Hotline dispatch service: routing, handling, working-time deadlines, supervision.",
+		.items = items,
+		.n_items = sizeof items / sizeof items[0],
+		.config = &config,
+		.migrations = dispatch_migrations,
+		.n_migrations = dispatch_migrations_count,
+		.services = &dispatch_service,
+		.n_services = 1,
+		.audit_missing_sql = store_missing_chain_sql,
+		.init = init,
+		.release = release,
+		.timer_fire = dispatch_timer_fire,
+	};
+	return hl_program_main(&program, argc, argv);
+}

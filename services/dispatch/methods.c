@@ -1,0 +1,44 @@
+/*
+ * methods.c - dispatch's method table: which handler serves each RPC of
+ * hotline.dispatch.v1.DispatchService and who may call it.
+ */
+#include "dispatch.h"
+
+static const hl_method methods[] = {
+	{"SubmitTicket", dispatch_submit_ticket, HL_ACCESS_INTERNAL, "intake"},
+	{"ReopenCase", dispatch_reopen_case, HL_ACCESS_INTERNAL, "followup"},
+	{"GetCase", dispatch_get_case, HL_ACCESS_USER, NULL},
+	{"ListCases", dispatch_list_cases, HL_ACCESS_USER, NULL},
+	{"AssignCase", dispatch_assign_case, HL_ACCESS_USER, NULL},
+	{"AcceptCase", dispatch_accept_case, HL_ACCESS_USER, NULL},
+	{"ReturnCase", dispatch_return_case, HL_ACCESS_USER, NULL},
+	{"TransferCase", dispatch_transfer_case, HL_ACCESS_USER, NULL},
+	{"AddCaseNote", dispatch_add_note, HL_ACCESS_USER, NULL},
+	{"SubmitResult", dispatch_submit_result, HL_ACCESS_USER, NULL},
+	{"ApproveResult", dispatch_approve_result, HL_ACCESS_USER, NULL},
+	{"RejectResult", dispatch_reject_result, HL_ACCESS_USER, NULL},
+	{"PauseCase", dispatch_pause_case, HL_ACCESS_USER, NULL},
+	{"ResumeCase", dispatch_resume_case, HL_ACCESS_USER, NULL},
+	{"RequestExtension", dispatch_request_extension, HL_ACCESS_USER, NULL},
+	{"DecideExtension", dispatch_decide_extension, HL_ACCESS_USER, NULL},
+	{"SuperviseCase", dispatch_supervise_case, HL_ACCESS_USER, NULL},
+	{"ListNotices", dispatch_list_notices, HL_ACCESS_USER, NULL},
+	{"LockCase", dispatch_lock_case, HL_ACCESS_USER, NULL},
+	{"UnlockCase", dispatch_unlock_case, HL_ACCESS_USER, NULL},
+	{"PutDepartment", dispatch_put_department, HL_ACCESS_USER, NULL},
+	{"ListDepartments", dispatch_list_departments, HL_ACCESS_USER, NULL},
+	{"PutStaff", dispatch_put_staff, HL_ACCESS_USER, NULL},
+	{"ListStaff", dispatch_list_staff, HL_ACCESS_USER, NULL},
+	{"PutRoutingRule", dispatch_put_rule, HL_ACCESS_USER, NULL},
+	{"ListRoutingRules", dispatch_list_rules, HL_ACCESS_USER, NULL},
+	{"PutSlaPolicy", dispatch_put_sla, HL_ACCESS_USER, NULL},
+	{"GetSlaPolicy", dispatch_get_sla, HL_ACCESS_USER, NULL},
+	{"PutCalendar", dispatch_put_calendar, HL_ACCESS_USER, NULL},
+	{"GetCalendar", dispatch_get_calendar, HL_ACCESS_USER, NULL},
+};
+
+const hl_service dispatch_service = {
+	&hotline__dispatch__v1__dispatch_service__descriptor,
+	methods,
+	sizeof methods / sizeof methods[0],
+};

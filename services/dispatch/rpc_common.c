@@ -1,0 +1,353 @@
+/*
+ * rpc_common.c - what dispatch's handlers share: who the caller is in the
+ * directory, which cases they may see (role, department, recusal 回避),
+ * saving a case with its step and audit entry, the Case message, and the
+ * outbox rows to intake (ticket status) and reporting (case events).
+ */
+#include <string.h>
+
+#include "google/protobuf/timestamp.pb-c.h"
+#include "hl/audit.h"
+#include "hl/buf.h"
+#include "hl/crypto.h"
+#include "hl/enqueue.h"
+#include "hl/handler.h"
+#include "hl/timers.h"
+#include "hotline/common/v1/common.pb-c.h"
+#include "hotline/intake/v1/intake.pb-c.h"
+#include "store.h"
+
+const char *const dispatch_staff_roles[] = {"agent",	 "dispatcher", "handler",      "dept_head",
+					    "supervisor", "inspector",  "tenant_admin", "auditor",
+					    "analyst",	 "reviewer",   NULL};
+
+bool dispatch_in(const char *const *list, int n, const char *dept)
+{
+	for (int i = 0; dept && i < n; i++)
+		if (strcmp(list[i], dept) == 0)
+			return true;
+	return false;
+}
+
+hl_status dispatch_abort(hl_call *c, hl_status st)
+{
+	hl_pg_rollback(hl_call_pg(c));
+	return st;
+}
+
+hl_status dispatch_caller_staff(hl_call *c, dispatch_staff **out)
+{
+	hl_error err;
+	if (store_staff_get(hl_call_pg(c), hl_call_arena(c), hl_call_principal(c)->actor, out, &err))
+		return hl_call_db_fail(c, &err);
+	return HL_OK;
+}
+
+/* Roles that see every case of the tenant (except where recusal hides it). */
+static bool sees_all(hl_call *c)
+{
+	return hl_call_has_role(c, "dispatcher") || hl_call_has_role(c, "supervisor") ||
+	       hl_call_has_role(c, "tenant_admin") || hl_call_has_role(c, "auditor");
+}
+
+static bool is_complaint_or_report(const dispatch_case *k)
+{
+	return k->category == HOTLINE__COMMON__V1__CATEGORY__CATEGORY_COMPLAINT ||
+	       k->category == HOTLINE__COMMON__V1__CATEGORY__CATEGORY_REPORT;
+}
+
+hl_status dispatch_viewer_load(hl_call *c, dispatch_viewer *v)
+{
+	dispatch_staff *me;
+	hl_error err;
+	hl_status st = dispatch_caller_staff(c, &me);
+	if (st)
+		return st;
+	v->me = me;
+	if (store_departments_led(hl_call_pg(c), hl_call_arena(c), hl_call_principal(c)->actor, &v->led, &v->n_led,
+				  &err))
+		return hl_call_db_fail(c, &err);
+	return HL_OK;
+}
+
+bool dispatch_case_member(hl_call *c, const dispatch_case *k, const dispatch_viewer *v)
+{
+	if (!k->department_id)
+		return false;
+	bool staff = v->me && v->me->active && strcmp(v->me->department_id, k->department_id) == 0 &&
+		     (hl_call_has_role(c, "handler") || hl_call_has_role(c, "dept_head"));
+	return staff || (hl_call_has_role(c, "dept_head") && dispatch_in(v->led, v->n_led, k->department_id));
+}
+
+/* Recusal: the caller belongs to, heads or deputizes a department the case implicates. */
+static bool recused(const dispatch_case *k, const dispatch_viewer *v)
+{
+	if (v->me && dispatch_in(k->implicated, k->n_implicated, v->me->department_id))
+		return true;
+	for (int i = 0; i < v->n_led; i++)
+		if (dispatch_in(k->implicated, k->n_implicated, v->led[i]))
+			return true;
+	return false;
+}
+
+bool dispatch_case_visible(hl_call *c, const dispatch_case *k, const dispatch_viewer *v)
+{
+	if (recused(k, v)) /* whatever their role */
+		return false;
+	if (sees_all(c))
+		return true;
+	if (hl_call_has_role(c, "inspector") && is_complaint_or_report(k))
+		return true; /* R9: discipline inspection supervises complaints and reports */
+	if (hl_call_has_role(c, "agent") && strcmp(k->registered_by, hl_call_principal(c)->actor) == 0)
+		return true; /* R13: the first-contact agent follows their tickets */
+	return dispatch_case_member(c, k, v);
+}
+
+hl_status dispatch_case_load(hl_call *c, const char *id, bool for_update, dispatch_case **out)
+{
+	hl_error err;
+	dispatch_viewer v;
+	hl_status st;
+	if (!hl_uuid_valid(id)) {
+		hl_pg_rollback(hl_call_pg(c));
+		return hl_call_fail(c, HL_INVALID, "case_id: not a UUID");
+	}
+	if ((st = dispatch_viewer_load(c, &v)))
+		return st;
+	if (store_case_get(hl_call_pg(c), hl_call_arena(c), id, for_update, out, &err))
+		return hl_call_db_fail(c, &err);
+	if (!*out || !dispatch_case_visible(c, *out, &v))
+		return hl_call_db_fail(c, &(hl_error){HL_NOT_FOUND, "case not found"});
+	return HL_OK;
+}
+
+/* The audit details of a step: ids and status, never the note itself (it may quote the citizen). */
+static const char *step_details(hl_arena *a, const dispatch_case *k, const char *note)
+{
+	hl_buf b = HL_BUF_INIT;
+	hl_buf_printf(&b, "{\"status\":%d,\"department\":", k->status);
+	hl_buf_json_string(&b, k->department_id ? k->department_id : "");
+	hl_buf_puts(&b, ",\"handler\":");
+	hl_buf_json_string(&b, k->handler_id ? k->handler_id : "");
+	if (note && note[0]) {
+		uint8_t d[HL_SHA256_LEN];
+		char hex[2 * HL_SHA256_LEN + 1];
+		hl_error err;
+		if (hl_sha256(note, strlen(note), d, &err) == HL_OK) {
+			hl_hex_write(d, sizeof d, hex);
+			hl_buf_printf(&b, ",\"note_sha256\":\"%s\"", hex);
+		}
+	}
+	hl_buf_putc(&b, '}');
+	const char *out = hl_buf_failed(&b) ? "{}" : hl_arena_strdup(a, b.data);
+	hl_buf_release(&b);
+	return out;
+}
+
+hl_status dispatch_record_step(hl_pg *pg, hl_arena *a, const dispatch_case *k, const char *actor, const char *action,
+			      const char *note, hl_error *err)
+{
+	hl_status st = store_step_add(pg, a, k->tenant, k->id, action, actor, k->department_id, note, err);
+	return st ? st : hl_audit_append(pg, a, k->tenant, "case", k->id, actor, action, step_details(a, k, note), false, err);
+}
+
+hl_status dispatch_step(hl_call *c, const dispatch_case *k, const char *action, const char *note)
+{
+	hl_error err;
+	if (dispatch_record_step(hl_call_pg(c), hl_call_arena(c), k, hl_call_principal(c)->actor, action, note, &err))
+		return hl_call_db_fail(c, &err);
+	return HL_OK;
+}
+
+hl_status dispatch_case_save(hl_call *c, dispatch_case *k)
+{
+	hl_error err;
+	bool ok;
+	if (store_case_update(hl_call_pg(c), hl_call_arena(c), k, &ok, &err))
+		return hl_call_db_fail(c, &err);
+	if (!ok)
+		return hl_call_db_fail(c, &(hl_error){HL_ABORTED, "case was changed by a newer edit-lock holder"});
+	return HL_OK;
+}
+
+static hl_enqueue_row row_for(hl_call *c, const dispatch_case *k)
+{
+	return (hl_enqueue_row){.tenant = k->tenant, .subject_id = k->ticket_id, .actor = hl_call_principal(c)->actor};
+}
+
+hl_status dispatch_enqueue_case_event(hl_pg *pg, hl_arena *a, const dispatch_case *k, const char *actor,
+				      const char *type, int deadline_kind, int64_t due_us, hl_error *err)
+{
+	Hotline__Common__V1__CaseChanged p = HOTLINE__COMMON__V1__CASE_CHANGED__INIT;
+	Google__Protobuf__Timestamp due = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	due.seconds = due_us / 1000000;
+	due.nanos = (int32_t)(due_us % 1000000) * 1000;
+	p.case_id = (char *)k->id;
+	p.department_id = (char *)(k->department_id ? k->department_id : "");
+	p.handler_id = (char *)(k->handler_id ? k->handler_id : "");
+	p.case_status = k->status;
+	p.basis_kind = k->basis_kind;
+	p.rule_id = (char *)(k->basis_rule_id ? k->basis_rule_id : "");
+	p.return_reason = k->basis_return_reason;
+	p.deadline_kind = deadline_kind;
+	p.due_at = due_us ? &due : NULL;
+	p.lead = k->role == ROLE_LEAD;
+	p.category = k->category;
+	p.priority = k->priority;
+	Hotline__Common__V1__Event ev = HOTLINE__COMMON__V1__EVENT__INIT;
+	ev.payload_case = HOTLINE__COMMON__V1__EVENT__PAYLOAD_CASE_CHANGED;
+	ev.case_changed = &p;
+	hl_enqueue_row row = {.tenant = k->tenant, .subject_id = k->ticket_id, .actor = actor};
+	return hl_enqueue_event(pg, a, &row, type, k->ticket_id, k->version, &ev.base, err);
+}
+
+hl_status dispatch_case_event(hl_call *c, const dispatch_case *k, const char *type, int deadline_kind, int64_t due_us)
+{
+	hl_error err;
+	if (dispatch_enqueue_case_event(hl_call_pg(c), hl_call_arena(c), k, hl_call_principal(c)->actor, type,
+					deadline_kind, due_us, &err))
+		return hl_call_db_fail(c, &err);
+	return HL_OK;
+}
+
+hl_status dispatch_ticket_status(hl_call *c, const dispatch_case *k, int status, const char *note)
+{
+	if (k->role != ROLE_LEAD)
+		return HL_OK; /* the lead case speaks for the ticket */
+	hl_arena *a = hl_call_arena(c);
+	/* one clock for every service that reports a ticket status: later changes win */
+	int64_t version = hl_now_ms() * 1000;
+	Hotline__Intake__V1__UpdateTicketStatusRequest m = HOTLINE__INTAKE__V1__UPDATE_TICKET_STATUS_REQUEST__INIT;
+	m.ticket_id = (char *)k->ticket_id;
+	m.status = status;
+	m.version = version;
+	m.public_note = (char *)(note ? note : "");
+	hl_enqueue_row row = row_for(c, k);
+	row.target = "intake";
+	row.method = "/hotline.intake.v1.IntakeService/UpdateTicketStatus";
+	row.idempotency_key = hl_arena_printf(a, "%s:status:%lld", k->id, (long long)version);
+	hl_error err;
+	if (!row.idempotency_key)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	if (hl_enqueue(hl_call_pg(c), a, &row, &m.base, &err))
+		return hl_call_db_fail(c, &err);
+	return HL_OK;
+}
+
+/* ---- the Case message ------------------------------------------------------------ */
+
+static Hotline__Dispatch__V1__Basis *basis_msg(hl_call *c, const dispatch_case *k)
+{
+	Hotline__Dispatch__V1__Basis *b = HL_NEW(c, hotline__dispatch__v1__basis__descriptor);
+	if (b) {
+		b->kind = k->basis_kind;
+		b->rule_id = (char *)(k->basis_rule_id ? k->basis_rule_id : "");
+		b->reason = (char *)k->basis_reason;
+		b->return_reason = k->basis_return_reason;
+		b->actor = (char *)k->basis_actor;
+	}
+	return b;
+}
+
+static Hotline__Dispatch__V1__Result *result_msg(hl_call *c, const dispatch_case *k)
+{
+	if (!k->result_text)
+		return NULL;
+	Hotline__Dispatch__V1__Result *r = HL_NEW(c, hotline__dispatch__v1__result__descriptor);
+	if (r) {
+		r->text = (char *)k->result_text;
+		r->submitted_by = (char *)(k->result_by ? k->result_by : "");
+		r->submitted_at = hl_call_timestamp(c, k->result_us);
+		r->approved_by = (char *)(k->approved_by ? k->approved_by : "");
+		r->approved_at = k->approved_us ? hl_call_timestamp(c, k->approved_us) : NULL;
+		r->digest = (char *)(k->approved_digest ? k->approved_digest : "");
+	}
+	return r;
+}
+
+static hl_status steps_msg(hl_call *c, const dispatch_case *k, Hotline__Dispatch__V1__Case *m)
+{
+	dispatch_step_row **steps;
+	int n;
+	hl_error err;
+	if (store_steps(hl_call_pg(c), hl_call_arena(c), k->id, &steps, &n, &err))
+		return hl_call_db_fail(c, &err);
+	m->steps = hl_arena_alloc(hl_call_arena(c), (size_t)(n ? n : 1) * sizeof *m->steps);
+	if (!m->steps)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		Hotline__Dispatch__V1__CaseStep *s = HL_NEW(c, hotline__dispatch__v1__case_step__descriptor);
+		if (!s)
+			return hl_call_fail(c, HL_NOMEM, "out of memory");
+		s->seq = steps[i]->seq;
+		s->action = (char *)steps[i]->action;
+		s->actor = (char *)steps[i]->actor;
+		s->at = hl_call_timestamp(c, steps[i]->at_us);
+		s->note = (char *)steps[i]->note;
+		s->department_id = (char *)steps[i]->department_id;
+		m->steps[i] = s;
+	}
+	m->n_steps = (size_t)n;
+	return HL_OK;
+}
+
+static hl_status deadlines_msg(hl_call *c, const dispatch_case *k, Hotline__Dispatch__V1__Case *m)
+{
+	dispatch_deadline **dl;
+	int n;
+	hl_error err;
+	if (store_deadlines_latest(hl_call_pg(c), hl_call_arena(c), k->id, &dl, &n, &err))
+		return hl_call_db_fail(c, &err);
+	m->deadlines = hl_arena_alloc(hl_call_arena(c), (size_t)(n ? n : 1) * sizeof *m->deadlines);
+	if (!m->deadlines)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		Hotline__Dispatch__V1__Deadline *d = HL_NEW(c, hotline__dispatch__v1__deadline__descriptor);
+		if (!d)
+			return hl_call_fail(c, HL_NOMEM, "out of memory");
+		d->kind = dl[i]->kind;
+		d->due_at = dl[i]->due_us ? hl_call_timestamp(c, dl[i]->due_us) : NULL;
+		d->warn_at = dl[i]->warn_us ? hl_call_timestamp(c, dl[i]->warn_us) : NULL;
+		d->met = dl[i]->met_us != 0;
+		d->overdue = dl[i]->overdue_us != 0 && !dl[i]->cancelled_us;
+		m->deadlines[i] = d;
+	}
+	m->n_deadlines = (size_t)n;
+	return HL_OK;
+}
+
+hl_status dispatch_case_msg(hl_call *c, const dispatch_case *k, bool full, Hotline__Dispatch__V1__Case **out)
+{
+	Hotline__Dispatch__V1__Case *m = HL_NEW(c, hotline__dispatch__v1__case__descriptor);
+	if (!m)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	m->id = (char *)k->id;
+	m->ticket_id = (char *)k->ticket_id;
+	m->ticket_no = (char *)k->ticket_no;
+	m->status = k->status;
+	m->role = k->role;
+	m->lead_case_id = (char *)(k->lead_case_id ? k->lead_case_id : "");
+	m->department_id = (char *)(k->department_id ? k->department_id : "");
+	m->handler_id = (char *)(k->handler_id ? k->handler_id : "");
+	m->basis = basis_msg(c, k);
+	m->channel = k->channel;
+	m->category = k->category;
+	m->priority = k->priority;
+	m->topic = (char *)k->topic;
+	m->description = (char *)k->description;
+	m->area = (char *)k->area;
+	m->registered_by = (char *)k->registered_by;
+	m->paused = k->paused_us != 0;
+	m->return_count = k->return_count;
+	m->reopen_count = k->reopen_count;
+	m->result = result_msg(c, k);
+	m->version = k->version;
+	m->created_at = hl_call_timestamp(c, k->created_us);
+	m->updated_at = hl_call_timestamp(c, k->updated_us);
+	m->locked_by = (char *)(full ? dispatch_lock_holder(c, k) : "");
+	hl_status st;
+	if ((st = deadlines_msg(c, k, m)) || (full && (st = steps_msg(c, k, m))))
+		return st;
+	*out = m;
+	return HL_OK;
+}

@@ -1,0 +1,138 @@
+/*
+ * rpc_lock.c - the user-visible edit lock of a case ("case is being edited
+ * by X", DESIGN §5.3): a Redis token lock with a lease, plus a fencing
+ * number from PostgreSQL stored on the case row.  LockCase hands the token
+ * to the editor; each change that carries it renews the lease and writes
+ * with the token's fence, and cases.fence refuses a write with an older
+ * fence, so an editor whose lease ran out while someone else took over
+ * cannot overwrite the newer work, even after Redis forgot the lock.  A
+ * change without a token is refused while another user holds the lock.
+ * When Redis is down nobody can take the lock and changes go on (degraded).
+ */
+#include <string.h>
+
+#include "hl/handler.h"
+#include "hl/lock.h"
+#include "hl/redis.h"
+#include "store.h"
+
+static const char *const lock_roles[] = {"handler", "dept_head", "dispatcher", "supervisor", NULL};
+
+/* The worker thread's Redis connection (workers live as long as the process). */
+static hl_redis *thread_redis(hl_call *c)
+{
+	static __thread hl_redis *r;
+	const dispatch_app *app = hl_call_app(c);
+	hl_error err;
+	if (!r && hl_redis_new(app->common->redis_url, 500, &r, &err))
+		r = NULL;
+	return r;
+}
+
+static const char *lock_name(hl_call *c, const dispatch_case *k)
+{
+	return hl_arena_printf(hl_call_arena(c), "case:%s:%s", k->tenant, k->id);
+}
+
+const char *dispatch_lock_holder(hl_call *c, const dispatch_case *k)
+{
+	const dispatch_app *app = hl_call_app(c);
+	const char *name = lock_name(c, k), *out;
+	hl_redis *r = thread_redis(c);
+	char holder[160];
+	hl_error err;
+	if (!r || !name || hl_lock_holder(r, app->common->redis_prefix, "dispatch", name, holder, sizeof holder, &err))
+		return "";
+	return (out = hl_arena_strdup(hl_call_arena(c), holder)) ? out : "";
+}
+
+hl_status dispatch_lock_check(hl_call *c, dispatch_case *k, const char *token)
+{
+	const dispatch_app *app = hl_call_app(c);
+	const char *me = hl_call_principal(c)->actor, *name = lock_name(c, k);
+	hl_redis *r = thread_redis(c);
+	hl_error err;
+	if (!name)
+		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+	if (token && token[0]) {
+		hl_lock l;
+		if (hl_lock_from_token(app->common->redis_prefix, "dispatch", name, me, token, &l, &err))
+			return hl_call_db_fail(c, &err);
+		if (r && hl_lock_renew(r, &l, app->lock_lease_ms, &err) == HL_ABORTED)
+			return hl_call_db_fail(c, &(hl_error){HL_ABORTED, "lock_token: the edit lock was lost; lock again"});
+		k->fence = l.fence; /* the store refuses it if a newer holder wrote since */
+		return HL_OK;
+	}
+	char holder[160];
+	if (r && hl_lock_holder(r, app->common->redis_prefix, "dispatch", name, holder, sizeof holder, &err) == HL_OK &&
+	    holder[0] && strcmp(holder, me) != 0) {
+		hl_pg_rollback(hl_call_pg(c));
+		return hl_call_fail(c, HL_ABORTED, "case is being edited by %s", holder);
+	}
+	return HL_OK;
+}
+
+hl_status dispatch_lock_case(hl_call *c, const void *vreq, void **resp)
+{
+	const Hotline__Dispatch__V1__LockCaseRequest *r = vreq;
+	const dispatch_app *app = hl_call_app(c);
+	hl_status st;
+	dispatch_case *k;
+	if ((st = hl_call_require_any(c, lock_roles)) || (st = hl_call_begin(c)) ||
+	    (st = dispatch_case_load(c, r->case_id, true, &k)))
+		return st;
+	hl_redis *redis = thread_redis(c);
+	if (!redis)
+		return hl_call_db_fail(c, &(hl_error){HL_UNAVAILABLE, "edit locks are unavailable"});
+	hl_lock l;
+	char holder[160] = "";
+	hl_error err;
+	const char *me = hl_call_principal(c)->actor;
+	st = hl_lock_acquire(redis, hl_call_pg(c), app->common->redis_prefix, "dispatch", lock_name(c, k), me,
+			     app->lock_lease_ms, &l, holder, sizeof holder, &err);
+	if (st == HL_ABORTED) {
+		hl_pg_rollback(hl_call_pg(c));
+		return hl_call_fail(c, HL_ABORTED, "case is being edited by %s", holder[0] ? holder : "someone else");
+	}
+	if (st)
+		return hl_call_db_fail(c, &err);
+	k->fence = l.fence; /* from now on older tokens cannot write */
+	if ((st = dispatch_case_save(c, k)) || (st = hl_call_commit(c))) {
+		hl_error ignored;
+		hl_status released = hl_lock_release(redis, &l, &ignored);
+		(void)released; /* when it fails, the lease ends the lock */
+		return st;
+	}
+	Hotline__Dispatch__V1__LockCaseResponse *out = HL_NEW(c, hotline__dispatch__v1__lock_case_response__descriptor);
+	char *token = hl_arena_alloc(hl_call_arena(c), HL_LOCK_TOKEN_MAX);
+	if (!out || !token)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	hl_lock_token(&l, token);
+	out->lock_token = token;
+	out->expires_at = hl_call_timestamp(c, (hl_now_ms() + app->lock_lease_ms) * 1000);
+	*resp = out;
+	return HL_OK;
+}
+
+hl_status dispatch_unlock_case(hl_call *c, const void *vreq, void **resp)
+{
+	const Hotline__Dispatch__V1__UnlockCaseRequest *r = vreq;
+	const dispatch_app *app = hl_call_app(c);
+	hl_status st;
+	dispatch_case *k;
+	if ((st = hl_call_require_any(c, lock_roles)) || (st = hl_call_begin(c)) ||
+	    (st = dispatch_case_load(c, r->case_id, false, &k)))
+		return st;
+	hl_pg_rollback(hl_call_pg(c));
+	hl_lock l;
+	hl_error err;
+	hl_redis *redis = thread_redis(c);
+	if (hl_lock_from_token(app->common->redis_prefix, "dispatch", lock_name(c, k), hl_call_principal(c)->actor,
+			       r->lock_token, &l, &err))
+		return hl_call_fail_err(c, &err);
+	if (redis && hl_lock_release(redis, &l, &err))
+		return hl_call_fail_err(c, &err);
+	if (!(*resp = HL_NEW(c, hotline__dispatch__v1__unlock_case_response__descriptor)))
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	return HL_OK;
+}
