@@ -76,9 +76,16 @@ bench_build() {
 	[[ $BUILD_TYPE == Release ]] || die "build type of $HOTLINE_BUILD_DIR is '$BUILD_TYPE', not Release"
 }
 
-# bench_stack_up SERVICE...: start the stack and check that each service runs this build's binary.
+# bench_stack_up SERVICE...: start a fresh stack (the benchmark's own run directory is purged
+# first, so every run starts from empty tables) and check that each service runs this build's binary.
 bench_stack_up() {
 	local s pid exe
+	stack down --purge >/dev/null 2>&1 || true
+	if [[ -n ${BENCH_EXTRA_ENV:-} ]]; then # KEY=value lines for every service (scripts/stack extra.env)
+		mkdir -p "$HOTLINE_RUN_DIR"
+		touch "$HOTLINE_RUN_DIR/.hotline-stack"
+		printf '%s\n' "$BENCH_EXTRA_ENV" >"$HOTLINE_RUN_DIR/extra.env"
+	fi
 	STARTED=1
 	echo "# starting the stack: base port $HOTLINE_BASE_PORT, run dir $HOTLINE_RUN_DIR" >&2
 	stack up >"$OUT/stack.log" 2>&1 || { tail -n 30 "$OUT/stack.log" >&2; die "scripts/stack up failed"; }

@@ -14,14 +14,16 @@
 # Environment: HOTLINE_BENCH_BASE_PORT (default 24100), HOTLINE_BENCH_RUN_DIR (default
 #              /tmp/hotline-bench-pipeline), HOTLINE_BENCH_BUILD_DIR (default
 #              /tmp/hotline-bench-build), HOTLINE_BENCH_SECONDS (default 60),
-#              HOTLINE_BENCH_CONCURRENCY (default 16), HOTLINE_BENCH_RELAY_THREADS (default 4).
+#              HOTLINE_BENCH_CONCURRENCY (default 16), HOTLINE_BENCH_RELAY_THREADS (default 1),
+#              HOTLINE_BENCH_RELAY_BATCH (default 128: rows delivered side by side per claim).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(cd "$HERE/../.." && pwd -P)
 SECS=${HOTLINE_BENCH_SECONDS:-60}
 CONC=${HOTLINE_BENCH_CONCURRENCY:-16}
-RELAY=${HOTLINE_BENCH_RELAY_THREADS:-4}
+RELAY=${HOTLINE_BENCH_RELAY_THREADS:-1}
+BATCH=${HOTLINE_BENCH_RELAY_BATCH:-128}
 TENANT=bench-pipeline
 KEEP=0
 
@@ -48,18 +50,15 @@ export HOTLINE_BUILD_DIR=${HOTLINE_BENCH_BUILD_DIR:-/tmp/hotline-bench-build}
 
 trap bench_cleanup EXIT
 bench_build
-mkdir -p "$HOTLINE_RUN_DIR"
-[[ -f $HOTLINE_RUN_DIR/.hotline-stack || -z $(ls -A "$HOTLINE_RUN_DIR") ]] ||
-	die "$HOTLINE_RUN_DIR was not made by scripts/stack"
-touch "$HOTLINE_RUN_DIR/.hotline-stack"
-echo "HOTLINE_RELAY_THREADS=$RELAY" >"$HOTLINE_RUN_DIR/extra.env"
+BENCH_EXTRA_ENV="HOTLINE_RELAY_THREADS=$RELAY
+HOTLINE_RELAY_BATCH=$BATCH"
 bench_stack_up intake dispatch
 
 PYENV=(env HOTLINE_RUN_DIR="$HOTLINE_RUN_DIR" PYTHONPATH="$HOTLINE_BUILD_DIR/pygen:$REPO/tests/lib")
 "${PYENV[@]}" /usr/bin/python3 "$HERE/setup.py" "$TENANT" 8 || die "directory setup failed"
 T="tenant_id = '$TENANT'"
 
-echo "# load: bench_intake --tenant $TENANT --concurrency $CONC --seconds $SECS (relay threads: $RELAY)" >&2
+echo "# load: bench_intake --tenant $TENANT --concurrency $CONC --seconds $SECS (relay threads: $RELAY, batch $BATCH)" >&2
 "$HOTLINE_BUILD_DIR/bench/bench_intake" --env "$HOTLINE_RUN_DIR/stack.env" --tenant "$TENANT" \
 	--seconds "$SECS" --warmup 0 --concurrency "$CONC" | tee "$OUT/load.txt"
 LOAD_END=$(date +%s.%N)

@@ -14,6 +14,7 @@
 #include "hl/crypto.h"
 #include "hl/log.h"
 #include "hl/pg.h"
+#include "hl/timers.h" /* hl_now_ms */
 #include "hl/rpc_client.h"
 
 #define MAX_TARGETS 8
@@ -23,7 +24,20 @@ static const char SQL_CLAIM[] =
 	"FROM outbox o WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= now() "
 	"AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = o.tenant_id AND p.subject_id = o.subject_id "
 	"AND p.target = o.target AND p.id < o.id AND p.delivered_at IS NULL AND p.dead_at IS NULL) "
-	"ORDER BY o.next_attempt_at, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
+	"AND o.target <> ALL ($2::text[]) ORDER BY o.next_attempt_at, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
+
+/*
+ * The claim's good plan is known and does not depend on the data: walk the
+ * due rows in order and probe each one's subject/target for an older
+ * undelivered row, by index.  An outbox fills from empty in seconds, long
+ * before autovacuum's next ANALYZE, and with statistics that still say
+ * "empty" the planner chose a nested loop over sequential scans: seconds
+ * per claim once thousands of rows wait.  So the relay's transaction rules
+ * those plans out (SET LOCAL: this transaction only).
+ */
+static const char SQL_CLAIM_PLAN[] =
+	"SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), "
+	"set_config('enable_mergejoin', 'off', true)";
 
 static const char SQL_DELIVERED[] =
 	"UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, last_error = NULL "
@@ -42,9 +56,20 @@ static const char SQL_STATS[] =
 	"coalesce(extract(epoch from now() - min(created_at) FILTER (WHERE dead_at IS NULL)), 0), "
 	"count(*) FILTER (WHERE dead_at IS NOT NULL) FROM outbox WHERE delivered_at IS NULL";
 
+/*
+ * A target that answered a whole batch with retryable errors (down, not
+ * deployed yet) is rested: this thread claims none of its rows until
+ * rest_until, then tries again with one batch (1 s doubling to
+ * TARGET_REST_MAX_MS).  Thousands of rows waiting for it then cost nothing
+ * instead of a call and an update each per backoff period, and the rows of
+ * other targets flow; each row keeps its own backoff as well.
+ */
+#define TARGET_REST_MAX_MS 10000
 struct target {
 	char name[32];
 	hl_client *client; /* NULL: no address configured */
+	int64_t rest_until_ms;
+	int rests; /* consecutive batches that failed */
 };
 
 struct relay_thread {
@@ -73,6 +98,7 @@ struct row {
 	int attempts;
 	int code; /* gRPC code of the delivery, -1: not attempted */
 	const char *error;
+	hl_client_pending *pending; /* the call in flight */
 };
 
 bool hl_relay_retryable(int code)
@@ -120,13 +146,53 @@ static hl_client *target_client(struct relay_thread *t, const char *name)
 
 /* ---- one batch ------------------------------------------------------------------ */
 
+/* The names of the targets resting now, as a text[] literal. */
+static const char *resting_targets(struct relay_thread *t, hl_arena *a)
+{
+	const char *names[MAX_TARGETS];
+	size_t n = 0;
+	int64_t now = hl_now_ms();
+	for (int i = 0; i < t->n_targets; i++)
+		if (t->targets[i].rest_until_ms > now)
+			names[n++] = t->targets[i].name;
+	return hl_pg_text_array(a, names, n);
+}
+
+/* After a batch: rest the targets that only failed (retryably), wake those that answered. */
+static void update_rests(struct relay_thread *t, const struct row *rows, int n)
+{
+	for (int i = 0; i < t->n_targets; i++) {
+		struct target *tg = &t->targets[i];
+		bool failed = false, answered = false;
+		for (int j = 0; j < n; j++) {
+			if (strcmp(rows[j].target, tg->name) != 0)
+				continue;
+			answered = answered || rows[j].code == 0 || !hl_relay_retryable(rows[j].code);
+			failed = failed || (rows[j].code != 0 && hl_relay_retryable(rows[j].code));
+		}
+		if (answered || !failed) {
+			if (answered)
+				tg->rests = 0;
+			continue;
+		}
+		int64_t ms = 1000;
+		for (int k = 0; k < tg->rests && ms < TARGET_REST_MAX_MS; k++)
+			ms *= 2;
+		tg->rests++;
+		tg->rest_until_ms = hl_now_ms() + (ms < TARGET_REST_MAX_MS ? ms : TARGET_REST_MAX_MS);
+	}
+}
+
 static hl_status claim(struct relay_thread *t, hl_arena *a, struct row **rows, int *n, hl_error *err)
 {
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_int(&args, a, t->r->cfg.batch);
+	hl_pg_arg_text(&args, resting_targets(t, a));
 	PGresult *res;
-	hl_status st = hl_pg_exec(t->pg, a, SQL_CLAIM, &args, &res, err);
+	hl_status st = hl_pg_exec(t->pg, a, SQL_CLAIM_PLAN, NULL, NULL, err);
+	if (!st)
+		st = hl_pg_exec(t->pg, a, SQL_CLAIM, &args, &res, err);
 	if (st)
 		return st;
 	*n = PQntuples(res);
@@ -149,34 +215,54 @@ static hl_status claim(struct relay_thread *t, hl_arena *a, struct row **rows, i
 	return HL_OK;
 }
 
-static void deliver(struct relay_thread *t, hl_arena *a, struct row *rw)
+/* Start the delivery of rw (its result is collected by finish_delivery). */
+static void start_delivery(struct relay_thread *t, hl_arena *a, struct row *rw)
 {
 	hl_client *cl = target_client(t, rw->target);
+	rw->pending = NULL;
 	if (!cl) {
 		rw->code = 14;
 		rw->error = "no address configured for the target";
 		return;
 	}
 	hl_md md[3] = {{"idempotency-key", rw->key}, {"x-tenant-id", rw->tenant}, {"x-actor", rw->actor}};
+	hl_error err;
+	hl_error_clear(&err);
+	if (hl_client_start(cl, rw->method, rw->payload, rw->len, md, 3, t->r->cfg.call_timeout_ms, &rw->pending,
+			    &err)) {
+		rw->code = 14;
+		rw->error = hl_arena_strdup(a, hl_error_text(&err));
+	}
+}
+
+static void finish_delivery(hl_arena *a, struct row *rw)
+{
 	uint8_t *resp;
 	size_t len;
 	hl_error err;
 	hl_error_clear(&err);
-	hl_status st = hl_client_call_raw(cl, rw->method, rw->payload, rw->len, md, 3, t->r->cfg.call_timeout_ms, a,
-					  &resp, &len, &rw->code, &err);
+	if (!rw->pending)
+		return;
+	hl_status st = hl_client_finish(rw->pending, a, &resp, &len, &rw->code, &err);
+	rw->pending = NULL;
 	if (st)
 		rw->error = hl_arena_strdup(a, hl_error_text(&err));
 	else
 		rw->code = 0;
 }
 
-/* A target that failed in a retryable way is not called again in this batch. */
-static bool target_down(const struct row *rows, int upto, const char *target)
+/*
+ * Deliver the batch: every row's call is started at once and then collected,
+ * so a batch costs one round trip of the slowest call, not the sum.  The
+ * rows are the oldest undelivered row of distinct subject/target pairs, so
+ * running them side by side keeps every subject's order.
+ */
+static void deliver_all(struct relay_thread *t, hl_arena *a, struct row *rows, int n)
 {
-	for (int i = 0; i < upto; i++)
-		if (rows[i].code > 0 && hl_relay_retryable(rows[i].code) && strcmp(rows[i].target, target) == 0)
-			return true;
-	return false;
+	for (int i = 0; i < n; i++)
+		start_delivery(t, a, &rows[i]);
+	for (int i = 0; i < n; i++)
+		finish_delivery(a, &rows[i]);
 }
 
 static hl_status mark_delivered(struct relay_thread *t, hl_arena *a, const struct row *rows, int n, hl_error *err)
@@ -238,12 +324,8 @@ static hl_status run_batch(struct relay_thread *t, int *n_rows, hl_error *err)
 	hl_status st = a ? hl_pg_begin(t->pg, NULL, 60000, err) : hl_fail(err, HL_NOMEM, "out of memory");
 	if (!st)
 		st = claim(t, a, &rows, &n, err);
-	for (int i = 0; i < n && !st; i++) {
-		if (target_down(rows, i, rows[i].target))
-			rows[i].error = "target unavailable earlier in this batch";
-		else
-			deliver(t, a, &rows[i]);
-	}
+	if (!st)
+		deliver_all(t, a, rows, n);
 	if (!st)
 		st = mark_delivered(t, a, rows, n, err);
 	for (int i = 0; i < n && !st; i++)
@@ -251,10 +333,12 @@ static hl_status run_batch(struct relay_thread *t, int *n_rows, hl_error *err)
 			st = mark_failed(t, a, &rows[i], err);
 	if (!st)
 		st = hl_pg_commit(t->pg, err);
-	if (st)
+	if (st) {
 		hl_pg_rollback(t->pg);
-	else
+	} else {
 		count_results(t, rows, n);
+		update_rests(t, rows, n);
+	}
 	*n_rows = n;
 	hl_arena_free(a);
 	return st;

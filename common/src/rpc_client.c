@@ -90,59 +90,64 @@ hl_status hl_status_from_grpc(int code)
 	return HL_INTERNAL;
 }
 
-struct client_call {
+/* A started call: its ops' buffers, the call, and the tag it completes with (itself). */
+struct hl_client_pending {
+	grpc_call *call;
 	grpc_metadata_array initial, trailing;
 	grpc_byte_buffer *send, *recv;
 	grpc_status_code status;
 	grpc_slice details;
 	grpc_metadata *md;
+	size_t n_md;
 };
 
-static void call_cleanup(struct client_call *cc)
+static void pending_free(hl_client_pending *p)
 {
-	grpc_metadata_array_destroy(&cc->initial);
-	grpc_metadata_array_destroy(&cc->trailing);
-	if (cc->send)
-		grpc_byte_buffer_destroy(cc->send);
-	if (cc->recv)
-		grpc_byte_buffer_destroy(cc->recv);
-	grpc_slice_unref(cc->details);
-	free(cc->md);
+	if (p->call)
+		grpc_call_unref(p->call);
+	grpc_metadata_array_destroy(&p->initial);
+	grpc_metadata_array_destroy(&p->trailing);
+	if (p->send)
+		grpc_byte_buffer_destroy(p->send);
+	if (p->recv)
+		grpc_byte_buffer_destroy(p->recv);
+	grpc_slice_unref(p->details);
+	for (size_t i = 0; i < p->n_md; i++)
+		grpc_slice_unref(p->md[i].value);
+	free(p->md);
+	free(p);
 }
 
-static hl_status run_batch(grpc_call *call, struct client_call *cc, size_t n_md, hl_error *err)
+static hl_status start_ops(hl_client_pending *p, hl_error *err)
 {
 	grpc_op ops[6];
 	memset(ops, 0, sizeof ops);
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-	ops[0].data.send_initial_metadata.count = n_md;
-	ops[0].data.send_initial_metadata.metadata = cc->md;
+	ops[0].data.send_initial_metadata.count = p->n_md;
+	ops[0].data.send_initial_metadata.metadata = p->md;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
-	ops[1].data.send_message.send_message = cc->send;
+	ops[1].data.send_message.send_message = p->send;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
 	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-	ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc->initial;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &p->initial;
 	ops[4].op = GRPC_OP_RECV_MESSAGE;
-	ops[4].data.recv_message.recv_message = &cc->recv;
+	ops[4].data.recv_message.recv_message = &p->recv;
 	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-	ops[5].data.recv_status_on_client.trailing_metadata = &cc->trailing;
-	ops[5].data.recv_status_on_client.status = &cc->status;
-	ops[5].data.recv_status_on_client.status_details = &cc->details;
-	grpc_completion_queue *cq = my_cq();
-	if (grpc_call_start_batch(call, ops, 6, cc, NULL) != GRPC_CALL_OK)
+	ops[5].data.recv_status_on_client.trailing_metadata = &p->trailing;
+	ops[5].data.recv_status_on_client.status = &p->status;
+	ops[5].data.recv_status_on_client.status_details = &p->details;
+	if (grpc_call_start_batch(p->call, ops, 6, p, NULL) != GRPC_CALL_OK)
 		return hl_fail(err, HL_INTERNAL, "cannot start the call");
-	grpc_event ev = grpc_completion_queue_pluck(cq, cc, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-	if (ev.type != GRPC_OP_COMPLETE)
-		return hl_fail(err, HL_INTERNAL, "call did not complete");
 	return HL_OK;
 }
 
-static hl_status read_response(struct client_call *cc, hl_arena *a, uint8_t **resp, size_t *len, hl_error *err)
+static hl_status read_response(const hl_client_pending *p, hl_arena *a, uint8_t **resp, size_t *len,
+			       hl_error *err)
 {
-	if (!cc->recv)
+	if (!p->recv)
 		return hl_fail(err, HL_INTERNAL, "OK status without a response message");
 	grpc_byte_buffer_reader r;
-	grpc_byte_buffer_reader_init(&r, cc->recv);
+	grpc_byte_buffer_reader_init(&r, p->recv);
 	grpc_slice sl = grpc_byte_buffer_reader_readall(&r);
 	grpc_byte_buffer_reader_destroy(&r);
 	*len = GRPC_SLICE_LENGTH(sl);
@@ -151,50 +156,71 @@ static hl_status read_response(struct client_call *cc, hl_arena *a, uint8_t **re
 	return *resp ? HL_OK : hl_fail(err, HL_NOMEM, "out of memory");
 }
 
-hl_status hl_client_call_raw(hl_client *cl, const char *method, const uint8_t *req, size_t len, const hl_md *md,
-			     size_t n_md, int64_t timeout_ms, hl_arena *a, uint8_t **resp, size_t *resp_len,
-			     int *code, hl_error *err)
+hl_status hl_client_start(hl_client *cl, const char *method, const uint8_t *req, size_t len, const hl_md *md,
+			  size_t n_md, int64_t timeout_ms, hl_client_pending **out, hl_error *err)
 {
-	struct client_call cc;
-	memset(&cc, 0, sizeof cc);
-	grpc_metadata_array_init(&cc.initial);
-	grpc_metadata_array_init(&cc.trailing);
-	cc.details = grpc_empty_slice();
-	cc.md = calloc(n_md ? n_md : 1, sizeof *cc.md);
-	if (code)
-		*code = 2;
-	if (!cc.md) {
-		call_cleanup(&cc);
+	hl_client_pending *p = calloc(1, sizeof *p);
+	*out = NULL;
+	if (!p)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	grpc_metadata_array_init(&p->initial);
+	grpc_metadata_array_init(&p->trailing);
+	p->details = grpc_empty_slice();
+	if (!(p->md = calloc(n_md ? n_md : 1, sizeof *p->md))) {
+		pending_free(p);
 		return hl_fail(err, HL_NOMEM, "out of memory");
 	}
-	for (size_t i = 0; i < n_md; i++) {
-		cc.md[i].key = grpc_slice_from_static_string(md[i].key);
-		cc.md[i].value = grpc_slice_from_copied_string(md[i].value);
+	for (; p->n_md < n_md; p->n_md++) {
+		p->md[p->n_md].key = grpc_slice_from_static_string(md[p->n_md].key);
+		p->md[p->n_md].value = grpc_slice_from_copied_string(md[p->n_md].value);
 	}
 	grpc_slice body = grpc_slice_from_copied_buffer((const char *)req, len);
-	cc.send = grpc_raw_byte_buffer_create(&body, 1);
+	p->send = grpc_raw_byte_buffer_create(&body, 1);
 	grpc_slice_unref(body);
 	gpr_timespec deadline =
 		gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
 	grpc_slice path = grpc_slice_from_copied_string(method);
-	grpc_call *call = grpc_channel_create_call(cl->channel, NULL, GRPC_PROPAGATE_DEFAULTS, my_cq(), path, NULL,
-						   deadline, NULL);
+	p->call = grpc_channel_create_call(cl->channel, NULL, GRPC_PROPAGATE_DEFAULTS, my_cq(), path, NULL, deadline,
+					   NULL);
 	grpc_slice_unref(path);
-	hl_status st = run_batch(call, &cc, n_md, err);
-	for (size_t i = 0; i < n_md; i++)
-		grpc_slice_unref(cc.md[i].value);
-	if (st == HL_OK) {
-		if (code)
-			*code = (int)cc.status;
-		if (cc.status != GRPC_STATUS_OK)
-			st = hl_fail(err, hl_status_from_grpc((int)cc.status), "%.*s",
-				     (int)GRPC_SLICE_LENGTH(cc.details), (const char *)GRPC_SLICE_START_PTR(cc.details));
-		else
-			st = read_response(&cc, a, resp, resp_len, err);
+	hl_status st = start_ops(p, err);
+	if (st) {
+		pending_free(p);
+		return st;
 	}
-	grpc_call_unref(call);
-	call_cleanup(&cc);
+	*out = p;
+	return HL_OK;
+}
+
+hl_status hl_client_finish(hl_client_pending *p, hl_arena *a, uint8_t **resp, size_t *resp_len, int *code,
+			   hl_error *err)
+{
+	if (code)
+		*code = 2; /* UNKNOWN until the call ends */
+	grpc_event ev = grpc_completion_queue_pluck(my_cq(), p, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	hl_status st = HL_OK;
+	if (ev.type != GRPC_OP_COMPLETE)
+		st = hl_fail(err, HL_INTERNAL, "call did not complete");
+	else if (code)
+		*code = (int)p->status;
+	if (!st && p->status != GRPC_STATUS_OK)
+		st = hl_fail(err, hl_status_from_grpc((int)p->status), "%.*s", (int)GRPC_SLICE_LENGTH(p->details),
+			     (const char *)GRPC_SLICE_START_PTR(p->details));
+	else if (!st)
+		st = read_response(p, a, resp, resp_len, err);
+	pending_free(p);
 	return st;
+}
+
+hl_status hl_client_call_raw(hl_client *cl, const char *method, const uint8_t *req, size_t len, const hl_md *md,
+			     size_t n_md, int64_t timeout_ms, hl_arena *a, uint8_t **resp, size_t *resp_len,
+			     int *code, hl_error *err)
+{
+	hl_client_pending *p;
+	if (code)
+		*code = 2;
+	hl_status st = hl_client_start(cl, method, req, len, md, n_md, timeout_ms, &p, err);
+	return st ? st : hl_client_finish(p, a, resp, resp_len, code, err);
 }
 
 hl_status hl_client_call(hl_client *cl, const char *method, const ProtobufCMessage *req,

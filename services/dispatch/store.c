@@ -76,6 +76,45 @@ static hl_status rows(hl_arena *a, int n, size_t size, void ***out, hl_error *er
 	return HL_OK;
 }
 
+/* Reads row i of r into out (an arena struct of the reader's type). */
+typedef hl_status (*row_reader)(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err);
+
+/* Run sql and read every row with read into a new array of structs of size bytes. */
+static hl_status fetch(hl_pg *pg, hl_arena *a, const char *sql, const hl_pg_args *args, size_t size,
+		       row_reader read, void ***out, int *n, hl_error *err)
+{
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, a, sql, args, &r, err);
+	if (st)
+		return st;
+	*n = PQntuples(r);
+	if ((st = rows(a, *n, size, out, err)))
+		return st;
+	for (int i = 0; i < *n && !st; i++)
+		st = read(r, i, a, (*out)[i], err);
+	return st;
+}
+
+/* The same for at most one row: *out NULL when there is none. */
+static hl_status fetch_one(hl_pg *pg, hl_arena *a, const char *sql, const hl_pg_args *args, size_t size,
+			   row_reader read, void **out, hl_error *err)
+{
+	void **list;
+	int n;
+	hl_status st = fetch(pg, a, sql, args, size, read, &list, &n, err);
+	*out = st == HL_OK && n > 0 ? list[0] : NULL;
+	return st;
+}
+
+/* The arguments of a query by one key. */
+static hl_pg_args key_args(const char *key)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, key);
+	return args;
+}
+
 /* ---- tenant defaults ------------------------------------------------------------ */
 
 static const char SQL_SET_TENANT[] = "SELECT set_config('hotline.tenant', $1, true)";
@@ -130,8 +169,9 @@ hl_status store_department_put(hl_pg *pg, hl_arena *a, const char *tenant, const
 	return hl_pg_exec(pg, a, SQL_DEPT_PUT, &args, NULL, err);
 }
 
-static hl_status read_dept(const PGresult *r, int i, hl_arena *a, dispatch_department *d, hl_error *err)
+static hl_status read_dept(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)
 {
+	dispatch_department *d = out;
 	d->id = hl_pg_get(r, i, 0);
 	d->name = hl_pg_get(r, i, 1);
 	d->parent_id = opt(r, i, 2);
@@ -142,31 +182,13 @@ static hl_status read_dept(const PGresult *r, int i, hl_arena *a, dispatch_depar
 
 hl_status store_department_get(hl_pg *pg, hl_arena *a, const char *id, dispatch_department **out, hl_error *err)
 {
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, id);
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_DEPT_GET, &args, &r, err);
-	*out = NULL;
-	if (st || PQntuples(r) == 0)
-		return st;
-	if (!(*out = hl_arena_alloc(a, sizeof **out)))
-		return hl_fail(err, HL_NOMEM, "out of memory");
-	return read_dept(r, 0, a, *out, err);
+	hl_pg_args args = key_args(id);
+	return fetch_one(pg, a, SQL_DEPT_GET, &args, sizeof **out, read_dept, (void **)out, err);
 }
 
 hl_status store_departments(hl_pg *pg, hl_arena *a, dispatch_department ***out, int *n, hl_error *err)
 {
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_DEPTS, NULL, &r, err);
-	if (st)
-		return st;
-	*n = PQntuples(r);
-	if ((st = rows(a, *n, sizeof ***out, (void ***)out, err)))
-		return st;
-	for (int i = 0; i < *n && !st; i++)
-		st = read_dept(r, i, a, (*out)[i], err);
-	return st;
+	return fetch(pg, a, SQL_DEPTS, NULL, sizeof ***out, read_dept, (void ***)out, n, err);
 }
 
 hl_status store_departments_led(hl_pg *pg, hl_arena *a, const char *sub, const char ***ids, int *n, hl_error *err)
@@ -224,8 +246,9 @@ hl_status store_staff_put(hl_pg *pg, hl_arena *a, const char *tenant, const disp
 	return hl_pg_exec(pg, a, SQL_STAFF_PUT, &args, NULL, err);
 }
 
-static hl_status read_staff(const PGresult *r, int i, hl_arena *a, dispatch_staff *s, hl_error *err)
+static hl_status read_staff(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)
 {
+	dispatch_staff *s = out;
 	s->id = hl_pg_get(r, i, 0);
 	s->name = hl_pg_get(r, i, 1);
 	s->department_id = hl_pg_get(r, i, 2);
@@ -237,34 +260,14 @@ static hl_status read_staff(const PGresult *r, int i, hl_arena *a, dispatch_staf
 
 hl_status store_staff_get(hl_pg *pg, hl_arena *a, const char *id, dispatch_staff **out, hl_error *err)
 {
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, id);
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_STAFF_GET, &args, &r, err);
-	*out = NULL;
-	if (st || PQntuples(r) == 0)
-		return st;
-	if (!(*out = hl_arena_alloc(a, sizeof **out)))
-		return hl_fail(err, HL_NOMEM, "out of memory");
-	return read_staff(r, 0, a, *out, err);
+	hl_pg_args args = key_args(id);
+	return fetch_one(pg, a, SQL_STAFF_GET, &args, sizeof **out, read_staff, (void **)out, err);
 }
 
 hl_status store_staff_list(hl_pg *pg, hl_arena *a, const char *dept, dispatch_staff ***out, int *n, hl_error *err)
 {
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, dept);
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_STAFF_LIST, &args, &r, err);
-	if (st)
-		return st;
-	*n = PQntuples(r);
-	if ((st = rows(a, *n, sizeof ***out, (void ***)out, err)))
-		return st;
-	for (int i = 0; i < *n && !st; i++)
-		st = read_staff(r, i, a, (*out)[i], err);
-	return st;
+	hl_pg_args args = key_args(dept);
+	return fetch(pg, a, SQL_STAFF_LIST, &args, sizeof ***out, read_staff, (void ***)out, n, err);
 }
 
 hl_status store_supervisors(hl_pg *pg, hl_arena *a, const char ***ids, int *n, hl_error *err)
@@ -359,8 +362,9 @@ hl_status store_rule_put(hl_pg *pg, hl_arena *a, const char *tenant, const dispa
 	return hl_pg_exec(pg, a, SQL_RULE_PUT, &args, NULL, err);
 }
 
-static hl_status read_rule(const PGresult *r, int i, hl_arena *a, dispatch_rule *x, hl_error *err)
+static hl_status read_rule(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)
 {
+	dispatch_rule *x = out;
 	x->id = hl_pg_get(r, i, 0);
 	x->name = hl_pg_get(r, i, 1);
 	x->position = (int)hl_pg_get_int(r, i, 2);
@@ -381,16 +385,7 @@ hl_status store_rules(hl_pg *pg, hl_arena *a, bool active_only, dispatch_rule **
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_bool(&args, active_only);
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_RULES, &args, &r, err);
-	if (st)
-		return st;
-	*n = PQntuples(r);
-	if ((st = rows(a, *n, sizeof ***out, (void ***)out, err)))
-		return st;
-	for (int i = 0; i < *n && !st; i++)
-		st = read_rule(r, i, a, (*out)[i], err);
-	return st;
+	return fetch(pg, a, SQL_RULES, &args, sizeof ***out, read_rule, (void ***)out, n, err);
 }
 
 /* ---- SLA policies and calendars ------------------------------------------------------------ */
@@ -537,8 +532,9 @@ hl_status store_case_insert(hl_pg *pg, hl_arena *a, const dispatch_case *k, hl_e
 	return hl_pg_exec(pg, a, SQL_CASE_INSERT, &args, NULL, err);
 }
 
-static hl_status read_case(const PGresult *r, int i, hl_arena *a, dispatch_case *k, hl_error *err)
+static hl_status read_case(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)
 {
+	dispatch_case *k = out;
 	k->tenant = hl_pg_get(r, i, 0);
 	k->id = hl_pg_get(r, i, 1);
 	k->ticket_id = hl_pg_get(r, i, 2);
@@ -585,16 +581,8 @@ static hl_status one_case(hl_pg *pg, hl_arena *a, const char *sql, const char *k
 	*out = NULL;
 	if (!hl_uuid_valid(key))
 		return HL_OK;
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, key);
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, sql, &args, &r, err);
-	if (st || PQntuples(r) == 0)
-		return st;
-	if (!(*out = hl_arena_alloc(a, sizeof **out)))
-		return hl_fail(err, HL_NOMEM, "out of memory");
-	return read_case(r, 0, a, *out, err);
+	hl_pg_args args = key_args(key);
+	return fetch_one(pg, a, sql, &args, sizeof **out, read_case, (void **)out, err);
 }
 
 hl_status store_case_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update, dispatch_case **out,
@@ -656,16 +644,7 @@ hl_status store_cases(hl_pg *pg, hl_arena *a, const store_case_filter *f, dispat
 	hl_pg_arg_text(&args, f->after_id);
 	hl_pg_arg_bool(&args, f->overdue_only);
 	hl_pg_arg_int(&args, a, f->limit);
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_CASES, &args, &r, err);
-	if (st)
-		return st;
-	*n = PQntuples(r);
-	if ((st = rows(a, *n, sizeof ***out, (void ***)out, err)))
-		return st;
-	for (int i = 0; i < *n && !st; i++)
-		st = read_case(r, i, a, (*out)[i], err);
-	return st;
+	return fetch(pg, a, SQL_CASES, &args, sizeof ***out, read_case, (void ***)out, n, err);
 }
 
 /* ---- steps ------------------------------------------------------------ */
@@ -758,8 +737,11 @@ hl_status store_deadline_insert(hl_pg *pg, hl_arena *a, const char *tenant, cons
 	return hl_pg_exec(pg, a, SQL_DL_INSERT, &args, NULL, err);
 }
 
-static void read_deadline(const PGresult *r, int i, dispatch_deadline *d)
+static hl_status read_deadline(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)
 {
+	(void)a;
+	(void)err;
+	dispatch_deadline *d = out;
 	d->id = hl_pg_get(r, i, 0);
 	d->case_id = hl_pg_get(r, i, 1);
 	d->kind = (int)hl_pg_get_int(r, i, 2);
@@ -775,21 +757,13 @@ static void read_deadline(const PGresult *r, int i, dispatch_deadline *d)
 	d->warned_us = hl_pg_get_int(r, i, 12);
 	d->overdue_us = hl_pg_get_int(r, i, 13);
 	d->clock = hl_pg_get_bool(r, i, 14);
+	return HL_OK;
 }
 
 static hl_status deadline_rows(hl_pg *pg, hl_arena *a, const char *sql, const hl_pg_args *args,
 			       dispatch_deadline ***out, int *n, hl_error *err)
 {
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, sql, args, &r, err);
-	if (st)
-		return st;
-	*n = PQntuples(r);
-	if ((st = rows(a, *n, sizeof ***out, (void ***)out, err)))
-		return st;
-	for (int i = 0; i < *n; i++)
-		read_deadline(r, i, (*out)[i]);
-	return HL_OK;
+	return fetch(pg, a, sql, args, sizeof ***out, read_deadline, (void ***)out, n, err);
 }
 
 hl_status store_deadlines_open(hl_pg *pg, hl_arena *a, const char *case_id, int kind, dispatch_deadline ***out,

@@ -13,7 +13,9 @@
  *     once and each target receives the rows of one subject in order (a
  *     target that is down holds back only its own rows);
  *   - each row is sent to its target (HOTLINE_<TARGET>_ADDR) with metadata
- *     idempotency-key, x-tenant-id and x-actor and a deadline;
+ *     idempotency-key, x-tenant-id and x-actor and a deadline; the calls of
+ *     a batch are in flight together (distinct subject/target pairs, so no
+ *     order is lost), and the next claim follows at once while rows come;
  *   - results are marked for the whole batch in one statement each:
  *     delivered; retry later (UNAVAILABLE, UNIMPLEMENTED, DEADLINE_EXCEEDED,
  *     RESOURCE_EXHAUSTED, ABORTED: capped exponential backoff with jitter,

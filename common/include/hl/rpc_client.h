@@ -43,6 +43,19 @@ hl_status hl_client_call_raw(hl_client *cl, const char *method, const uint8_t *r
 			     size_t n_md, int64_t timeout_ms, hl_arena *a, uint8_t **resp, size_t *resp_len,
 			     int *code, hl_error *err) HL_MUST_CHECK;
 
+/*
+ * The same in two halves, so that one thread can have several calls in
+ * flight: hl_client_start() sends the request on the calling thread's
+ * queue and returns at once; hl_client_finish() waits for that call's end
+ * and gives what hl_client_call_raw() gives (then frees *p).  Every started
+ * call must be finished, on the thread that started it.
+ */
+typedef struct hl_client_pending hl_client_pending;
+hl_status hl_client_start(hl_client *cl, const char *method, const uint8_t *req, size_t len, const hl_md *md,
+			  size_t n_md, int64_t timeout_ms, hl_client_pending **p, hl_error *err) HL_MUST_CHECK;
+hl_status hl_client_finish(hl_client_pending *p, hl_arena *a, uint8_t **resp, size_t *resp_len, int *code,
+			   hl_error *err) HL_MUST_CHECK;
+
 /* The same with protobuf-c messages; *resp is unpacked into the arena. */
 hl_status hl_client_call(hl_client *cl, const char *method, const ProtobufCMessage *req,
 			 const ProtobufCMessageDescriptor *resp_desc, const hl_md *md, size_t n_md, int64_t timeout_ms,
