@@ -107,7 +107,18 @@ typedef struct dispatch_viewer {
 	const char **led;         /* departments whose head or deputy the caller is */
 	int n_led;
 } dispatch_viewer;
+/* Loaded once per call (cached in the call's dispatch_local). */
 hl_status dispatch_viewer_load(hl_call *c, dispatch_viewer *v) HL_MUST_CHECK;
+/* What one call keeps (arena memory behind hl_call_local): the viewer, the timers to push after commit. */
+struct pending_timer;
+typedef struct dispatch_local {
+	bool viewer_loaded;
+	dispatch_viewer viewer;
+	struct pending_timer *timers;
+} dispatch_local;
+dispatch_local *dispatch_local_of(hl_call *c); /* NULL when out of memory */
+/* SHA-256 of text as lowercase hex (arena memory), NULL when out of memory. */
+const char *dispatch_digest(hl_arena *a, const char *text);
 /* The directory entry of the caller (NULL if the caller is not staff). */
 hl_status dispatch_caller_staff(hl_call *c, dispatch_staff **out) HL_MUST_CHECK;
 /* Load a case the caller may see, locked when for_update; NOT_FOUND otherwise (rolled back). */

@@ -205,17 +205,6 @@ static hl_status require_head(hl_call *c, const dispatch_case *k)
 	return HL_OK;
 }
 
-static hl_status sha256_hex(hl_call *c, const char *text, char **out)
-{
-	uint8_t d[HL_SHA256_LEN];
-	hl_error err;
-	*out = hl_arena_alloc(hl_call_arena(c), 2 * HL_SHA256_LEN + 1);
-	if (!*out || hl_sha256(text, strlen(text), d, &err))
-		return hl_call_db_fail(c, &(hl_error){HL_INTERNAL, "cannot digest the result"});
-	hl_hex_write(d, sizeof d, *out);
-	return HL_OK;
-}
-
 /* followup replies to the citizen (the lead case speaks for the ticket). */
 static hl_status schedule_reply(hl_call *c, const dispatch_case *k)
 {
@@ -257,11 +246,13 @@ hl_status dispatch_approve_result(hl_call *c, const void *vreq, void **resp)
 	const Hotline__Dispatch__V1__ApproveResultRequest *r = vreq;
 	hl_status st;
 	dispatch_case *k;
-	char *digest;
+	const char *digest;
 	if ((st = hl_call_begin(c)) || (st = dispatch_case_load(c, r->case_id, true, &k)) ||
 	    (st = dispatch_require_status(c, k, MASK(CS_SUBMITTED), "approve the result of")) ||
-	    (st = require_head(c, k)) || (st = sha256_hex(c, k->result_text, &digest)))
+	    (st = require_head(c, k)))
 		return st;
+	if (!(digest = dispatch_digest(hl_call_arena(c), k->result_text)))
+		return hl_call_db_fail(c, &(hl_error){HL_INTERNAL, "cannot digest the result"});
 	/* the approver may name the text they read: a result changed since is not signed off */
 	if (r->digest[0] && strcasecmp(r->digest, digest) != 0)
 		return hl_call_db_fail(c, &(hl_error){HL_ABORTED, "digest: the result changed since it was read"});

@@ -56,8 +56,21 @@ static bool is_complaint_or_report(const dispatch_case *k)
 	       k->category == HOTLINE__COMMON__V1__CATEGORY__CATEGORY_REPORT;
 }
 
+dispatch_local *dispatch_local_of(hl_call *c)
+{
+	void **slot = hl_call_local(c);
+	if (!*slot && (*slot = hl_arena_alloc(hl_call_arena(c), sizeof(dispatch_local))))
+		*(dispatch_local *)*slot = (dispatch_local){0};
+	return *slot;
+}
+
 hl_status dispatch_viewer_load(hl_call *c, dispatch_viewer *v)
 {
+	dispatch_local *l = dispatch_local_of(c);
+	if (l && l->viewer_loaded) { /* the directory does not change within the call */
+		*v = l->viewer;
+		return HL_OK;
+	}
 	dispatch_staff *me;
 	hl_error err;
 	hl_status st = dispatch_caller_staff(c, &me);
@@ -67,6 +80,10 @@ hl_status dispatch_viewer_load(hl_call *c, dispatch_viewer *v)
 	if (store_departments_led(hl_call_pg(c), hl_call_arena(c), hl_call_principal(c)->actor, &v->led, &v->n_led,
 				  &err))
 		return hl_call_db_fail(c, &err);
+	if (l) {
+		l->viewer = *v;
+		l->viewer_loaded = true;
+	}
 	return HL_OK;
 }
 
@@ -121,6 +138,17 @@ hl_status dispatch_case_load(hl_call *c, const char *id, bool for_update, dispat
 	return HL_OK;
 }
 
+const char *dispatch_digest(hl_arena *a, const char *text)
+{
+	uint8_t d[HL_SHA256_LEN];
+	hl_error err;
+	char *hex = hl_arena_alloc(a, 2 * HL_SHA256_LEN + 1);
+	if (!hex || hl_sha256(text, strlen(text), d, &err))
+		return NULL;
+	hl_hex_write(d, sizeof d, hex);
+	return hex;
+}
+
 /* The audit details of a step: ids and status, never the note itself (it may quote the citizen). */
 static const char *step_details(hl_arena *a, const dispatch_case *k, const char *note)
 {
@@ -129,15 +157,9 @@ static const char *step_details(hl_arena *a, const dispatch_case *k, const char 
 	hl_buf_json_string(&b, k->department_id ? k->department_id : "");
 	hl_buf_puts(&b, ",\"handler\":");
 	hl_buf_json_string(&b, k->handler_id ? k->handler_id : "");
-	if (note && note[0]) {
-		uint8_t d[HL_SHA256_LEN];
-		char hex[2 * HL_SHA256_LEN + 1];
-		hl_error err;
-		if (hl_sha256(note, strlen(note), d, &err) == HL_OK) {
-			hl_hex_write(d, sizeof d, hex);
-			hl_buf_printf(&b, ",\"note_sha256\":\"%s\"", hex);
-		}
-	}
+	const char *digest = note && note[0] ? dispatch_digest(a, note) : NULL;
+	if (digest)
+		hl_buf_printf(&b, ",\"note_sha256\":\"%s\"", digest);
 	hl_buf_putc(&b, '}');
 	const char *out = hl_buf_failed(&b) ? "{}" : hl_arena_strdup(a, b.data);
 	hl_buf_release(&b);

@@ -52,16 +52,21 @@ static void remember(hl_call *c, const char *tenant, const char *key, int64_t du
 	p->tenant = tenant;
 	p->key = key;
 	p->due_ms = due_ms;
-	p->next = *hl_call_local(c);
-	*hl_call_local(c) = p;
+	dispatch_local *l = dispatch_local_of(c);
+	if (!l)
+		return;
+	p->next = l->timers;
+	l->timers = p;
 }
 
 void dispatch_timers_flush(hl_call *c)
 {
 	const dispatch_app *app = hl_call_app(c);
-	for (struct pending_timer *p = *hl_call_local(c); p; p = p->next)
+	dispatch_local *l = dispatch_local_of(c);
+	for (struct pending_timer *p = l ? l->timers : NULL; p; p = p->next)
 		hl_timers_push(app->common->timers, p->tenant, p->key, p->due_ms);
-	*hl_call_local(c) = NULL;
+	if (l)
+		l->timers = NULL;
 }
 
 /* ---- computing due instants ------------------------------------------------------------ */

@@ -63,9 +63,8 @@ hl_status dispatch_lock_check(hl_call *c, dispatch_case *k, const char *token)
 		k->fence = l.fence; /* the store refuses it if a newer holder wrote since */
 		return HL_OK;
 	}
-	char holder[160];
-	if (r && hl_lock_holder(r, app->common->redis_prefix, "dispatch", name, holder, sizeof holder, &err) == HL_OK &&
-	    holder[0] && strcmp(holder, me) != 0) {
+	const char *holder = dispatch_lock_holder(c, k);
+	if (holder[0] && strcmp(holder, me) != 0) {
 		hl_pg_rollback(hl_call_pg(c));
 		return hl_call_fail(c, HL_ABORTED, "case is being edited by %s", holder);
 	}
