@@ -221,12 +221,15 @@ static const char SQL_STAFF_LIST[] =
 	"SELECT " STAFF_COLS " FROM staff WHERE ($1::text IS NULL OR department_id = $1) ORDER BY department_id, id";
 static const char SQL_SUPERVISORS[] = "SELECT id FROM staff WHERE supervisor AND active ORDER BY id";
 /* Handlers: not the department's head or deputies, who sign the results off (R10). */
-#define PICK_WHERE                                                                                      \
+#define PICK_ELIGIBLE                                                                                   \
 	"FROM staff s WHERE department_id = $1 AND active AND ($2::text IS NULL OR $2 = ANY (skills)) " \
 	"AND id <> COALESCE($3, '') AND NOT EXISTS (SELECT 1 FROM departments d WHERE d.id = $1 "       \
-	"AND (d.head_id = s.id OR s.id = ANY (d.deputy_ids))) ORDER BY open_load, last_assigned_at, id LIMIT 1 "
-static const char SQL_PICK_SKIP[] = "SELECT id " PICK_WHERE "FOR UPDATE OF s SKIP LOCKED";
-static const char SQL_PICK_WAIT[] = "SELECT id " PICK_WHERE "FOR UPDATE OF s";
+	"AND (d.head_id = s.id OR s.id = ANY (d.deputy_ids))) "
+#define PICK_LEAST "SELECT id, open_load " PICK_ELIGIBLE "ORDER BY open_load, last_assigned_at, id LIMIT 1 "
+static const char SQL_PICK_SKIP[] = PICK_LEAST "FOR UPDATE OF s SKIP LOCKED";
+static const char SQL_PICK_WAIT[] = PICK_LEAST "FOR UPDATE OF s";
+/* Run after the pick, on a fresh snapshot: is another eligible handler now less loaded? */
+static const char SQL_PICK_LOWER[] = "SELECT 1 " PICK_ELIGIBLE "AND open_load < $4::int LIMIT 1";
 static const char SQL_TAKE[] =
 	"UPDATE staff SET open_load = open_load + 1, last_assigned_at = clock_timestamp() "
 	"WHERE id = $1 AND department_id = $2 AND active";
@@ -296,6 +299,31 @@ hl_status store_take_handler(hl_pg *pg, hl_arena *a, const char *dept, const cha
 	return st;
 }
 
+/* Locks the least-loaded eligible handler. The pick's snapshot can predate a rival's commit:
+ * when a fresh look finds someone less loaded than the row just locked, pick again (bounded;
+ * a rival still holding the lower row means the pick is as fair as it can be). */
+static hl_status pick_least(hl_pg *pg, hl_arena *a, hl_pg_args *args, const char **id, hl_error *err)
+{
+	*id = NULL;
+	for (int tries = 0; tries < 3; tries++) {
+		PGresult *r;
+		hl_status st = hl_pg_exec(pg, a, SQL_PICK_SKIP, args, &r, err);
+		if (st == HL_OK && PQntuples(r) == 0)
+			st = hl_pg_exec(pg, a, SQL_PICK_WAIT, args, &r, err);
+		if (st || PQntuples(r) == 0)
+			return st;
+		const char *prev = *id;
+		*id = hl_pg_get(r, 0, 0);
+		if (prev && strcmp(prev, *id) == 0)
+			return HL_OK;
+		hl_pg_args check = *args;
+		hl_pg_arg_text(&check, hl_pg_get(r, 0, 1));
+		if ((st = hl_pg_exec(pg, a, SQL_PICK_LOWER, &check, &r, err)) || PQntuples(r) == 0)
+			return st;
+	}
+	return HL_OK;
+}
+
 hl_status store_pick_handler(hl_pg *pg, hl_arena *a, const char *dept, const char *skill, const char *except,
 			     const char **out, hl_error *err)
 {
@@ -305,15 +333,10 @@ hl_status store_pick_handler(hl_pg *pg, hl_arena *a, const char *dept, const cha
 	hl_pg_arg_text(&args, dept);
 	hl_pg_arg_text(&args, skill && skill[0] ? skill : NULL);
 	hl_pg_arg_text(&args, except);
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_PICK_SKIP, &args, &r, err);
-	if (st == HL_OK && PQntuples(r) == 0)
-		st = hl_pg_exec(pg, a, SQL_PICK_WAIT, &args, &r, err);
-	if (st || PQntuples(r) == 0)
-		return st;
+	const char *id;
 	bool ok;
-	const char *id = hl_pg_get(r, 0, 0);
-	if ((st = store_take_handler(pg, a, dept, id, &ok, err)))
+	hl_status st = pick_least(pg, a, &args, &id, err);
+	if (st || !id || (st = store_take_handler(pg, a, dept, id, &ok, err)))
 		return st;
 	*out = ok ? id : NULL;
 	return HL_OK;

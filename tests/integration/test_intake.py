@@ -448,6 +448,8 @@ class IntakeTest(unittest.TestCase):
             md = ht.auth(tenant=tenant, sub="agent-%d" % k)
             mine = []
             try:
+                # connected first: the subject is numbering under load, not 32 simultaneous handshakes
+                grpc.channel_ready_future(ch).result(timeout=30)
                 for i in range(k, total, threads):
                     req = self.request(topic="并发登记 %d" % i)
                     r = ht.rpc(ch, INTAKE, "CreateTicket", req, pb.CreateTicketResponse, metadata=md, timeout=60)
