@@ -107,3 +107,76 @@ bench_footer() {
 		"load generator, the services, PostgreSQL and Redis"
 	[[ $sc == on ]] || die "synchronous_commit is not on: figures invalid"
 }
+
+# ---- CPU accounting: where the machine's CPU time goes during a measured window ----------------
+
+# Clock ticks (utime+stime) of one live process (0 if gone); with "all", also those of its
+# reaped children.
+proc_ticks() {
+	local t
+	t=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null |
+		awk -v all="${2:-}" '{ t = $12 + $13; if (all == "all") t += $14 + $15; print t }')
+	echo "${t:-0}"
+}
+
+# cpu_sample: one line "name=ticks ..." for PostgreSQL (the postmaster, its exited and its live
+# backends), Redis, each running service, and the whole machine's busy time (from /proc/stat).
+cpu_sample() {
+	local pgdata pm pg=0 c s pid line
+	pgdata=$(head -n1 "$HOTLINE_RUN_DIR/pgdata.path" 2>/dev/null)/data
+	pm=$(head -n1 "$pgdata/postmaster.pid" 2>/dev/null || true)
+	if [[ -n $pm ]]; then
+		pg=$(proc_ticks "$pm" all)
+		for c in $(pgrep -P "$pm"); do pg=$((pg + $(proc_ticks "$c"))); done
+	fi
+	line="postgres=$pg redis=$(proc_ticks "$(head -n1 "$HOTLINE_RUN_DIR/pids/redis.pid" 2>/dev/null)")"
+	for s in intake dispatch followup compliance reporting; do
+		pid=$(head -n1 "$HOTLINE_RUN_DIR/pids/$s.pid" 2>/dev/null || true)
+		[[ -n $pid && -d /proc/$pid ]] && line+=" $s=$(proc_ticks "$pid")"
+	done
+	read -r _ u n sy _ _ irq sirq steal _ </proc/stat
+	echo "$line machine=$((u + n + sy + irq + sirq + steal))"
+}
+
+# cpu_report BEFORE AFTER ITEMS: CPU milliseconds per item of each part between two cpu_sample
+# lines ("other" is the machine's busy time outside them: the load generator, psql, the kernel).
+cpu_report() {
+	local hz parts=() k v b total=0 machine
+	hz=$(getconf CLK_TCK)
+	declare -A before
+	for kv in $1; do before[${kv%%=*}]=${kv#*=}; done
+	for kv in $2; do
+		k=${kv%%=*} v=${kv#*=} b=${before[$k]:-0}
+		if [[ $k == machine ]]; then machine=$((v - b)); continue; fi
+		total=$((total + v - b))
+		parts+=("$k $(awk -v t=$((v - b)) -v hz="$hz" -v n="$3" 'BEGIN { printf "%.2f", t * 1000 / hz / n }')")
+	done
+	parts+=("other $(awk -v t=$((machine - total)) -v hz="$hz" -v n="$3" 'BEGIN { printf "%.2f", t * 1000 / hz / n }')")
+	echo "CPU ms per ticket: $(IFS=,; echo "${parts[*]}" | sed 's/,/, /g'); machine total" \
+		"$(awk -v t="$machine" -v hz="$hz" -v n="$3" 'BEGIN { printf "%.2f", t * 1000 / hz / n }')"
+}
+
+# ---- statement statistics (pg_stat_statements, preloaded by scripts/stack) --------------------
+
+# sql_stats_reset: start counting statements afresh (creates the extension on first use).
+sql_stats_reset() {
+	sql HOTLINE_PG_SUPERUSER_DSN "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+	sql HOTLINE_PG_SUPERUSER_DSN "SELECT pg_stat_statements_reset()" >/dev/null
+}
+
+# sql_stats_top N ITEMS: the N statements that took the most database time since the reset,
+# with calls and milliseconds per item (ticket), by role.
+sql_stats_top() {
+	local top=$1 n=$2
+	echo "database time by statement (ms per ticket, calls per ticket, role, statement):"
+	sql HOTLINE_PG_SUPERUSER_DSN "
+SELECT format('  %s  %s  %s  %s', to_char(s.total_exec_time / $n, 'FM990.000'),
+              to_char(s.calls::numeric / $n, 'FM990.00'), r.rolname,
+              left(regexp_replace(s.query, '\s+', ' ', 'g'), 110))
+FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+ORDER BY s.total_exec_time DESC LIMIT $top"
+	sql HOTLINE_PG_SUPERUSER_DSN "
+SELECT format('  all statements: %s ms, %s calls per ticket', to_char(sum(total_exec_time) / $n, 'FM99990.000'),
+              to_char(sum(calls)::numeric / $n, 'FM99990.0'))
+FROM pg_stat_statements"
+}

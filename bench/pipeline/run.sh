@@ -7,7 +7,8 @@
 # status is visible at intake, per second during the load (sustained rate: median and minimum
 # of the full seconds) and overall; the end-to-end latency from registration to the status at
 # intake (p50/p99/max, from the rows' own commit times); the drain time after the load; and the
-# loss check (one assigned lead case per ticket, every ticket in handling). Durable commits:
+# loss check (one assigned lead case per ticket, every ticket in handling); and where the CPU
+# went, in milliseconds per ticket (PostgreSQL, Redis, each service, the rest). Durable commits:
 # synchronous_commit is printed and must be on. Not a timed test: it prints figures.
 #
 # Usage: bench/pipeline/run.sh [--seconds S] [--keep]
@@ -59,6 +60,8 @@ PYENV=(env HOTLINE_RUN_DIR="$HOTLINE_RUN_DIR" PYTHONPATH="$HOTLINE_BUILD_DIR/pyg
 T="tenant_id = '$TENANT'"
 
 echo "# load: bench_intake --tenant $TENANT --concurrency $CONC --seconds $SECS (relay threads: $RELAY, batch $BATCH)" >&2
+sql_stats_reset
+CPU0=$(cpu_sample)
 "$HOTLINE_BUILD_DIR/bench/bench_intake" --env "$HOTLINE_RUN_DIR/stack.env" --tenant "$TENANT" \
 	--seconds "$SECS" --warmup 0 --concurrency "$CONC" | tee "$OUT/load.txt"
 LOAD_END=$(date +%s.%N)
@@ -70,6 +73,7 @@ for ((i = 0; i < 6000; i++)); do
 	((done_n < CREATED)) || break
 	sleep 0.1
 done
+CPU1=$(cpu_sample)
 DRAIN=$(awk -v a="$LOAD_END" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
 echo
@@ -108,5 +112,8 @@ if ((CASES == CREATED && DISTINCT == CREATED && ASSIGNED == CREATED && done_n ==
 else
 	echo "loss: MISMATCH"
 fi
+cpu_report "$CPU0" "$CPU1" "$done_n"
+sql_stats_top 15 "$done_n"
+echo "CPU budget of the goal: $(nproc) CPU(s) / 500 tickets/s = $(awk -v c="$(nproc)" 'BEGIN { printf "%.2f", c * 1000 / 500 }') ms per ticket for everything"
 echo "goal >= 500 tickets/s sustained (median full second): $MEDIAN/s $( ((MEDIAN >= 500)) && echo met || echo MISSED)"
 bench_footer

@@ -102,6 +102,40 @@ static hl_status load_head(hl_pg *pg, hl_arena *a, hl_audit_entry *e, hl_error *
 	return HL_OK;
 }
 
+/*
+ * The head this thread appended last, good only inside that transaction: the
+ * append holds the head row's lock until the transaction ends, so a second
+ * append to the same subject in it needs no read of the head.
+ */
+static __thread struct {
+	uint64_t tx;
+	char tenant[64], subject[128];
+	int64_t seq;
+	uint8_t hash[HL_AUDIT_HASH_LEN];
+} last_head;
+
+static bool head_known(const hl_pg *pg, hl_audit_entry *e)
+{
+	if (!last_head.tx || last_head.tx != hl_pg_tx_serial(pg) || strcmp(last_head.tenant, e->tenant) != 0 ||
+	    strcmp(last_head.subject, e->subject_id) != 0)
+		return false;
+	e->seq = last_head.seq + 1;
+	memcpy(e->prev_hash, last_head.hash, HL_AUDIT_HASH_LEN);
+	return true;
+}
+
+static void head_remember(const hl_pg *pg, const hl_audit_entry *e)
+{
+	last_head.tx = 0;
+	if (strlen(e->tenant) >= sizeof last_head.tenant || strlen(e->subject_id) >= sizeof last_head.subject)
+		return;
+	strcpy(last_head.tenant, e->tenant);
+	strcpy(last_head.subject, e->subject_id);
+	last_head.seq = e->seq;
+	memcpy(last_head.hash, e->hash, HL_AUDIT_HASH_LEN);
+	last_head.tx = hl_pg_tx_serial(pg);
+}
+
 hl_status hl_audit_append(hl_pg *pg, hl_arena *a, const char *tenant, const char *subject_type,
 			  const char *subject_id, const char *actor, const char *action, const char *details,
 			  bool new_subject, hl_error *err)
@@ -110,7 +144,7 @@ hl_status hl_audit_append(hl_pg *pg, hl_arena *a, const char *tenant, const char
 			    .seq = 1, .actor = actor, .action = action, .at_us = now_us(),
 			    .details = details ? details : "{}"};
 	hl_status st;
-	if (!new_subject && (st = load_head(pg, a, &e, err)))
+	if (!head_known(pg, &e) && !new_subject && (st = load_head(pg, a, &e, err)))
 		return st;
 	if ((st = hl_audit_hash(&e, e.hash)))
 		return hl_fail(err, st, "cannot hash audit entry");
@@ -126,9 +160,12 @@ hl_status hl_audit_append(hl_pg *pg, hl_arena *a, const char *tenant, const char
 	hl_pg_arg_text(&args, e.details);
 	hl_pg_arg_bytes(&args, e.prev_hash, HL_AUDIT_HASH_LEN);
 	hl_pg_arg_bytes(&args, e.hash, HL_AUDIT_HASH_LEN);
+	last_head.tx = 0;
 	st = hl_pg_exec(pg, a, SQL_APPEND, &args, NULL, err);
 	if (st == HL_EXISTS) /* two first appends raced on a new subject */
 		return hl_fail(err, HL_ABORTED, "concurrent change of the same record, retry");
+	if (st == HL_OK)
+		head_remember(pg, &e);
 	return st;
 }
 

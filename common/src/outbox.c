@@ -19,17 +19,26 @@
 
 #define MAX_TARGETS 8
 
+/* The targets that have undelivered rows: a loose index scan, one probe per target. */
+static const char SQL_TARGETS[] =
+	"WITH RECURSIVE t(target) AS ((SELECT target FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL "
+	"ORDER BY target LIMIT 1) UNION ALL SELECT (SELECT o.target FROM outbox o WHERE o.delivered_at IS NULL "
+	"AND o.dead_at IS NULL AND o.target > t.target ORDER BY o.target LIMIT 1) FROM t WHERE t.target IS NOT NULL) "
+	"SELECT target FROM t WHERE target IS NOT NULL LIMIT 64";
+
+/* Up to $1 due rows of target $2, each the oldest undelivered row of its subject for the target. */
 static const char SQL_CLAIM[] =
 	"SELECT o.tenant_id, o.id, o.target, o.method, o.idempotency_key, o.actor, o.payload, o.attempts "
-	"FROM outbox o WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= now() "
+	"FROM outbox o WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.target = $2 "
+	"AND o.next_attempt_at <= now() "
 	"AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = o.tenant_id AND p.subject_id = o.subject_id "
 	"AND p.target = o.target AND p.id < o.id AND p.delivered_at IS NULL AND p.dead_at IS NULL) "
-	"AND o.target <> ALL ($2::text[]) ORDER BY o.next_attempt_at, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
+	"ORDER BY o.next_attempt_at, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
 
 /*
  * The claim's good plan is known and does not depend on the data: walk the
- * due rows in order and probe each one's subject/target for an older
- * undelivered row, by index.  An outbox fills from empty in seconds, long
+ * target's due rows in order and probe each one's subject/target for an
+ * older undelivered row, by index.  An outbox fills from empty in seconds, long
  * before autovacuum's next ANALYZE, and with statistics that still say
  * "empty" the planner chose a nested loop over sequential scans: seconds
  * per claim once thousands of rows wait.  So the relay's transaction rules
@@ -79,6 +88,7 @@ struct relay_thread {
 	hl_pg *pg;
 	struct target targets[MAX_TARGETS];
 	int n_targets;
+	unsigned claims; /* claims made: which target comes first in the next */
 };
 
 struct hl_relay {
@@ -146,16 +156,12 @@ static hl_client *target_client(struct relay_thread *t, const char *name)
 
 /* ---- one batch ------------------------------------------------------------------ */
 
-/* The names of the targets resting now, as a text[] literal. */
-static const char *resting_targets(struct relay_thread *t, hl_arena *a)
+static bool resting(const struct relay_thread *t, const char *name, int64_t now)
 {
-	const char *names[MAX_TARGETS];
-	size_t n = 0;
-	int64_t now = hl_now_ms();
 	for (int i = 0; i < t->n_targets; i++)
-		if (t->targets[i].rest_until_ms > now)
-			names[n++] = t->targets[i].name;
-	return hl_pg_text_array(a, names, n);
+		if (strcmp(t->targets[i].name, name) == 0)
+			return t->targets[i].rest_until_ms > now;
+	return false;
 }
 
 /* After a batch: rest the targets that only failed (retryably), wake those that answered. */
@@ -183,34 +189,56 @@ static void update_rests(struct relay_thread *t, const struct row *rows, int n)
 	}
 }
 
-static hl_status claim(struct relay_thread *t, hl_arena *a, struct row **rows, int *n, hl_error *err)
+/* Append the rows of res to rows[*n]. */
+static hl_status read_rows(const PGresult *res, hl_arena *a, struct row *rows, int *n, hl_error *err)
 {
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_int(&args, a, t->r->cfg.batch);
-	hl_pg_arg_text(&args, resting_targets(t, a));
-	PGresult *res;
-	hl_status st = hl_pg_exec(t->pg, a, SQL_CLAIM_PLAN, NULL, NULL, err);
-	if (!st)
-		st = hl_pg_exec(t->pg, a, SQL_CLAIM, &args, &res, err);
-	if (st)
-		return st;
-	*n = PQntuples(res);
-	*rows = hl_arena_alloc(a, (size_t)(*n ? *n : 1) * sizeof **rows);
-	if (!*rows)
-		return hl_fail(err, HL_NOMEM, "out of memory");
-	for (int i = 0; i < *n; i++) {
-		struct row *rw = &(*rows)[i];
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct row *rw = &rows[(*n)++];
 		rw->tenant = hl_pg_get(res, i, 0);
 		rw->id = hl_pg_get(res, i, 1);
 		rw->target = hl_pg_get(res, i, 2);
 		rw->method = hl_pg_get(res, i, 3);
 		rw->key = hl_pg_get(res, i, 4);
 		rw->actor = hl_pg_get(res, i, 5);
-		if ((st = hl_pg_get_bytes(res, i, 6, a, &rw->payload, &rw->len)))
+		hl_status st = hl_pg_get_bytes(res, i, 6, a, &rw->payload, &rw->len);
+		if (st)
 			return hl_fail(err, st, "out of memory");
 		rw->attempts = (int)hl_pg_get_int(res, i, 7);
 		rw->code = -1;
+	}
+	return HL_OK;
+}
+
+/*
+ * Claim up to a batch: target by target (skipping the resting ones), starting
+ * with the next target each time so that one busy target does not crowd out
+ * the others.
+ */
+static hl_status claim(struct relay_thread *t, hl_arena *a, struct row **rows, int *n, hl_error *err)
+{
+	int batch = t->r->cfg.batch;
+	PGresult *targets;
+	*n = 0;
+	hl_status st = hl_pg_exec(t->pg, a, SQL_CLAIM_PLAN, NULL, NULL, err);
+	if (!st)
+		st = hl_pg_exec(t->pg, a, SQL_TARGETS, NULL, &targets, err);
+	if (st)
+		return st;
+	if (!(*rows = hl_arena_alloc(a, (size_t)batch * sizeof **rows)))
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	int nt = PQntuples(targets), first = nt ? (int)(t->claims++ % (unsigned)nt) : 0;
+	int64_t now = hl_now_ms();
+	for (int k = 0; k < nt && *n < batch; k++) {
+		const char *target = hl_pg_get(targets, (first + k) % nt, 0);
+		if (resting(t, target, now))
+			continue;
+		hl_pg_args args;
+		hl_pg_args_init(&args);
+		hl_pg_arg_int(&args, a, batch - *n);
+		hl_pg_arg_text(&args, target);
+		PGresult *res;
+		if ((st = hl_pg_exec(t->pg, a, SQL_CLAIM, &args, &res, err)) || (st = read_rows(res, a, *rows, n, err)))
+			return st;
 	}
 	return HL_OK;
 }

@@ -20,6 +20,7 @@ struct hl_pg {
 	char schema[64];
 	PGconn *conn;
 	bool in_tx;
+	uint64_t tx_serial; /* of the open transaction */
 	struct stmt stmts[STMT_SLOTS];
 	int n_stmts;
 	int64_t retry_at_ms;
@@ -199,6 +200,9 @@ hl_status hl_pg_script(hl_pg *pg, const char *sql, hl_error *err)
 	return st ? st : simple(pg, sql, err);
 }
 
+/* Transaction serials are unique in the process, whatever the connection. */
+static _Atomic uint64_t tx_serials;
+
 hl_status hl_pg_begin(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_error *err)
 {
 	hl_status st = hl_pg_connect(pg, err);
@@ -206,22 +210,28 @@ hl_status hl_pg_begin(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_erro
 		return st;
 	if (pg->in_tx)
 		hl_pg_rollback(pg);
-	if ((st = simple(pg, "BEGIN", err)))
-		return st;
+	/* one round trip: BEGIN and the transaction's settings in one simple query */
+	char *lit = PQescapeLiteral(pg->conn, tenant ? tenant : "", tenant ? strlen(tenant) : 0);
+	if (!lit)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	char sql[384];
+	int n = snprintf(sql, sizeof sql,
+			 "BEGIN; SELECT set_config('hotline.tenant', %s, true), "
+			 "set_config('statement_timeout', '%lld', true)",
+			 lit, (long long)(timeout_ms > 0 ? timeout_ms : 0));
+	PQfreemem(lit);
+	if (n < 0 || (size_t)n >= sizeof sql)
+		return hl_fail(err, HL_INVALID, "tenant id too long");
 	pg->in_tx = true;
-	char to[32];
-	snprintf(to, sizeof to, "%lld", (long long)(timeout_ms > 0 ? timeout_ms : 0));
-	const char *vals[2] = {tenant ? tenant : "", to};
-	PGresult *r = PQexecParams(pg->conn,
-				   "SELECT set_config('hotline.tenant', $1, true), "
-				   "set_config('statement_timeout', $2, true)",
-				   2, NULL, vals, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		st = translate(pg, r, err);
-	PQclear(r);
-	if (st)
+	pg->tx_serial = ++tx_serials;
+	if ((st = simple(pg, sql, err)))
 		hl_pg_rollback(pg);
 	return st;
+}
+
+uint64_t hl_pg_tx_serial(const hl_pg *pg)
+{
+	return pg->in_tx ? pg->tx_serial : 0;
 }
 
 hl_status hl_pg_commit(hl_pg *pg, hl_error *err)

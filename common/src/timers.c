@@ -15,7 +15,8 @@
 #include "hl/redis.h"
 
 static const char SQL_PUT[] =
-	"INSERT INTO timers (tenant_id, timer_key, kind, subject_id, due_ms) VALUES ($1, $2, $3, $4, $5) "
+	"INSERT INTO timers (tenant_id, timer_key, kind, subject_id, due_ms) "
+	"SELECT $1, k, kd, s, d FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS t(k, kd, s, d) "
 	"ON CONFLICT (tenant_id, timer_key) DO UPDATE SET due_ms = EXCLUDED.due_ms WHERE timers.done_at IS NULL";
 static const char SQL_CANCEL[] =
 	"UPDATE timers SET done_at = now(), outcome = 'cancelled' "
@@ -98,17 +99,40 @@ int64_t hl_now_ms(void)
 
 /* ---- in the business transaction ------------------------------------------------ */
 
-hl_status hl_timer_put(hl_pg *pg, hl_arena *a, const char *tenant, const char *key, const char *kind,
-		       const char *subject, int64_t due_ms, hl_error *err)
+hl_status hl_timers_put(hl_pg *pg, hl_arena *a, const char *tenant, const hl_timer_item *items, size_t n,
+			hl_error *err)
 {
+	if (n == 0)
+		return HL_OK;
+	if (n > HL_TIMERS_PUT_MAX)
+		return hl_fail(err, HL_INTERNAL, "more than %d timers in one put", HL_TIMERS_PUT_MAX);
+	const char *keys[HL_TIMERS_PUT_MAX], *kinds[HL_TIMERS_PUT_MAX], *subjects[HL_TIMERS_PUT_MAX];
+	const char *dues[HL_TIMERS_PUT_MAX];
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = items[i].key;
+		kinds[i] = items[i].kind;
+		subjects[i] = items[i].subject;
+		if (!(dues[i] = hl_arena_printf(a, "%lld", (long long)items[i].due_ms)))
+			return hl_fail(err, HL_NOMEM, "out of memory");
+	}
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_text(&args, tenant);
-	hl_pg_arg_text(&args, key);
-	hl_pg_arg_text(&args, kind);
-	hl_pg_arg_text(&args, subject);
-	hl_pg_arg_int(&args, a, due_ms);
+	hl_pg_arg_text(&args, hl_pg_text_array(a, keys, n));
+	hl_pg_arg_text(&args, hl_pg_text_array(a, kinds, n));
+	hl_pg_arg_text(&args, hl_pg_text_array(a, subjects, n));
+	hl_pg_arg_text(&args, hl_pg_text_array(a, dues, n));
+	for (int i = 1; i < args.n; i++)
+		if (!args.v[i])
+			return hl_fail(err, HL_NOMEM, "out of memory");
 	return hl_pg_exec(pg, a, SQL_PUT, &args, NULL, err);
+}
+
+hl_status hl_timer_put(hl_pg *pg, hl_arena *a, const char *tenant, const char *key, const char *kind,
+		       const char *subject, int64_t due_ms, hl_error *err)
+{
+	const hl_timer_item one = {key, kind, subject, due_ms};
+	return hl_timers_put(pg, a, tenant, &one, 1, err);
 }
 
 hl_status hl_timer_cancel(hl_pg *pg, hl_arena *a, const char *key, hl_error *err)

@@ -29,7 +29,7 @@ enum {
 	CS_CLOSED = HOTLINE__DISPATCH__V1__CASE_STATUS__CASE_STATUS_CLOSED,
 };
 enum { ROLE_LEAD = 1, ROLE_ASSIST = 2 };
-enum { DL_ACCEPT = 1, DL_COMPLETE = 2 };
+enum { DL_ACCEPT = 1, DL_COMPLETE = 2, DISPATCH_DEADLINE_KINDS = 2 };
 
 typedef struct dispatch_department {
 	const char *id, *name, *parent_id, *head_id;
@@ -79,6 +79,7 @@ typedef struct dispatch_case {
 	int64_t result_us, approved_us;
 	int64_t fence, version;
 	int64_t created_us, updated_us;
+	bool fresh; /* created by this call: no audit chain, pauses or history yet */
 } dispatch_case;
 
 typedef struct dispatch_step_row {

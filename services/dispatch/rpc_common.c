@@ -170,7 +170,9 @@ hl_status dispatch_record_step(hl_pg *pg, hl_arena *a, const dispatch_case *k, c
 			      const char *note, hl_error *err)
 {
 	hl_status st = store_step_add(pg, a, k->tenant, k->id, action, actor, k->department_id, note, err);
-	return st ? st : hl_audit_append(pg, a, k->tenant, "case", k->id, actor, action, step_details(a, k, note), false, err);
+	return st ? st
+		  : hl_audit_append(pg, a, k->tenant, "case", k->id, actor, action, step_details(a, k, note), k->fresh,
+				    err);
 }
 
 hl_status dispatch_step(hl_call *c, const dispatch_case *k, const char *action, const char *note)

@@ -148,32 +148,36 @@ static const char *timer_key(hl_arena *a, const dispatch_deadline *d, const char
 	return hl_arena_printf(a, "dl:%s:%s:%d", d->id, what, gen);
 }
 
-/* Put the timers of d's current generation (and drop the previous one's). */
-static hl_status schedule(hl_call *c, const char *tenant, const dispatch_deadline *d, hl_error *err)
+/* Put the timers of the current generation of n deadlines (and drop each one's previous generation). */
+static hl_status schedule(hl_call *c, const char *tenant, dispatch_deadline *const *dl, int n, hl_error *err)
 {
 	hl_pg *pg = hl_call_pg(c);
 	hl_arena *a = hl_call_arena(c);
 	hl_status st;
-	if (d->generation > 1 &&
-	    ((st = hl_timer_cancel(pg, a, timer_key(a, d, "warn", d->generation - 1), err)) ||
-	     (st = hl_timer_cancel(pg, a, timer_key(a, d, "due", d->generation - 1), err))))
-		return st;
-	struct {
-		const char *what, *kind;
-		int64_t at_us;
-		bool done;
-	} t[2] = {{"warn", "deadline.warn", d->warn_us, d->warned_us != 0},
-		  {"due", "deadline.due", d->due_us, d->overdue_us != 0}};
-	for (int i = 0; i < 2; i++) {
-		if (!t[i].at_us || t[i].done)
-			continue;
-		const char *key = timer_key(a, d, t[i].what, d->generation);
-		if (!key)
-			return hl_fail(err, HL_NOMEM, "out of memory");
-		if ((st = hl_timer_put(pg, a, tenant, key, t[i].kind, d->id, t[i].at_us / 1000, err)))
+	hl_timer_item items[2 * DISPATCH_DEADLINE_KINDS];
+	size_t m = 0;
+	if (n > DISPATCH_DEADLINE_KINDS)
+		return hl_fail(err, HL_INTERNAL, "more deadlines than kinds to schedule");
+	for (int j = 0; j < n; j++) {
+		const dispatch_deadline *d = dl[j];
+		if (d->generation > 1 &&
+		    ((st = hl_timer_cancel(pg, a, timer_key(a, d, "warn", d->generation - 1), err)) ||
+		     (st = hl_timer_cancel(pg, a, timer_key(a, d, "due", d->generation - 1), err))))
 			return st;
-		remember(c, tenant, key, t[i].at_us / 1000);
+		if (d->warn_us && !d->warned_us)
+			items[m++] = (hl_timer_item){timer_key(a, d, "warn", d->generation), "deadline.warn", d->id,
+						     d->warn_us / 1000};
+		if (d->due_us && !d->overdue_us)
+			items[m++] = (hl_timer_item){timer_key(a, d, "due", d->generation), "deadline.due", d->id,
+						     d->due_us / 1000};
 	}
+	for (size_t i = 0; i < m; i++)
+		if (!items[i].key)
+			return hl_fail(err, HL_NOMEM, "out of memory");
+	if ((st = hl_timers_put(pg, a, tenant, items, m, err)))
+		return st;
+	for (size_t i = 0; i < m; i++)
+		remember(c, tenant, items[i].key, items[i].due_ms);
 	return HL_OK;
 }
 
@@ -193,16 +197,17 @@ hl_status dispatch_deadlines_start(hl_call *c, const dispatch_case *k)
 	hl_error err;
 	const hl_calendar *cal;
 	dispatch_sla *sla;
-	pauses p;
+	pauses p = {0};
 	if (dispatch_calendar_load(pg, a, &cal, &err) || store_sla_get(pg, a, k->category, k->priority, &sla, &err) ||
-	    load_pauses(pg, a, k->id, &p, &err))
+	    (!k->fresh && load_pauses(pg, a, k->id, &p, &err))) /* a new case was never paused */
 		return hl_call_db_fail(c, &err);
 	if (!sla)
 		return HL_OK; /* no policy applies: no deadlines */
 	const int amount[2] = {sla->accept_amount, sla->complete_amount}, unit[2] = {sla->accept_unit, sla->complete_unit};
 	int64_t now_us = hl_now_ms() * 1000;
+	dispatch_deadline *dl[2];
 	for (int i = 0; i < 2; i++) {
-		dispatch_deadline *d = hl_arena_alloc(a, sizeof *d);
+		dispatch_deadline *d = dl[i] = hl_arena_alloc(a, sizeof *d);
 		char *id = hl_arena_alloc(a, HL_UUID_STR_LEN);
 		if (!d || !id || hl_uuid_v7(id))
 			return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
@@ -211,10 +216,11 @@ hl_status dispatch_deadlines_start(hl_call *c, const dispatch_case *k)
 					 .started_us = now_us, .clock = unit[i] == CH};
 		const hl_calendar *use = calendar_for(cal, d->clock);
 		if (!use || allowed_ms(use, now_us / 1000, amount[i], unit[i], &d->allowed_ms, &err) ||
-		    compute(use, d, &p, &err) || store_deadline_insert(pg, a, k->tenant, d, &err) ||
-		    schedule(c, k->tenant, d, &err))
+		    compute(use, d, &p, &err))
 			return hl_call_db_fail(c, use ? &err : &(hl_error){HL_INTERNAL, "no clock calendar"});
 	}
+	if (store_deadlines_insert(pg, a, k->tenant, dl, 2, &err) || schedule(c, k->tenant, dl, 2, &err))
+		return hl_call_db_fail(c, &err);
 	return HL_OK;
 }
 
@@ -286,7 +292,7 @@ static hl_status recompute(hl_call *c, const dispatch_case *k, int extra_kind, i
 		if (!use || compute(use, d, &p, &err))
 			return hl_call_db_fail(c, use ? &err : &(hl_error){HL_INTERNAL, "no clock calendar"});
 		rearm(d, hl_now_ms() * 1000);
-		if (store_deadline_update(pg, a, d, &err) || schedule(c, k->tenant, d, &err))
+		if (store_deadline_update(pg, a, d, &err) || schedule(c, k->tenant, &d, 1, &err))
 			return hl_call_db_fail(c, &err);
 	}
 	return HL_OK;

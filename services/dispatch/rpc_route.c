@@ -83,17 +83,15 @@ hl_status dispatch_release(hl_call *c, dispatch_case *k)
 	return HL_OK;
 }
 
-hl_status dispatch_assign(hl_call *c, dispatch_case *k, const char *dept, const char *handler, const char *skill)
+/* Assign k to the active department d: the named handler, or the least-loaded one with skill. */
+static hl_status assign_to(hl_call *c, dispatch_case *k, const dispatch_department *d, const char *handler,
+			   const char *skill)
 {
 	hl_pg *pg = hl_call_pg(c);
 	hl_arena *a = hl_call_arena(c);
 	hl_error err;
 	hl_status st;
-	dispatch_department *d;
-	if (store_department_get(pg, a, dept, &d, &err))
-		return hl_call_db_fail(c, &err);
-	if (!d || !d->active)
-		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "department_id: no such active department"});
+	const char *dept = d->id;
 	if (dispatch_in(k->implicated, k->n_implicated, dept))
 		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "department_id: implicated by the report (回避)"});
 	if (handler && handler[0]) {
@@ -115,6 +113,17 @@ hl_status dispatch_assign(hl_call *c, dispatch_case *k, const char *dept, const 
 	return dispatch_case_event(c, k, "case.assigned", 0, 0);
 }
 
+hl_status dispatch_assign(hl_call *c, dispatch_case *k, const char *dept, const char *handler, const char *skill)
+{
+	hl_error err;
+	dispatch_department *d;
+	if (store_department_get(hl_call_pg(c), hl_call_arena(c), dept, &d, &err))
+		return hl_call_db_fail(c, &err);
+	if (!d || !d->active)
+		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "department_id: no such active department"});
+	return assign_to(c, k, d, handler, skill);
+}
+
 hl_status dispatch_route(hl_call *c, dispatch_case *k)
 {
 	dispatch_rule **rules;
@@ -133,7 +142,7 @@ hl_status dispatch_route(hl_call *c, dispatch_case *k)
 		if (k->basis_kind != B(RETURN))
 			k->basis_kind = B(RULE);
 		k->basis_rule_id = rules[i]->id;
-		return dispatch_assign(c, k, rules[i]->target, NULL, rules[i]->skill);
+		return assign_to(c, k, d, NULL, rules[i]->skill);
 	}
 	/* no rule matched: the dispatcher queue, with that as the recorded basis */
 	if (k->basis_kind != B(RETURN))
@@ -222,6 +231,7 @@ static dispatch_case *new_case(hl_call *c, const Hotline__Dispatch__V1__SubmitTi
 	k->ticket_id = r->ticket_id;
 	k->ticket_no = r->ticket_no;
 	k->role = ROLE_LEAD;
+	k->fresh = true;
 	k->status = CS_PENDING;
 	k->basis_kind = B(NO_RULE);
 	k->basis_reason = "";

@@ -225,11 +225,18 @@ static const char SQL_SUPERVISORS[] = "SELECT id FROM staff WHERE supervisor AND
 	"FROM staff s WHERE department_id = $1 AND active AND ($2::text IS NULL OR $2 = ANY (skills)) " \
 	"AND id <> COALESCE($3, '') AND NOT EXISTS (SELECT 1 FROM departments d WHERE d.id = $1 "       \
 	"AND (d.head_id = s.id OR s.id = ANY (d.deputy_ids))) "
-#define PICK_LEAST "SELECT id, open_load " PICK_ELIGIBLE "ORDER BY open_load, last_assigned_at, id LIMIT 1 "
+#define PICK_LEAST "SELECT id " PICK_ELIGIBLE "ORDER BY open_load, last_assigned_at, id LIMIT 1 "
 static const char SQL_PICK_SKIP[] = PICK_LEAST "FOR UPDATE OF s SKIP LOCKED";
 static const char SQL_PICK_WAIT[] = PICK_LEAST "FOR UPDATE OF s";
-/* Run after the pick, on a fresh snapshot: is another eligible handler now less loaded? */
-static const char SQL_PICK_LOWER[] = "SELECT 1 " PICK_ELIGIBLE "AND open_load < $4::int LIMIT 1";
+/*
+ * Take the picked handler ($4) unless, on this statement's fresh snapshot, another eligible
+ * one is less loaded and free to take (rows a rival's pick holds are skipped: their load is
+ * about to change, and waiting for them would serialize every assignment).
+ */
+static const char SQL_TAKE_LEAST[] =
+	"UPDATE staff SET open_load = open_load + 1, last_assigned_at = clock_timestamp() "
+	"WHERE id = $4 AND department_id = $1 AND active AND NOT EXISTS (SELECT 1 " PICK_ELIGIBLE
+	"AND s.open_load < staff.open_load LIMIT 1 FOR KEY SHARE OF s SKIP LOCKED)";
 static const char SQL_TAKE[] =
 	"UPDATE staff SET open_load = open_load + 1, last_assigned_at = clock_timestamp() "
 	"WHERE id = $1 AND department_id = $2 AND active";
@@ -299,31 +306,11 @@ hl_status store_take_handler(hl_pg *pg, hl_arena *a, const char *dept, const cha
 	return st;
 }
 
-/* Locks the least-loaded eligible handler. The pick's snapshot can predate a rival's commit:
- * when a fresh look finds someone less loaded than the row just locked, pick again (bounded;
- * a rival still holding the lower row means the pick is as fair as it can be). */
-static hl_status pick_least(hl_pg *pg, hl_arena *a, hl_pg_args *args, const char **id, hl_error *err)
-{
-	*id = NULL;
-	for (int tries = 0; tries < 3; tries++) {
-		PGresult *r;
-		hl_status st = hl_pg_exec(pg, a, SQL_PICK_SKIP, args, &r, err);
-		if (st == HL_OK && PQntuples(r) == 0)
-			st = hl_pg_exec(pg, a, SQL_PICK_WAIT, args, &r, err);
-		if (st || PQntuples(r) == 0)
-			return st;
-		const char *prev = *id;
-		*id = hl_pg_get(r, 0, 0);
-		if (prev && strcmp(prev, *id) == 0)
-			return HL_OK;
-		hl_pg_args check = *args;
-		hl_pg_arg_text(&check, hl_pg_get(r, 0, 1));
-		if ((st = hl_pg_exec(pg, a, SQL_PICK_LOWER, &check, &r, err)) || PQntuples(r) == 0)
-			return st;
-	}
-	return HL_OK;
-}
-
+/*
+ * Take the least-loaded eligible handler. The pick's snapshot can predate a rival's
+ * commit, so the take re-checks on a fresh one and a lost race picks again (bounded:
+ * when the pick repeats, a rival still holds the lower row and this pick is fair).
+ */
 hl_status store_pick_handler(hl_pg *pg, hl_arena *a, const char *dept, const char *skill, const char *except,
 			     const char **out, hl_error *err)
 {
@@ -333,13 +320,31 @@ hl_status store_pick_handler(hl_pg *pg, hl_arena *a, const char *dept, const cha
 	hl_pg_arg_text(&args, dept);
 	hl_pg_arg_text(&args, skill && skill[0] ? skill : NULL);
 	hl_pg_arg_text(&args, except);
-	const char *id;
-	bool ok;
-	hl_status st = pick_least(pg, a, &args, &id, err);
-	if (st || !id || (st = store_take_handler(pg, a, dept, id, &ok, err)))
-		return st;
-	*out = ok ? id : NULL;
-	return HL_OK;
+	const char *prev = NULL;
+	for (int tries = 0; tries < 4; tries++) {
+		PGresult *r;
+		hl_status st = hl_pg_exec(pg, a, SQL_PICK_SKIP, &args, &r, err);
+		if (st == HL_OK && PQntuples(r) == 0)
+			st = hl_pg_exec(pg, a, SQL_PICK_WAIT, &args, &r, err);
+		if (st || PQntuples(r) == 0)
+			return st;
+		const char *id = hl_pg_get(r, 0, 0);
+		bool ok;
+		if (tries == 2 || (prev && strcmp(prev, id) == 0)) {
+			st = store_take_handler(pg, a, dept, id, &ok, err);
+		} else {
+			hl_pg_args take = args;
+			hl_pg_arg_text(&take, id);
+			if ((st = hl_pg_exec(pg, a, SQL_TAKE_LEAST, &take, &r, err)) == HL_OK)
+				ok = strcmp(PQcmdTuples(r), "1") == 0;
+		}
+		if (st || ok) {
+			*out = st ? NULL : id;
+			return st;
+		}
+		prev = id;
+	}
+	return HL_OK; /* none could be taken: the department's own queue */
 }
 
 hl_status store_release_handler(hl_pg *pg, hl_arena *a, const char *handler, hl_error *err)
@@ -726,8 +731,10 @@ hl_status store_steps(hl_pg *pg, hl_arena *a, const char *case_id, dispatch_step
 
 static const char SQL_DL_INSERT[] =
 	"INSERT INTO deadlines (tenant_id, id, case_id, kind, started_at, allowed_ms, extension_ms, warning_permille, "
-	"due_at, warn_at, generation, clock) VALUES ($1, $2::uuid, $3::uuid, $4::int, " TS("$5") ", $6::bigint, "
-	"$7::bigint, $8::int, " TS("$9") ", " TS("$10") ", $11::int, $12::bool)";
+	"due_at, warn_at, generation, clock) SELECT $1, id, case_id, kind, " TS("started") ", allowed, ext, permille, "
+	TS("due") ", " TS("warn") ", gen, clock FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::bigint[], "
+	"$6::bigint[], $7::bigint[], $8::int[], $9::bigint[], $10::bigint[], $11::int[], $12::bool[]) "
+	"AS d(id, case_id, kind, started, allowed, ext, permille, due, warn, gen, clock)";
 static const char SQL_DL_OPEN[] =
 	"SELECT " DL_COLS " FROM deadlines WHERE case_id = $1::uuid AND ($2::int = 0 OR kind = $2::int) "
 	"AND met_at IS NULL AND cancelled_at IS NULL ORDER BY kind FOR UPDATE";
@@ -740,23 +747,40 @@ static const char SQL_DL_UPDATE[] =
 	"generation = $5::int, met_at = " TS("$6") ", cancelled_at = " TS("$7") ", warned_at = " TS("$8") ", "
 	"overdue_at = " TS("$9") " WHERE id = $1::uuid";
 
-hl_status store_deadline_insert(hl_pg *pg, hl_arena *a, const char *tenant, const dispatch_deadline *d,
-				hl_error *err)
+#define DL_INSERT_FIELDS 11
+/* Field c of a deadline in SQL_DL_INSERT's order, as text (arena memory; NULL when out of memory). */
+static const char *deadline_field(hl_arena *a, const dispatch_deadline *x, int c)
 {
+	switch (c) {
+	case 0: return x->id;
+	case 1: return x->case_id;
+	case 10: return x->clock ? "t" : "f";
+	default: break;
+	}
+	const int64_t v[] = {[2] = x->kind,	    [3] = x->started_us,	 [4] = x->allowed_ms,
+			     [5] = x->extension_ms, [6] = x->warning_permille, [7] = x->due_us,
+			     [8] = x->warn_us,	    [9] = x->generation};
+	return hl_arena_printf(a, "%lld", (long long)v[c]);
+}
+
+hl_status store_deadlines_insert(hl_pg *pg, hl_arena *a, const char *tenant, dispatch_deadline *const *d, int n,
+				 hl_error *err)
+{
+	if (n < 1 || n > 8)
+		return hl_fail(err, HL_INTERNAL, "deadlines insert of %d rows", n);
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_text(&args, tenant);
-	hl_pg_arg_text(&args, d->id);
-	hl_pg_arg_text(&args, d->case_id);
-	hl_pg_arg_int(&args, a, d->kind);
-	hl_pg_arg_int(&args, a, d->started_us);
-	hl_pg_arg_int(&args, a, d->allowed_ms);
-	hl_pg_arg_int(&args, a, d->extension_ms);
-	hl_pg_arg_int(&args, a, d->warning_permille);
-	hl_pg_arg_int(&args, a, d->due_us);
-	hl_pg_arg_int(&args, a, d->warn_us);
-	hl_pg_arg_int(&args, a, d->generation);
-	hl_pg_arg_bool(&args, d->clock);
+	for (int c = 0; c < DL_INSERT_FIELDS; c++) { /* one array per column, one element per deadline */
+		const char *v[8];
+		for (int i = 0; i < n; i++)
+			if (!(v[i] = deadline_field(a, d[i], c)))
+				return hl_fail(err, HL_NOMEM, "out of memory");
+		const char *col = hl_pg_text_array(a, v, (size_t)n);
+		if (!col)
+			return hl_fail(err, HL_NOMEM, "out of memory");
+		hl_pg_arg_text(&args, col);
+	}
 	return hl_pg_exec(pg, a, SQL_DL_INSERT, &args, NULL, err);
 }
 

@@ -93,8 +93,9 @@ hl_status store_steps(hl_pg *pg, hl_arena *a, const char *case_id, dispatch_step
 		      hl_error *err) HL_MUST_CHECK;
 
 /* ---- deadlines ---- */
-hl_status store_deadline_insert(hl_pg *pg, hl_arena *a, const char *tenant, const dispatch_deadline *d,
-				hl_error *err) HL_MUST_CHECK;
+/* Insert n (1..8) new deadlines with one statement. */
+hl_status store_deadlines_insert(hl_pg *pg, hl_arena *a, const char *tenant, dispatch_deadline *const *d, int n,
+				 hl_error *err) HL_MUST_CHECK;
 /* Open (not met, not cancelled) deadlines of a case; kind 0: all kinds. */
 hl_status store_deadlines_open(hl_pg *pg, hl_arena *a, const char *case_id, int kind, dispatch_deadline ***out,
 			       int *n, hl_error *err) HL_MUST_CHECK;

@@ -4,7 +4,7 @@ Against the real stack, in a tenant of its own whose calendar works around the c
 that working time is clock time and pause and extension arithmetic is exact:
 
 - the life of a case, assigned → accepted → in_progress (first note) → result_submitted →
-  result_approved, with every step recorded, and the transitions outside §4.1 refused with
+  result_approved, with every step recorded (and in the case's audit chain, which verifies), and the transitions outside §4.1 refused with
   FAILED_PRECONDITION and nothing written (submit before accept, approve before submit, accept
   twice, submit twice, and return, note, accept, transfer, reject or pause after approval);
 - sign-off: only the head of the case's department or a listed deputy approves (a dept_head of the
@@ -33,7 +33,11 @@ import time
 import unittest
 
 import dispatch_harness as H
+import hotline_test as ht
 from dispatch_harness import dpb, cpb
+from hotline.audit.v1 import audit_pb2 as apb
+
+AUDIT = "hotline.audit.v1.AuditService"
 
 HANDLER = ("handler",)
 HEAD = ("dept_head",)
@@ -164,6 +168,16 @@ class WorkflowTest(World):
         self.assertEqual(self.load()[h], load0 - 1, "an approved case no longer counts as the handler's load")
         self.assertEqual(t.count("outbox", "target = 'followup' AND subject_id = %s" % H.lit(case.ticket_id)), 1,
                          "ScheduleReply to followup")
+        # every step is in the case's audit chain, in order, and the chain verifies
+        md = t.md("aud-1", ("auditor",))
+        entries = ht.rpc(H.channel(), AUDIT, "ListAuditEntries", apb.ListAuditEntriesRequest(subject_id=cid),
+                         apb.ListAuditEntriesResponse, metadata=md).entries
+        self.assertEqual([(e.seq, e.action) for e in entries], list(enumerate(
+            ["created", "assigned", "accepted", "note", "result_submitted", "result_approved"], start=1)))
+        self.assertEqual([e.prev_hash for e in entries[1:]], [e.hash for e in entries[:-1]], "each links the last")
+        ok = ht.rpc(H.channel(), AUDIT, "VerifyAuditChain", apb.VerifyAuditChainRequest(subject_id=cid),
+                    apb.VerifyAuditChainResponse, metadata=md)
+        self.assertEqual((ok.ok, ok.entries_checked, ok.problem), (True, 6, ""))
 
         # nothing moves an approved case but a reopen
         for method, req, sub, roles in (

@@ -63,6 +63,8 @@ hl_status hl_pg_connect(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
  */
 hl_status hl_pg_begin(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_error *err) HL_MUST_CHECK;
 hl_status hl_pg_commit(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
+/* The open transaction's serial, unique in the process (0: none open). */
+uint64_t hl_pg_tx_serial(const hl_pg *pg);
 /* Roll back if a transaction is open; safe to call at any time. */
 void hl_pg_rollback(hl_pg *pg);
 

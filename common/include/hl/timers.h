@@ -72,6 +72,14 @@ void hl_timers_stop(hl_timers *t);
  */
 hl_status hl_timer_put(hl_pg *pg, hl_arena *a, const char *tenant, const char *key, const char *kind,
 		       const char *subject, int64_t due_ms, hl_error *err) HL_MUST_CHECK;
+/* Several timers of one tenant with one statement (distinct keys; n at most HL_TIMERS_PUT_MAX). */
+#define HL_TIMERS_PUT_MAX 64
+typedef struct hl_timer_item {
+	const char *key, *kind, *subject;
+	int64_t due_ms;
+} hl_timer_item;
+hl_status hl_timers_put(hl_pg *pg, hl_arena *a, const char *tenant, const hl_timer_item *items, size_t n,
+			hl_error *err) HL_MUST_CHECK;
 /* Inside the caller's transaction: a pending timer will not fire. */
 hl_status hl_timer_cancel(hl_pg *pg, hl_arena *a, const char *key, hl_error *err) HL_MUST_CHECK;
 
