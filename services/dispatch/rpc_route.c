@@ -83,9 +83,13 @@ hl_status dispatch_release(hl_call *c, dispatch_case *k)
 	return HL_OK;
 }
 
-/* Assign k to the active department d: the named handler, or the least-loaded one with skill. */
+/*
+ * Assign k to the active department d: the named handler, or the least-loaded one with skill.
+ * new_clock: the department's accept and complete deadlines start now (not when a case only
+ * changes hands within the department it is already in).
+ */
 static hl_status assign_to(hl_call *c, dispatch_case *k, const dispatch_department *d, const char *handler,
-			   const char *skill)
+			   const char *skill, bool new_clock)
 {
 	hl_pg *pg = hl_call_pg(c);
 	hl_arena *a = hl_call_arena(c);
@@ -108,20 +112,26 @@ static hl_status assign_to(hl_call *c, dispatch_case *k, const dispatch_departme
 	k->handler_id = handler && handler[0] ? handler : NULL; /* none: the department's own queue */
 	k->status = CS_ASSIGNED;
 	if ((st = dispatch_case_save(c, k)) || (st = dispatch_step(c, k, "assigned", k->basis_reason)) ||
-	    (st = dispatch_deadlines_start(c, k)))
+	    (new_clock && (st = dispatch_deadlines_start(c, k))))
 		return st;
 	return dispatch_case_event(c, k, "case.assigned", 0, 0);
 }
 
-hl_status dispatch_assign(hl_call *c, dispatch_case *k, const char *dept, const char *handler, const char *skill)
+static hl_status active_department(hl_call *c, const char *id, dispatch_department **d)
 {
 	hl_error err;
-	dispatch_department *d;
-	if (store_department_get(hl_call_pg(c), hl_call_arena(c), dept, &d, &err))
+	if (store_department_get(hl_call_pg(c), hl_call_arena(c), id, d, &err))
 		return hl_call_db_fail(c, &err);
-	if (!d || !d->active)
+	if (!*d || !(*d)->active)
 		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "department_id: no such active department"});
-	return assign_to(c, k, d, handler, skill);
+	return HL_OK;
+}
+
+hl_status dispatch_assign(hl_call *c, dispatch_case *k, const char *dept, const char *handler, const char *skill)
+{
+	dispatch_department *d;
+	hl_status st = active_department(c, dept, &d);
+	return st ? st : assign_to(c, k, d, handler, skill, true);
 }
 
 hl_status dispatch_route(hl_call *c, dispatch_case *k)
@@ -142,7 +152,7 @@ hl_status dispatch_route(hl_call *c, dispatch_case *k)
 		if (k->basis_kind != B(RETURN))
 			k->basis_kind = B(RULE);
 		k->basis_rule_id = rules[i]->id;
-		return assign_to(c, k, d, NULL, rules[i]->skill);
+		return assign_to(c, k, d, NULL, rules[i]->skill, true);
 	}
 	/* no rule matched: the dispatcher queue, with that as the recorded basis */
 	if (k->basis_kind != B(RETURN))
@@ -361,6 +371,18 @@ static hl_status validate_assign(hl_call *c, const Hotline__Dispatch__V1__Assign
 	return HL_OK;
 }
 
+/* Another handler (named, or the least loaded) in the department k is assigned to. */
+static hl_status reassign_within(hl_call *c, dispatch_case *k, const char *handler)
+{
+	hl_error err;
+	hl_status st;
+	dispatch_department *d;
+	if (k->handler_id && store_release_handler(hl_call_pg(c), hl_call_arena(c), k->handler_id, &err))
+		return hl_call_db_fail(c, &err);
+	k->handler_id = NULL;
+	return (st = active_department(c, k->department_id, &d)) ? st : assign_to(c, k, d, handler, NULL, false);
+}
+
 hl_status dispatch_assign_case(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Dispatch__V1__AssignCaseRequest *r = vreq;
@@ -374,14 +396,16 @@ hl_status dispatch_assign_case(hl_call *c, const void *vreq, void **resp)
 	/* a department head (re)assigns a handler within their own department only */
 	if (!desk && (!k->department_id || strcmp(k->department_id, r->department_id) != 0))
 		return hl_call_db_fail(c, &(hl_error){HL_DENIED, "a department head assigns within the department"});
-	if ((st = dispatch_require_status(c, k, MASK(CS_PENDING) | MASK(CS_ASSIGNED), "assign")) ||
-	    (st = dispatch_release(c, k)))
+	if ((st = dispatch_require_status(c, k, MASK(CS_PENDING) | MASK(CS_ASSIGNED), "assign")))
 		return st;
+	/* another handler of the same department: the department's deadlines keep running */
+	bool within = k->status == CS_ASSIGNED && k->department_id && strcmp(k->department_id, r->department_id) == 0;
 	k->basis_kind = B(MANUAL);
 	k->basis_rule_id = NULL;
 	k->basis_reason = r->reason;
 	k->basis_actor = hl_call_principal(c)->actor;
-	if ((st = dispatch_assign(c, k, r->department_id, r->handler_id, NULL)) ||
+	if ((st = within ? reassign_within(c, k, r->handler_id) : dispatch_release(c, k)) ||
+	    (!within && (st = dispatch_assign(c, k, r->department_id, r->handler_id, NULL))) ||
 	    (st = add_assisting(c, k, r->assisting_department_ids, r->n_assisting_department_ids)))
 		return st;
 	return dispatch_case_answer(c, k, &hotline__dispatch__v1__assign_case_response__descriptor, resp);
@@ -475,6 +499,21 @@ static hl_status still_handles(hl_call *c, const dispatch_case *k, const char **
 	return HL_OK;
 }
 
+/* The skill the rules ask of dept for a case like k: the first active rule that matches k and routes to dept. */
+static hl_status skill_for(hl_call *c, const dispatch_case *k, const char *dept, const char **skill)
+{
+	dispatch_rule **rules;
+	int n;
+	hl_error err;
+	*skill = NULL;
+	if (store_rules(hl_call_pg(c), hl_call_arena(c), true, &rules, &n, &err))
+		return hl_call_db_fail(c, &err);
+	for (int i = 0; i < n && !*skill; i++)
+		if (dept && strcmp(rules[i]->target, dept) == 0 && rule_matches(rules[i], k))
+			*skill = rules[i]->skill && rules[i]->skill[0] ? rules[i]->skill : "";
+	return HL_OK;
+}
+
 hl_status dispatch_reopen_case(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Dispatch__V1__ReopenCaseRequest *r = vreq;
@@ -506,8 +545,8 @@ hl_status dispatch_reopen_case(hl_call *c, const void *vreq, void **resp)
 	if (k->reopen_count < r->reopen_no) { /* older or repeated reopen numbers change nothing */
 		if ((st = dispatch_require_status(c, k, MASK(CS_APPROVED) | MASK(CS_CLOSED), "reopen")))
 			return st;
-		const char *dept = k->department_id, *handler = NULL;
-		if ((st = still_handles(c, k, &handler)))
+		const char *dept = k->department_id, *handler = NULL, *skill = NULL;
+		if ((st = still_handles(c, k, &handler)) || (!handler && (st = skill_for(c, k, dept, &skill))))
 			return st;
 		k->reopen_count = r->reopen_no;
 		k->basis_kind = B(REOPEN);
@@ -521,7 +560,7 @@ hl_status dispatch_reopen_case(hl_call *c, const void *vreq, void **resp)
 			return st;
 		k->status = CS_PENDING; /* back to the department (and handler) that handled it */
 		k->department_id = k->handler_id = NULL;
-		if ((st = dispatch_assign(c, k, dept, handler, NULL)) ||
+		if ((st = dispatch_assign(c, k, dept, handler, skill)) || /* a new handler needs the rule's skill */
 		    (st = dispatch_ticket_status(c, k, HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_IN_HANDLING,
 						 "重新办理")))
 			return st;

@@ -374,11 +374,8 @@ hl_status intake_create_ticket(hl_call *c, const void *vreq, void **resp)
 	hl_status st;
 	if ((st = hl_call_require_any(c, create_roles)) || (st = validate(c, r)))
 		return st;
+	/* a repeated request_id is found by the insert's unique key: no read before every registration */
 	intake_ticket *prior = NULL;
-	if (r->request_id[0] && (st = find_replay(c, r->request_id, &prior)))
-		return st;
-	if (prior)
-		return replay(c, prior, resp);
 	intake_ticket *t = hl_arena_alloc(hl_call_arena(c), sizeof *t);
 	char code[QUERY_CODE_LEN + 1];
 	if (!t)
@@ -390,7 +387,7 @@ hl_status intake_create_ticket(hl_call *c, const void *vreq, void **resp)
 	if ((st = protect(c, r, t, code)) || (st = hl_call_begin(c)))
 		return st;
 	st = register_ticket(c, t);
-	if (st == HL_EXISTS) { /* the same request_id committed concurrently */
+	if (st == HL_EXISTS) { /* the same request_id, registered before or concurrently */
 		hl_pg_rollback(hl_call_pg(c));
 		if ((st = find_replay(c, r->request_id, &prior)))
 			return st;

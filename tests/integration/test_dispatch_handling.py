@@ -10,10 +10,12 @@ that working time is clock time and pause and extension arithmetic is exact:
 - sign-off: only the head of the case's department or a listed deputy approves (a dept_head of the
   same department who is neither → PERMISSION_DENIED; a handler → PERMISSION_DENIED; the head of
   another department does not even see the case → NOT_FOUND); the approval records the approver
-  and the SHA-256 of the text, a digest of another text is refused (ABORTED), a rejected result
+  and the SHA-256 of the text, a digest of another text is refused (ABORTED), the result's author
+  (a head who handled the case) cannot sign it off (four eyes), a rejected result
   goes back to in_progress; approval queues ScheduleReply to followup;
 - transfer by a dispatcher with a reason (basis transfer, the load and deadlines move), refused to
-  handlers, to the same department and without a reason;
+  handlers, to the same department and without a reason; another handler of the same department
+  (AssignCase by its head) takes the load but not new deadlines: the department's clock runs on;
 - co-handling: AssignCase with assisting_department_ids creates assisting cases (role assist,
   lead_case_id, basis co_handling) assigned in those departments, each seen by its own department;
 - pause/resume: the paused flag and steps, the clock stops (no due instant while paused) and the
@@ -25,7 +27,7 @@ that working time is clock time and pause and extension arithmetic is exact:
 - supervision notices (督办) to the handler and the department head, listed for them;
 - ReopenCase (followup's certificate only) returns an approved case to the same department and
   handler with reopen_count incremented, idempotent by reopen_no, and to another handler of the
-  department when the first is no longer active.
+  department with the routing rule's required skill when the first is no longer active.
 """
 import datetime
 import hashlib
@@ -194,6 +196,38 @@ class WorkflowTest(World):
                 ("AssignCase", dpb.AssignCaseRequest(case_id=cid, department_id="roads", reason="派"), "disp-1",
                  DISPATCHER)):
             self.refused(H.PRECONDITION, method, req, sub, roles)
+
+    def test_another_handler_of_the_same_department_keeps_its_deadlines(self):
+        t = self.t
+        case, h, other = self.new_case()
+        cid = case.id
+        clock = sorted((d.kind, ts(d.due_at), ts(d.warn_at)) for d in case.deadlines)
+        rows = t.rows("SELECT id FROM dispatch.deadlines WHERE tenant_id = $T AND case_id = %s ORDER BY id" % H.lit(cid))
+        load = self.load()
+        time.sleep(0.05)  # a restarted clock would show in the due instants
+        r = self.call("AssignCase", dpb.AssignCaseRequest(case_id=cid, department_id="housing", handler_id=other,
+                                                          reason="换人办理"), "head-h", HEAD).case
+        self.assertEqual((r.status, r.handler_id, r.basis.kind, r.steps[-1].action),
+                         (H.ASSIGNED, other, dpb.BASIS_KIND_MANUAL, "assigned"))
+        self.assertEqual(sorted((d.kind, ts(d.due_at), ts(d.warn_at)) for d in r.deadlines), clock,
+                         "the department's deadlines run on")
+        self.assertEqual(t.rows("SELECT id FROM dispatch.deadlines WHERE tenant_id = $T AND case_id = %s "
+                                "AND cancelled_at IS NULL ORDER BY id" % H.lit(cid)), rows, "no deadline replaced")
+        now = self.load()
+        self.assertEqual((now[h], now[other]), (load[h] - 1, load[other] + 1), "the load moved with the case")
+
+    def test_a_head_who_handled_the_case_does_not_sign_off_their_own_result(self):
+        case, _, _ = self.new_case()
+        cid = case.id
+        r = self.call("AssignCase", dpb.AssignCaseRequest(case_id=cid, department_id="housing", handler_id="head-h",
+                                                          reason="主任亲办"), "disp-1", DISPATCHER).case
+        self.assertEqual(r.handler_id, "head-h")
+        self.call("AcceptCase", dpb.AcceptCaseRequest(case_id=cid), "head-h", HEAD)
+        self.call("SubmitResult", dpb.SubmitResultRequest(case_id=cid, text="主任亲自答复"), "head-h", HEAD)
+        details = self.refused(H.DENIED, "ApproveResult", dpb.ApproveResultRequest(case_id=cid), "head-h", HEAD)
+        self.assertIn("author", details)
+        r = self.call("ApproveResult", dpb.ApproveResultRequest(case_id=cid), "dep-h", HEAD).case
+        self.assertEqual((r.status, r.result.submitted_by, r.result.approved_by), (H.APPROVED, "head-h", "dep-h"))
 
     def test_rejected_result_goes_back_to_work(self):
         case, h, _ = self.new_case()
@@ -443,7 +477,8 @@ class ReopenTest(World):
             self.reopen(tid, 2)
             r = t.get(cid)
             self.assertEqual((r.status, r.department_id, r.reopen_count), (H.ASSIGNED, "housing", 2))
-            self.assertIn(r.handler_id, (other, "head2-h"), "another active handler of housing (not head or deputy)")
+            self.assertEqual(r.handler_id, other, "the other active handler of housing with the rule's skill "
+                             "(head2-h, idle staff of housing without it, is not picked)")
         finally:
             t.staff(h, "housing", skills=["casework"])
         self.assertEqual(t.count("outbox", "target = 'followup' AND subject_id = %s" % H.lit(tid)), 2,
