@@ -16,7 +16,8 @@
 #              /tmp/hotline-bench-pipeline), HOTLINE_BENCH_BUILD_DIR (default
 #              /tmp/hotline-bench-build), HOTLINE_BENCH_SECONDS (default 60),
 #              HOTLINE_BENCH_CONCURRENCY (default 16), HOTLINE_BENCH_RELAY_THREADS (default 1),
-#              HOTLINE_BENCH_RELAY_BATCH (default 128: rows delivered side by side per claim).
+#              HOTLINE_BENCH_RELAY_BATCH (default 128: rows delivered side by side per claim),
+#              HOTLINE_BENCH_WORKERS (default 8: each service's worker pool, HOTLINE_WORKERS).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -52,7 +53,8 @@ export HOTLINE_BUILD_DIR=${HOTLINE_BENCH_BUILD_DIR:-/tmp/hotline-bench-build}
 trap bench_cleanup EXIT
 bench_build
 BENCH_EXTRA_ENV="HOTLINE_RELAY_THREADS=$RELAY
-HOTLINE_RELAY_BATCH=$BATCH"
+HOTLINE_RELAY_BATCH=$BATCH
+HOTLINE_WORKERS=${HOTLINE_BENCH_WORKERS:-8}"
 bench_stack_up intake dispatch
 
 PYENV=(env HOTLINE_RUN_DIR="$HOTLINE_RUN_DIR" PYTHONPATH="$HOTLINE_BUILD_DIR/pygen:$REPO/tests/lib")
