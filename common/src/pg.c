@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "hl/log.h"
+
 #define STMT_SLOTS 128
 
 struct stmt {
@@ -124,6 +126,24 @@ PGconn *hl_pg_conn(hl_pg *pg)
 	return pg->conn;
 }
 
+/*
+ * The server's notices and warnings (e.g. "already exists, skipping" from a
+ * migration) as log events, not raw lines on stderr. They carry the server's
+ * own text about statements and objects, never row data.
+ */
+static void log_notice(void *arg, const PGresult *res)
+{
+	(void)arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	char q[512];
+	if (sev && strcmp(sev, "WARNING") == 0)
+		HL_LOG_WARN("db_warning", "msg=%s", hl_log_quote(q, sizeof q, msg ? msg : ""));
+	else
+		HL_LOG_DEBUG("db_notice", "severity=%s msg=%s", sev ? sev : "NOTICE",
+			     hl_log_quote(q, sizeof q, msg ? msg : ""));
+}
+
 hl_status hl_pg_connect(hl_pg *pg, hl_error *err)
 {
 	if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
@@ -141,6 +161,7 @@ hl_status hl_pg_connect(hl_pg *pg, hl_error *err)
 		pg->retry_at_ms = now + pg->backoff_ms;
 		return hl_fail(err, HL_UNAVAILABLE, "database unavailable");
 	}
+	PQsetNoticeReceiver(pg->conn, log_notice, NULL);
 	pg->backoff_ms = 0;
 	pg->retry_at_ms = 0;
 	if (pg->schema[0]) {

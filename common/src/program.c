@@ -4,7 +4,6 @@
 #include "hl/program.h"
 
 #include <grpc/grpc.h>
-#include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include "hl/ops.h"
 #include "hl/outbox.h"
 #include "hl/pg.h"
+#include "hl/redis.h"
 
 #define C(field) offsetof(hl_common_config, field)
 
@@ -57,9 +57,8 @@ static const hl_config_item common_items[] = {
 
 struct readiness {
 	hl_pg *pg;
-	pthread_mutex_t mu;
-	char redis_host[128];
-	int redis_port;
+	pthread_mutex_t mu; /* the two connections below serve one check at a time */
+	hl_redis *redis;
 	atomic_bool migrated;
 	atomic_bool serving; /* everything started: the gRPC port answers */
 };
@@ -84,18 +83,15 @@ static bool check_db(struct readiness *r, hl_buf *body)
 /* Redis is not needed to serve calls: when it is down the service is degraded, still ready. */
 static void check_redis(struct readiness *r, hl_buf *body)
 {
-	struct timeval tv = {0, 300000};
-	redisContext *rc = redisConnectWithTimeout(r->redis_host, r->redis_port, tv);
-	bool ok = false;
-	if (rc && !rc->err) {
-		redisSetTimeout(rc, tv);
-		redisReply *rep = redisCommand(rc, "PING");
-		ok = rep && rep->type == REDIS_REPLY_STATUS;
-		if (rep)
-			freeReplyObject(rep);
-	}
-	if (rc)
-		redisFree(rc);
+	static const char *const ping[] = {"PING"};
+	redisReply *rep = NULL;
+	hl_error err;
+	pthread_mutex_lock(&r->mu);
+	bool ok = hl_redis_argv(r->redis, 1, (const char **)ping, NULL, &rep, &err) == HL_OK && rep &&
+		  rep->type == REDIS_REPLY_STATUS;
+	pthread_mutex_unlock(&r->mu);
+	if (rep)
+		freeReplyObject(rep);
 	hl_buf_printf(body, "redis %s\n", ok ? "ok" : "degraded");
 }
 
@@ -110,14 +106,6 @@ static bool ready(void *arg, hl_buf *body)
 	if (!serving)
 		hl_buf_puts(body, "server starting\n");
 	return db && migrated && serving;
-}
-
-static void parse_redis_url(const char *url, struct readiness *r)
-{
-	const char *p = strncmp(url, "redis://", 8) == 0 ? url + 8 : url;
-	const char *colon = strrchr(p, ':');
-	snprintf(r->redis_host, sizeof r->redis_host, "%.*s", colon ? (int)(colon - p) : (int)strlen(p), p);
-	r->redis_port = colon ? atoi(colon + 1) : 6379;
 }
 
 static char *dup_or(const char *v, const char *fmt, const char *name)
@@ -301,8 +289,8 @@ static hl_status run_start(const hl_program *p, struct run *r, hl_error *err)
 	if (!(r->metrics = hl_metrics_new(p->name)))
 		return hl_fail(err, HL_NOMEM, "out of memory");
 	pthread_mutex_init(&r->rd.mu, NULL);
-	parse_redis_url(r->cc.redis_url, &r->rd);
-	if ((st = hl_pg_new(r->cc.db_dsn, r->cc.db_schema, &r->rd.pg, err)))
+	if ((st = hl_redis_new(r->cc.redis_url, 300, &r->rd.redis, err)) ||
+	    (st = hl_pg_new(r->cc.db_dsn, r->cc.db_schema, &r->rd.pg, err)))
 		return st;
 	hl_ops_config oc = {.metrics = r->metrics, .ready = ready, .ready_arg = &r->rd};
 	if ((st = hl_ops_start(r->cc.ops_listen, &oc, &r->ops, err)))
@@ -334,6 +322,7 @@ static void run_stop(const hl_program *p, struct run *r)
 	if (p->release && r->app)
 		p->release(r->app);
 	hl_pg_free(r->rd.pg);
+	hl_redis_free(r->rd.redis);
 	hl_metrics_free(r->metrics);
 	hl_jwt_keyset_free(r->jwt);
 	hl_config_release(common_items, N_COMMON, &r->cc);

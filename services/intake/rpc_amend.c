@@ -202,7 +202,7 @@ static hl_status open_fields(hl_call *c, const intake_ticket *t, Hotline__Intake
 			continue;
 		if (hl_field_open(dek, t->tenant, "ticket", intake_caller_fields[f], t->id, t->caller[f].p,
 				  t->caller[f].n, hl_call_arena(c), dst[f], NULL, &err))
-			st = hl_call_fail(c, HL_INTERNAL, "caller data cannot be decrypted");
+			st = hl_call_fail(c, HL_DATA_LOSS, "caller data cannot be decrypted: the stored field was altered");
 	}
 	hl_cleanse(dek, sizeof dek);
 	return st;

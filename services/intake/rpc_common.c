@@ -24,6 +24,9 @@ hl_status intake_unwrap_key(hl_call *c, const intake_ticket *t, uint8_t dek[32])
 						  t->wrapped_key.n, dek, &err);
 	if (st == HL_NOT_FOUND)
 		return hl_call_fail(c, HL_PRECONDITION, "caller data destroyed with its retention period");
+	/* an authentic wrapped key always opens: one that does not was altered or swapped */
+	if (st == HL_CRYPTO)
+		return hl_call_fail(c, HL_DATA_LOSS, "caller data cannot be decrypted: the stored key was altered");
 	return st ? hl_call_fail(c, HL_INTERNAL, "caller data cannot be decrypted") : HL_OK;
 }
 

@@ -353,7 +353,7 @@ static hl_status replay(hl_call *c, const intake_ticket *t, void **resp)
 			   hl_call_arena(c), &code, NULL, &err);
 	hl_cleanse(dek, sizeof dek);
 	if (st)
-		return hl_call_fail(c, HL_INTERNAL, "cannot read the query code");
+		return hl_call_fail(c, HL_DATA_LOSS, "cannot read the query code: the stored field was altered");
 	return respond(c, t, code, resp);
 }
 

@@ -540,7 +540,7 @@ class Ciphertexts(PrivacyBase):
                 self.assertEqual(swapped[a.id][idx], before[b.id][idx], "the superuser did swap %s" % cols[0])
                 for t in (a, b):
                     code, details = ht.code_of(self.reveal, t.id)
-                    self.assertEqual(code, grpc.StatusCode.INTERNAL, (cols, details))
+                    self.assertEqual(code, grpc.StatusCode.DATA_LOSS, (cols, details))
                     self.assertIn("cannot be decrypted", details)
                     for v in (pa, pb, na, nb):
                         self.assertNotIn(v, details)

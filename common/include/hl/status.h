@@ -35,6 +35,7 @@
 	X(UNIMPLEMENTED,   12, "method not implemented")                        \
 	X(INTERNAL,        13, "internal error")                                \
 	X(UNAVAILABLE,     14, "service or dependency unavailable")             \
+	X(DATA_LOSS,       15, "stored data cannot be read back")               \
 	X(UNAUTHENTICATED, 16, "unauthenticated")                               \
 	X(NOMEM,           8,  "out of memory")                                 \
 	X(CRYPTO,          13, "cryptographic operation failed")                \
