@@ -423,6 +423,30 @@ static void json_cstr(hl_buf *b, const char *s)
 	json_text(b, s, strlen(s));
 }
 
+/* An integer field's value; quote64: 64-bit ones in quotes. */
+static void put_integer(hl_buf *b, const ProtobufCFieldDescriptor *f, const void *p, bool quote64)
+{
+	const char *q = quote64 ? "\"" : "";
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		hl_buf_printf(b, "%" PRIu32, *(const uint32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+		hl_buf_printf(b, "%s%" PRId64 "%s", q, *(const int64_t *)p, q);
+		break;
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		hl_buf_printf(b, "%s%" PRIu64 "%s", q, *(const uint64_t *)p, q);
+		break;
+	default: /* int32, sint32, sfixed32 */
+		hl_buf_printf(b, "%" PRId32, *(const int32_t *)p);
+		break;
+	}
+}
+
 static void json_real(hl_buf *b, double v, bool is_float)
 {
 	if (isnan(v))
@@ -440,20 +464,14 @@ static void json_value(jw *w, const ProtobufCFieldDescriptor *f, const void *p, 
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_SINT32:
 	case PROTOBUF_C_TYPE_SFIXED32:
-		hl_buf_printf(b, "%" PRId32, *(const int32_t *)p);
-		break;
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
-		hl_buf_printf(b, "%" PRIu32, *(const uint32_t *)p);
-		break;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
-		hl_buf_printf(b, "\"%" PRId64 "\"", *(const int64_t *)p);
-		break;
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		hl_buf_printf(b, "\"%" PRIu64 "\"", *(const uint64_t *)p);
+		put_integer(b, f, p, true); /* proto3 JSON: 64-bit integers as strings */
 		break;
 	case PROTOBUF_C_TYPE_FLOAT:
 		json_real(b, *(const float *)p, true);
@@ -666,20 +684,14 @@ static void text_scalar(hl_buf *b, const ProtobufCFieldDescriptor *f, const void
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_SINT32:
 	case PROTOBUF_C_TYPE_SFIXED32:
-		hl_buf_printf(b, "%" PRId32, *(const int32_t *)p);
-		break;
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
-		hl_buf_printf(b, "%" PRIu32, *(const uint32_t *)p);
-		break;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
-		hl_buf_printf(b, "%" PRId64, *(const int64_t *)p);
-		break;
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		hl_buf_printf(b, "%" PRIu64, *(const uint64_t *)p);
+		put_integer(b, f, p, false);
 		break;
 	case PROTOBUF_C_TYPE_FLOAT:
 	case PROTOBUF_C_TYPE_DOUBLE: {
