@@ -226,28 +226,34 @@ static _Atomic uint64_t tx_serials;
 
 hl_status hl_pg_begin(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_error *err)
 {
-	hl_status st = hl_pg_connect(pg, err);
-	if (st)
-		return st;
-	if (pg->in_tx)
+	for (int attempt = 0;; attempt++) {
+		hl_status st = hl_pg_connect(pg, err);
+		if (st)
+			return st;
+		if (pg->in_tx)
+			hl_pg_rollback(pg);
+		/* one round trip: BEGIN and the transaction's settings in one simple query */
+		char *lit = PQescapeLiteral(pg->conn, tenant ? tenant : "", tenant ? strlen(tenant) : 0);
+		if (!lit)
+			return hl_fail(err, HL_NOMEM, "out of memory");
+		char sql[384];
+		int n = snprintf(sql, sizeof sql,
+				 "BEGIN; SELECT set_config('hotline.tenant', %s, true), "
+				 "set_config('statement_timeout', '%lld', true)",
+				 lit, (long long)(timeout_ms > 0 ? timeout_ms : 0));
+		PQfreemem(lit);
+		if (n < 0 || (size_t)n >= sizeof sql)
+			return hl_fail(err, HL_INVALID, "tenant id too long");
+		pg->in_tx = true;
+		pg->tx_serial = ++tx_serials;
+		if ((st = simple(pg, sql, err)) == HL_OK)
+			return HL_OK;
 		hl_pg_rollback(pg);
-	/* one round trip: BEGIN and the transaction's settings in one simple query */
-	char *lit = PQescapeLiteral(pg->conn, tenant ? tenant : "", tenant ? strlen(tenant) : 0);
-	if (!lit)
-		return hl_fail(err, HL_NOMEM, "out of memory");
-	char sql[384];
-	int n = snprintf(sql, sizeof sql,
-			 "BEGIN; SELECT set_config('hotline.tenant', %s, true), "
-			 "set_config('statement_timeout', '%lld', true)",
-			 lit, (long long)(timeout_ms > 0 ? timeout_ms : 0));
-	PQfreemem(lit);
-	if (n < 0 || (size_t)n >= sizeof sql)
-		return hl_fail(err, HL_INVALID, "tenant id too long");
-	pg->in_tx = true;
-	pg->tx_serial = ++tx_serials;
-	if ((st = simple(pg, sql, err)))
-		hl_pg_rollback(pg);
-	return st;
+		/* The connection died while idle (the server restarted): nothing was done yet, so a
+		 * new connection gets one more try instead of failing this call. */
+		if (attempt > 0 || st != HL_UNAVAILABLE || pg->conn)
+			return st;
+	}
 }
 
 uint64_t hl_pg_tx_serial(const hl_pg *pg)

@@ -57,8 +57,8 @@ static const hl_config_item common_items[] = {
 
 struct readiness {
 	hl_pg *pg;
-	pthread_mutex_t mu; /* the two connections below serve one check at a time */
-	hl_redis *redis;
+	pthread_mutex_t mu; /* the database connection serves one check at a time */
+	const char *redis_url;
 	atomic_bool migrated;
 	atomic_bool serving; /* everything started: the gRPC port answers */
 };
@@ -80,18 +80,23 @@ static bool check_db(struct readiness *r, hl_buf *body)
 	return ok;
 }
 
-/* Redis is not needed to serve calls: when it is down the service is degraded, still ready. */
+/*
+ * Redis is not needed to serve calls: when it is down the service is degraded, still ready.
+ * A connection of its own each time, so a Redis that restarted since the last probe is seen
+ * as it is now (a kept connection would fail once, then wait out its backoff).
+ */
 static void check_redis(struct readiness *r, hl_buf *body)
 {
 	static const char *const ping[] = {"PING"};
+	hl_redis *rc = NULL;
 	redisReply *rep = NULL;
 	hl_error err;
-	pthread_mutex_lock(&r->mu);
-	bool ok = hl_redis_argv(r->redis, 1, (const char **)ping, NULL, &rep, &err) == HL_OK && rep &&
+	bool ok = hl_redis_new(r->redis_url, 300, &rc, &err) == HL_OK &&
+		  hl_redis_argv(rc, 1, (const char **)ping, NULL, &rep, &err) == HL_OK && rep &&
 		  rep->type == REDIS_REPLY_STATUS;
-	pthread_mutex_unlock(&r->mu);
 	if (rep)
 		freeReplyObject(rep);
+	hl_redis_free(rc);
 	hl_buf_printf(body, "redis %s\n", ok ? "ok" : "degraded");
 }
 
@@ -289,8 +294,8 @@ static hl_status run_start(const hl_program *p, struct run *r, hl_error *err)
 	if (!(r->metrics = hl_metrics_new(p->name)))
 		return hl_fail(err, HL_NOMEM, "out of memory");
 	pthread_mutex_init(&r->rd.mu, NULL);
-	if ((st = hl_redis_new(r->cc.redis_url, 300, &r->rd.redis, err)) ||
-	    (st = hl_pg_new(r->cc.db_dsn, r->cc.db_schema, &r->rd.pg, err)))
+	r->rd.redis_url = r->cc.redis_url;
+	if ((st = hl_pg_new(r->cc.db_dsn, r->cc.db_schema, &r->rd.pg, err)))
 		return st;
 	hl_ops_config oc = {.metrics = r->metrics, .ready = ready, .ready_arg = &r->rd};
 	if ((st = hl_ops_start(r->cc.ops_listen, &oc, &r->ops, err)))
@@ -322,7 +327,6 @@ static void run_stop(const hl_program *p, struct run *r)
 	if (p->release && r->app)
 		p->release(r->app);
 	hl_pg_free(r->rd.pg);
-	hl_redis_free(r->rd.redis);
 	hl_metrics_free(r->metrics);
 	hl_jwt_keyset_free(r->jwt);
 	hl_config_release(common_items, N_COMMON, &r->cc);
