@@ -1,20 +1,21 @@
 -- pgbench_create.sql - the raw-SQL reference for the CreateTicket benchmark: one
--- pgbench "transaction" runs every statement, in the same order and in the same two
--- database transactions, that hotline-intake runs on PostgreSQL for one CreateTicket
+-- pgbench "transaction" runs every statement, in the same order and in the same
+-- database transaction, that hotline-intake runs on PostgreSQL for one CreateTicket
 -- (services/intake/rpc_create.c, store.c, common/src/pg.c, common/src/audit.c):
 --
---   1. the request_id replay check, on its own:  BEGIN; set_config(tenant,
---      statement_timeout); SELECT ... WHERE request_id = $1; ROLLBACK
---   2. the registration:  BEGIN; set_config(...); phone_seen; ticket + registration
---      insert (one CTE, number from ticket_no_seq); audit append (one CTE, a new
---      subject, so no head lock); public note; outbox to dispatch; outbox to
---      reporting; COMMIT
+--   the registration:  BEGIN; set_config(tenant, statement_timeout); phone_seen; ticket
+--   + registration insert (one CTE, number from ticket_no_seq; a repeated request_id is
+--   found by its unique key, so there is no read before it); audit append (one CTE, a new
+--   subject, so no head lock); public note; outbox to dispatch; outbox to reporting; COMMIT
+--
+-- The service sends BEGIN and the set_config SELECT in one simple query; pgbench sends
+-- them as two, one round trip more for the raw SQL.
 --
 -- The business statements are the service's SQL text with pgbench variables in place of
 -- its $n parameters.  What the service computes in its own process (UUIDv7 ids, AES-GCM
 -- ciphertexts, the HMAC blind index of the phone, masks, the audit hash, the protobuf
--- outbox payloads) comes here from extra output columns of the set_config SELECT of step
--- 2 (\gset): no extra round trip, random values of the same sizes (wrapped key 61 bytes,
+-- outbox payloads) comes here from extra output columns of the set_config SELECT
+-- (\gset): no extra round trip, random values of the same sizes (wrapped key 61 bytes,
 -- name 38, phone 40, query code 37, hash 32; payloads of about the service's sizes).
 -- Run it as the service's runtime role (HOTLINE_INTAKE_DSN) so that row-level security
 -- applies exactly as for the service, with -M prepared (the service prepares its
@@ -35,13 +36,7 @@
 \set status 1
 \set priority 1
 
--- 1. replay check (find_replay)
-BEGIN;
-SELECT set_config('hotline.tenant', :tenant, true), set_config('statement_timeout', :timeout_ms, true);
-SELECT tenant_id, id, ticket_no, request_id, status, status_version, channel, category, priority, confidentiality, topic, description, area, answer, registered_by, anonymous, repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, caller_address, caller_email, masked_name, masked_phone, masked_id_number, masked_address, masked_email, query_code, (extract(epoch from created_at) * 1000000)::bigint, (extract(epoch from updated_at) * 1000000)::bigint FROM tickets WHERE tenant_id = current_tenant() AND request_id = :rq;
-ROLLBACK;
-
--- 2. registration (register_ticket)
+-- the registration (register_ticket)
 BEGIN;
 WITH g AS (
   SELECT gen_random_uuid() AS tid, gen_random_uuid() AS eid,
