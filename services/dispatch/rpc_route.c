@@ -383,6 +383,15 @@ static hl_status reassign_within(hl_call *c, dispatch_case *k, const char *handl
 	return (st = active_department(c, k->department_id, &d)) ? st : assign_to(c, k, d, handler, NULL, false);
 }
 
+/* AssignCase's move: within the case's department the clock runs on, elsewhere it starts anew. */
+static hl_status assign_manually(hl_call *c, dispatch_case *k, const char *dept, const char *handler)
+{
+	if (k->status == CS_ASSIGNED && k->department_id && strcmp(k->department_id, dept) == 0)
+		return reassign_within(c, k, handler);
+	hl_status st = dispatch_release(c, k);
+	return st ? st : dispatch_assign(c, k, dept, handler, NULL);
+}
+
 hl_status dispatch_assign_case(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Dispatch__V1__AssignCaseRequest *r = vreq;
@@ -398,14 +407,11 @@ hl_status dispatch_assign_case(hl_call *c, const void *vreq, void **resp)
 		return hl_call_db_fail(c, &(hl_error){HL_DENIED, "a department head assigns within the department"});
 	if ((st = dispatch_require_status(c, k, MASK(CS_PENDING) | MASK(CS_ASSIGNED), "assign")))
 		return st;
-	/* another handler of the same department: the department's deadlines keep running */
-	bool within = k->status == CS_ASSIGNED && k->department_id && strcmp(k->department_id, r->department_id) == 0;
 	k->basis_kind = B(MANUAL);
 	k->basis_rule_id = NULL;
 	k->basis_reason = r->reason;
 	k->basis_actor = hl_call_principal(c)->actor;
-	if ((st = within ? reassign_within(c, k, r->handler_id) : dispatch_release(c, k)) ||
-	    (!within && (st = dispatch_assign(c, k, r->department_id, r->handler_id, NULL))) ||
+	if ((st = assign_manually(c, k, r->department_id, r->handler_id)) ||
 	    (st = add_assisting(c, k, r->assisting_department_ids, r->n_assisting_department_ids)))
 		return st;
 	return dispatch_case_answer(c, k, &hotline__dispatch__v1__assign_case_response__descriptor, resp);
