@@ -127,10 +127,10 @@ static bool head_known(const hl_pg *pg, hl_audit_entry *e)
 static void head_remember(const hl_pg *pg, const hl_audit_entry *e)
 {
 	last_head.tx = 0;
-	if (strlen(e->tenant) >= sizeof last_head.tenant || strlen(e->subject_id) >= sizeof last_head.subject)
-		return;
-	strcpy(last_head.tenant, e->tenant);
-	strcpy(last_head.subject, e->subject_id);
+	int nt = snprintf(last_head.tenant, sizeof last_head.tenant, "%s", e->tenant);
+	int ns = snprintf(last_head.subject, sizeof last_head.subject, "%s", e->subject_id);
+	if (nt < 0 || (size_t)nt >= sizeof last_head.tenant || ns < 0 || (size_t)ns >= sizeof last_head.subject)
+		return; /* too long to remember whole: the next append reads the head */
 	last_head.seq = e->seq;
 	memcpy(last_head.hash, e->hash, HL_AUDIT_HASH_LEN);
 	last_head.tx = hl_pg_tx_serial(pg);

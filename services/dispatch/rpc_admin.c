@@ -6,6 +6,7 @@
  * audit entry to the tenant's "directory" chain.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hl/audit.h"
@@ -57,9 +58,9 @@ static bool known_set_up(const char *tenant)
 static void remember_set_up(const char *tenant)
 {
 	if (strlen(tenant) >= sizeof set_up[0])
-		return;
+		return; /* not remembered: the claim is simply made again */
 	pthread_mutex_lock(&set_up_mu);
-	strcpy(set_up[n_set_up++ % 256], tenant);
+	snprintf(set_up[n_set_up++ % 256], sizeof set_up[0], "%s", tenant);
 	pthread_mutex_unlock(&set_up_mu);
 }
 

@@ -375,7 +375,6 @@ hl_status intake_create_ticket(hl_call *c, const void *vreq, void **resp)
 	if ((st = hl_call_require_any(c, create_roles)) || (st = validate(c, r)))
 		return st;
 	/* a repeated request_id is found by the insert's unique key: no read before every registration */
-	intake_ticket *prior = NULL;
 	intake_ticket *t = hl_arena_alloc(hl_call_arena(c), sizeof *t);
 	char code[QUERY_CODE_LEN + 1];
 	if (!t)
@@ -388,6 +387,7 @@ hl_status intake_create_ticket(hl_call *c, const void *vreq, void **resp)
 		return st;
 	st = register_ticket(c, t);
 	if (st == HL_EXISTS) { /* the same request_id, registered before or concurrently */
+		intake_ticket *prior = NULL;
 		hl_pg_rollback(hl_call_pg(c));
 		if ((st = find_replay(c, r->request_id, &prior)))
 			return st;
