@@ -3,6 +3,7 @@
  * AuditService handlers (see audit.h for the canonical encoding).
  */
 #include "hl/audit.h"
+#include "hl/roles.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,7 +369,7 @@ static hl_status audit_begin(hl_call *c)
 
 static hl_status list_entries(hl_call *c, const void *vreq, void **vresp)
 {
-	static const char *const roles[] = {"auditor", "tenant_admin", "supervisor", NULL};
+	static const char *const roles[] = {HL_ROLE_AUDITOR, HL_ROLE_TENANT_ADMIN, HL_ROLE_SUPERVISOR, NULL};
 	const Hotline__Audit__V1__ListAuditEntriesRequest *req = vreq;
 	hl_status st = require_any_role(c, roles);
 	if (st)
@@ -407,7 +408,7 @@ static hl_status list_entries(hl_call *c, const void *vreq, void **vresp)
 
 static hl_status verify_chain(hl_call *c, const void *vreq, void **vresp)
 {
-	static const char *const roles[] = {"auditor", "tenant_admin", NULL};
+	static const char *const roles[] = {HL_ROLE_AUDITOR, HL_ROLE_TENANT_ADMIN, NULL};
 	const Hotline__Audit__V1__VerifyAuditChainRequest *req = vreq;
 	hl_status st = require_any_role(c, roles);
 	if (st || (st = audit_begin(c)))

@@ -9,12 +9,6 @@
 #include "hl/mask.h"
 #include "hl/pg.h"
 
-hl_status hl_call_db_fail(hl_call *c, const hl_error *err)
-{
-	hl_pg_rollback(hl_call_pg(c));
-	return hl_call_fail_err(c, err);
-}
-
 hl_status hl_call_begin(hl_call *c)
 {
 	hl_error err;
@@ -26,7 +20,7 @@ hl_status hl_call_commit(hl_call *c)
 {
 	hl_error err;
 	hl_status st = hl_pg_commit(hl_call_pg(c), &err);
-	return st ? hl_call_db_fail(c, &err) : HL_OK;
+	return st ? hl_call_fail_err(c, &err) : HL_OK;
 }
 
 hl_status hl_call_require_any(hl_call *c, const char *const *roles)

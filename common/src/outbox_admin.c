@@ -8,6 +8,7 @@
 #include "google/protobuf/timestamp.pb-c.h"
 #include "hl/outbox.h"
 #include "hl/pg.h"
+#include "hl/roles.h"
 #include "hotline/outbox/v1/outbox.pb-c.h"
 
 static const char SQL_DEAD[] =
@@ -31,7 +32,7 @@ static const char SQL_STATS[] =
 static hl_status begin(hl_call *c)
 {
 	hl_error err;
-	hl_status st = hl_call_require_role(c, "tenant_admin");
+	hl_status st = hl_call_require_role(c, HL_ROLE_TENANT_ADMIN);
 	if (!st && hl_pg_begin(hl_call_pg(c), hl_call_tenant(c), hl_call_remaining_ms(c), &err))
 		st = hl_call_fail_err(c, &err);
 	return st;
@@ -41,11 +42,7 @@ static hl_status run(hl_call *c, const char *sql, const hl_pg_args *args, PGresu
 {
 	hl_error err;
 	hl_status st = hl_pg_exec(hl_call_pg(c), hl_call_arena(c), sql, args, res, &err);
-	if (st) {
-		hl_pg_rollback(hl_call_pg(c));
-		return hl_call_fail_err(c, &err);
-	}
-	return HL_OK;
+	return st ? hl_call_fail_err(c, &err) : HL_OK;
 }
 
 static Google__Protobuf__Timestamp *timestamp(hl_call *c, long long us)

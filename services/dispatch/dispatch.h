@@ -100,8 +100,6 @@ typedef struct dispatch_deadline {
 /* methods.c */
 extern const hl_service dispatch_service;
 
-/* rpc_common.c: shared by the handlers */
-extern const char *const dispatch_staff_roles[];
 /* Who the caller is in the directory: their staff entry and the departments they head or deputize. */
 typedef struct dispatch_viewer {
 	const dispatch_staff *me; /* NULL: not staff */
@@ -122,7 +120,7 @@ dispatch_local *dispatch_local_of(hl_call *c); /* NULL when out of memory */
 const char *dispatch_digest(hl_arena *a, const char *text);
 /* The directory entry of the caller (NULL if the caller is not staff). */
 hl_status dispatch_caller_staff(hl_call *c, dispatch_staff **out) HL_MUST_CHECK;
-/* Load a case the caller may see, locked when for_update; NOT_FOUND otherwise (rolled back). */
+/* Load a case the caller may see, locked when for_update; NOT_FOUND otherwise. */
 hl_status dispatch_case_load(hl_call *c, const char *id, bool for_update, dispatch_case **out) HL_MUST_CHECK;
 /* Whether the caller may see case k (role, department, recusal). */
 bool dispatch_case_visible(hl_call *c, const dispatch_case *k, const dispatch_viewer *v);
@@ -160,15 +158,13 @@ hl_status dispatch_calendar_msg(hl_pg *pg, hl_arena *a, Hotline__Dispatch__V1__C
 hl_status dispatch_calendar_load(hl_pg *pg, hl_arena *a, const struct hl_calendar **out, hl_error *err) HL_MUST_CHECK;
 
 /* rpc_route.c: routing and assignment, and what the case handlers share */
-/* FAILED_PRECONDITION (rolled back) unless k's status is in mask (bits 1 << status). */
+/* FAILED_PRECONDITION unless k's status is in mask (bits 1 << status). */
 hl_status dispatch_require_status(hl_call *c, const dispatch_case *k, unsigned mask, const char *action) HL_MUST_CHECK;
-/* PERMISSION_DENIED (rolled back) unless the caller works in k's department (dispatch_case_member). */
+/* PERMISSION_DENIED unless the caller works in k's department (dispatch_case_member). */
 hl_status dispatch_require_member(hl_call *c, const dispatch_case *k) HL_MUST_CHECK;
 /* Commit and answer with k as the first field (a Case) of a response of type d; flushes timers. */
 hl_status dispatch_case_answer(hl_call *c, dispatch_case *k, const ProtobufCMessageDescriptor *d,
 			       void **resp) HL_MUST_CHECK;
-/* Roll back and return st (for failures that did not roll back themselves). */
-hl_status dispatch_abort(hl_call *c, hl_status st);
 #define DISPATCH_MASK(s) (1u << (s))
 /* Route k (in the dispatcher queue or being re-routed): first matching rule, then auto-assign. */
 hl_status dispatch_route(hl_call *c, dispatch_case *k) HL_MUST_CHECK;

@@ -14,10 +14,11 @@
 #include "hl/calendar.h"
 #include "hl/crypto.h"
 #include "hl/handler.h"
+#include "hl/roles.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "store.h"
 
-static const char *const admin_roles[] = {"tenant_admin", NULL};
+static const char *const admin_roles[] = {HL_ROLE_TENANT_ADMIN, NULL};
 
 /* ---- tenant defaults ------------------------------------------------------------ */
 
@@ -74,12 +75,12 @@ hl_status dispatch_tenant_defaults(hl_call *c)
 	if (known_set_up(tenant))
 		return HL_OK;
 	if (store_tenant_claim(pg, a, tenant, &first, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!first)
 		remember_set_up(tenant);
 	for (size_t i = 0; first && i < sizeof default_sla / sizeof default_sla[0]; i++)
 		if (store_sla_put(pg, a, tenant, &default_sla[i], &err))
-			return hl_call_db_fail(c, &err);
+			return hl_call_fail_err(c, &err);
 	return HL_OK;
 }
 
@@ -97,7 +98,7 @@ static hl_status audit_directory(hl_call *c, const char *action, const char *id)
 	const hl_principal *p = hl_call_principal(c);
 	if (hl_audit_append(hl_call_pg(c), a, p->tenant, "directory", "directory", p->actor, action, details, false,
 			    &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }
 
@@ -113,7 +114,7 @@ static hl_status begin_admin(hl_call *c)
 static hl_status begin_read(hl_call *c)
 {
 	hl_status st;
-	if ((st = hl_call_require_any(c, dispatch_staff_roles)) || (st = hl_call_begin(c)))
+	if ((st = hl_call_require_any(c, hl_roles_staff)) || (st = hl_call_begin(c)))
 		return st;
 	return dispatch_tenant_defaults(c);
 }
@@ -202,13 +203,13 @@ hl_status dispatch_put_department(hl_call *c, const void *vreq, void **resp)
 	hl_error err;
 	dispatch_department *parent = NULL;
 	if (d->parent_id[0] && store_department_get(pg, a, d->parent_id, &parent, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (d->parent_id[0] && !parent)
-		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "department.parent_id: no such department"});
+		return hl_call_fail(c, HL_PRECONDITION, "department.parent_id: no such department");
 	dispatch_department x = {d->id,	     d->name, d->parent_id[0] ? d->parent_id : NULL, d->head_id,
 				 (const char **)d->deputy_ids, (int)d->n_deputy_ids, d->active};
 	if (store_department_put(pg, a, hl_call_principal(c)->tenant, &x, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if ((st = audit_directory(c, "department.put", d->id)) || (st = hl_call_commit(c)))
 		return st;
 	Hotline__Dispatch__V1__PutDepartmentResponse *out =
@@ -229,7 +230,7 @@ hl_status dispatch_list_departments(hl_call *c, const void *vreq, void **resp)
 	int n;
 	hl_error err;
 	if (store_departments(hl_call_pg(c), hl_call_arena(c), &list, &n, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if ((st = hl_call_commit(c)))
 		return st;
 	Hotline__Dispatch__V1__ListDepartmentsResponse *out =
@@ -279,13 +280,13 @@ hl_status dispatch_put_staff(hl_call *c, const void *vreq, void **resp)
 	dispatch_department *dept;
 	dispatch_staff *old;
 	if (store_department_get(pg, a, s->department_id, &dept, &err) || store_staff_get(pg, a, s->id, &old, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!dept)
-		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "staff.department_id: no such department"});
+		return hl_call_fail(c, HL_PRECONDITION, "staff.department_id: no such department");
 	dispatch_staff x = {s->id,	 s->name,   s->department_id, (const char **)s->skills, (int)s->n_skills,
 			    s->active, s->supervisor, old ? old->open_load : 0};
 	if (store_staff_put(pg, a, hl_call_principal(c)->tenant, &x, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if ((st = audit_directory(c, "staff.put", s->id)) || (st = hl_call_commit(c)))
 		return st;
 	Hotline__Dispatch__V1__PutStaffResponse *out = HL_NEW(c, hotline__dispatch__v1__put_staff_response__descriptor);
@@ -306,7 +307,7 @@ hl_status dispatch_list_staff(hl_call *c, const void *vreq, void **resp)
 	hl_error err;
 	if (store_staff_list(hl_call_pg(c), hl_call_arena(c), r->department_id[0] ? r->department_id : NULL, &list, &n,
 			     &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if ((st = hl_call_commit(c)))
 		return st;
 	Hotline__Dispatch__V1__ListStaffResponse *out = HL_NEW(c, hotline__dispatch__v1__list_staff_response__descriptor);
@@ -393,12 +394,12 @@ hl_status dispatch_put_rule(hl_call *c, const void *vreq, void **resp)
 	hl_error err;
 	dispatch_department *dept;
 	if (store_department_get(pg, a, x->target_department_id, &dept, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!dept)
-		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "rule.target_department_id: no such department"});
+		return hl_call_fail(c, HL_PRECONDITION, "rule.target_department_id: no such department");
 	char *id = hl_arena_alloc(a, HL_UUID_STR_LEN);
 	if (!id || (!x->id[0] && hl_uuid_v7(id)))
-		return hl_call_db_fail(c, &(hl_error){HL_INTERNAL, "cannot make an id"});
+		return hl_call_fail(c, HL_INTERNAL, "cannot make an id");
 	if (x->id[0])
 		memcpy(id, x->id, HL_UUID_STR_LEN);
 	dispatch_rule rule = {
@@ -410,7 +411,7 @@ hl_status dispatch_put_rule(hl_call *c, const void *vreq, void **resp)
 		.n_desc_kw = (int)x->n_description_keywords, .n_areas = (int)x->n_areas, .active = x->active,
 	};
 	if (store_rule_put(pg, a, hl_call_principal(c)->tenant, &rule, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if ((st = audit_directory(c, "rule.put", id)) || (st = hl_call_commit(c)))
 		return st;
 	Hotline__Dispatch__V1__PutRoutingRuleResponse *out =
@@ -431,7 +432,7 @@ hl_status dispatch_list_rules(hl_call *c, const void *vreq, void **resp)
 	int n;
 	hl_error err;
 	if (store_rules(hl_call_pg(c), hl_call_arena(c), false, &list, &n, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if ((st = hl_call_commit(c)))
 		return st;
 	Hotline__Dispatch__V1__ListRoutingRulesResponse *out =
@@ -516,7 +517,7 @@ hl_status dispatch_put_sla(hl_call *c, const void *vreq, void **resp)
 		return st;
 	hl_error err;
 	if (store_sla_put(hl_call_pg(c), hl_call_arena(c), hl_call_principal(c)->tenant, &s, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if ((st = audit_directory(c, "sla.put", hl_arena_printf(hl_call_arena(c), "%d/%d", s.category, s.priority))) ||
 	    (st = hl_call_commit(c)))
 		return st;
@@ -537,9 +538,9 @@ hl_status dispatch_get_sla(hl_call *c, const void *vreq, void **resp)
 	dispatch_sla *s;
 	hl_error err;
 	if (store_sla_get(hl_call_pg(c), hl_call_arena(c), r->category, r->priority, &s, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!s)
-		return hl_call_db_fail(c, &(hl_error){HL_NOT_FOUND, "no SLA policy applies"});
+		return hl_call_fail(c, HL_NOT_FOUND, "no SLA policy applies");
 	if ((st = hl_call_commit(c)))
 		return st;
 	Hotline__Dispatch__V1__GetSlaPolicyResponse *out =
@@ -570,10 +571,10 @@ hl_status dispatch_put_calendar(hl_call *c, const void *vreq, void **resp)
 	size_t n = protobuf_c_message_get_packed_size(&r->calendar->base);
 	uint8_t *spec = hl_arena_alloc(a, n ? n : 1);
 	if (!spec)
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	protobuf_c_message_pack(&r->calendar->base, spec);
 	if (store_calendar_put(hl_call_pg(c), a, hl_call_principal(c)->tenant, spec, n, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if ((st = audit_directory(c, "calendar.put", r->calendar->time_zone)) || (st = hl_call_commit(c)))
 		return st;
 	Hotline__Dispatch__V1__PutCalendarResponse *out =
@@ -594,7 +595,7 @@ hl_status dispatch_get_calendar(hl_call *c, const void *vreq, void **resp)
 	Hotline__Dispatch__V1__Calendar *cal;
 	hl_error err;
 	if (dispatch_calendar_msg(hl_call_pg(c), hl_call_arena(c), &cal, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if ((st = hl_call_commit(c)))
 		return st;
 	Hotline__Dispatch__V1__GetCalendarResponse *out =

@@ -11,14 +11,15 @@
 #include "hl/crypto.h"
 #include "hl/enqueue.h"
 #include "hl/handler.h"
+#include "hl/roles.h"
 #include "hotline/followup/v1/followup.pb-c.h"
 #include "store.h"
 
 #define MASK(s) DISPATCH_MASK(s)
 #define OPEN_WORK (MASK(CS_ACCEPTED) | MASK(CS_IN_PROGRESS))
 
-static const char *const read_roles[] = {"dispatcher", "supervisor", "handler", "dept_head",
-					 "inspector",  "tenant_admin", "auditor", "agent", NULL};
+static const char *const read_roles[] = {HL_ROLE_DISPATCHER, HL_ROLE_SUPERVISOR, HL_ROLE_HANDLER, HL_ROLE_DEPT_HEAD,
+					 HL_ROLE_INSPECTOR,  HL_ROLE_TENANT_ADMIN, HL_ROLE_AUDITOR, HL_ROLE_AGENT, NULL};
 
 hl_status dispatch_get_case(hl_call *c, const void *vreq, void **resp)
 {
@@ -76,10 +77,10 @@ hl_status dispatch_list_cases(hl_call *c, const void *vreq, void **resp)
 	if ((st = dispatch_viewer_load(c, &v)))
 		return st;
 	if (store_cases(hl_call_pg(c), hl_call_arena(c), &f, &list, &n, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	Hotline__Dispatch__V1__ListCasesResponse *out = HL_NEW(c, hotline__dispatch__v1__list_cases_response__descriptor);
 	if (!out || !(out->cases = hl_arena_alloc(hl_call_arena(c), (size_t)(n ? n : 1) * sizeof(void *))))
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	for (int i = 0; i < n; i++) {
 		if (!dispatch_case_visible(c, list[i], &v))
 			continue;
@@ -113,13 +114,13 @@ hl_status dispatch_accept_case(hl_call *c, const void *vreq, void **resp)
 	if ((st = load_for_work(c, r->case_id, r->lock_token, &k)) ||
 	    (st = dispatch_require_status(c, k, MASK(CS_ASSIGNED), "accept")))
 		return st;
-	if (k->handler_id && strcmp(k->handler_id, me) != 0 && !hl_call_has_role(c, "dept_head"))
-		return hl_call_db_fail(c, &(hl_error){HL_DENIED, "the case is assigned to another handler"});
+	if (k->handler_id && strcmp(k->handler_id, me) != 0 && !hl_call_has_role(c, HL_ROLE_DEPT_HEAD))
+		return hl_call_fail(c, HL_DENIED, "the case is assigned to another handler");
 	if (!k->handler_id) { /* from the department's queue: the acceptor handles it */
 		bool counted;
 		hl_error err;
 		if (store_take_handler(hl_call_pg(c), hl_call_arena(c), k->department_id, me, &counted, &err))
-			return hl_call_db_fail(c, &err);
+			return hl_call_fail_err(c, &err);
 		k->handler_id = me;
 	}
 	k->status = CS_ACCEPTED;
@@ -147,14 +148,14 @@ hl_status dispatch_add_note(hl_call *c, const void *vreq, void **resp)
 		return st;
 	/* answer with the step as recorded (its number and time), the case's last one */
 	if (store_steps(hl_call_pg(c), hl_call_arena(c), k->id, &steps, &n, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (n == 0)
-		return hl_call_db_fail(c, &(hl_error){HL_INTERNAL, "the note was not recorded"});
+		return hl_call_fail(c, HL_INTERNAL, "the note was not recorded");
 	Hotline__Dispatch__V1__AddCaseNoteResponse *out =
 		HL_NEW(c, hotline__dispatch__v1__add_case_note_response__descriptor);
 	Hotline__Dispatch__V1__CaseStep *s = HL_NEW(c, hotline__dispatch__v1__case_step__descriptor);
 	if (!out || !s)
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	s->seq = steps[n - 1]->seq;
 	s->action = (char *)steps[n - 1]->action;
 	s->actor = (char *)steps[n - 1]->actor;
@@ -178,7 +179,7 @@ hl_status dispatch_submit_result(hl_call *c, const void *vreq, void **resp)
 	    (st = dispatch_require_status(c, k, OPEN_WORK, "submit a result for")))
 		return st;
 	if (k->paused_us)
-		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "the case is paused: resume it first"});
+		return hl_call_fail(c, HL_PRECONDITION, "the case is paused: resume it first");
 	k->status = CS_SUBMITTED;
 	k->result_text = r->text;
 	k->result_by = hl_call_principal(c)->actor;
@@ -195,13 +196,13 @@ static hl_status require_head(hl_call *c, const dispatch_case *k)
 	hl_status st;
 	dispatch_department *d;
 	hl_error err;
-	if ((st = hl_call_require_role(c, "dept_head")))
-		return dispatch_abort(c, st);
+	if ((st = hl_call_require_role(c, HL_ROLE_DEPT_HEAD)))
+		return st;
 	if (store_department_get(hl_call_pg(c), hl_call_arena(c), k->department_id, &d, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	const char *me = hl_call_principal(c)->actor;
 	if (!d || !((d->head_id && strcmp(d->head_id, me) == 0) || dispatch_in(d->deputies, d->n_deputies, me)))
-		return hl_call_db_fail(c, &(hl_error){HL_DENIED, "only the head of the case's department or a deputy"});
+		return hl_call_fail(c, HL_DENIED, "only the head of the case's department or a deputy");
 	return HL_OK;
 }
 
@@ -235,9 +236,9 @@ static hl_status schedule_reply(hl_call *c, const dispatch_case *k)
 	};
 	hl_error err;
 	if (!row.idempotency_key)
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	if (hl_enqueue(hl_call_pg(c), hl_call_arena(c), &row, &m.base, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }
 
@@ -253,15 +254,15 @@ hl_status dispatch_approve_result(hl_call *c, const void *vreq, void **resp)
 		return st;
 	/* four eyes: a head or deputy who handled the case does not sign off their own result */
 	if (k->result_by && strcmp(k->result_by, hl_call_principal(c)->actor) == 0)
-		return hl_call_db_fail(c, &(hl_error){HL_DENIED, "the result's author cannot sign it off"});
+		return hl_call_fail(c, HL_DENIED, "the result's author cannot sign it off");
 	if (!(digest = dispatch_digest(hl_call_arena(c), k->result_text)))
-		return hl_call_db_fail(c, &(hl_error){HL_INTERNAL, "cannot digest the result"});
+		return hl_call_fail(c, HL_INTERNAL, "cannot digest the result");
 	/* the approver may name the text they read: a result changed since is not signed off */
 	if (r->digest[0] && strcasecmp(r->digest, digest) != 0)
-		return hl_call_db_fail(c, &(hl_error){HL_ABORTED, "digest: the result changed since it was read"});
+		return hl_call_fail(c, HL_ABORTED, "digest: the result changed since it was read");
 	hl_error err;
 	if (k->handler_id && store_release_handler(hl_call_pg(c), hl_call_arena(c), k->handler_id, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	k->status = CS_APPROVED;
 	k->approved_by = hl_call_principal(c)->actor;
 	k->approved_us = hl_now_ms() * 1000;

@@ -13,13 +13,10 @@
 #include "hl/enqueue.h"
 #include "hl/handler.h"
 #include "hl/timers.h"
+#include "hl/roles.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "hotline/intake/v1/intake.pb-c.h"
 #include "store.h"
-
-const char *const dispatch_staff_roles[] = {"agent",	 "dispatcher", "handler",      "dept_head",
-					    "supervisor", "inspector",  "tenant_admin", "auditor",
-					    "analyst",	 "reviewer",   NULL};
 
 bool dispatch_in(const char *const *list, int n, const char *dept)
 {
@@ -29,25 +26,19 @@ bool dispatch_in(const char *const *list, int n, const char *dept)
 	return false;
 }
 
-hl_status dispatch_abort(hl_call *c, hl_status st)
-{
-	hl_pg_rollback(hl_call_pg(c));
-	return st;
-}
-
 hl_status dispatch_caller_staff(hl_call *c, dispatch_staff **out)
 {
 	hl_error err;
 	if (store_staff_get(hl_call_pg(c), hl_call_arena(c), hl_call_principal(c)->actor, out, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }
 
 /* Roles that see every case of the tenant (except where recusal hides it). */
 static bool sees_all(hl_call *c)
 {
-	return hl_call_has_role(c, "dispatcher") || hl_call_has_role(c, "supervisor") ||
-	       hl_call_has_role(c, "tenant_admin") || hl_call_has_role(c, "auditor");
+	return hl_call_has_role(c, HL_ROLE_DISPATCHER) || hl_call_has_role(c, HL_ROLE_SUPERVISOR) ||
+	       hl_call_has_role(c, HL_ROLE_TENANT_ADMIN) || hl_call_has_role(c, HL_ROLE_AUDITOR);
 }
 
 static bool is_complaint_or_report(const dispatch_case *k)
@@ -79,7 +70,7 @@ hl_status dispatch_viewer_load(hl_call *c, dispatch_viewer *v)
 	v->me = me;
 	if (store_departments_led(hl_call_pg(c), hl_call_arena(c), hl_call_principal(c)->actor, &v->led, &v->n_led,
 				  &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (l) {
 		l->viewer = *v;
 		l->viewer_loaded = true;
@@ -92,8 +83,8 @@ bool dispatch_case_member(hl_call *c, const dispatch_case *k, const dispatch_vie
 	if (!k->department_id)
 		return false;
 	bool staff = v->me && v->me->active && strcmp(v->me->department_id, k->department_id) == 0 &&
-		     (hl_call_has_role(c, "handler") || hl_call_has_role(c, "dept_head"));
-	return staff || (hl_call_has_role(c, "dept_head") && dispatch_in(v->led, v->n_led, k->department_id));
+		     (hl_call_has_role(c, HL_ROLE_HANDLER) || hl_call_has_role(c, HL_ROLE_DEPT_HEAD));
+	return staff || (hl_call_has_role(c, HL_ROLE_DEPT_HEAD) && dispatch_in(v->led, v->n_led, k->department_id));
 }
 
 /* Recusal: the caller belongs to, heads or deputizes a department the case implicates. */
@@ -113,9 +104,9 @@ bool dispatch_case_visible(hl_call *c, const dispatch_case *k, const dispatch_vi
 		return false;
 	if (sees_all(c))
 		return true;
-	if (hl_call_has_role(c, "inspector") && is_complaint_or_report(k))
+	if (hl_call_has_role(c, HL_ROLE_INSPECTOR) && is_complaint_or_report(k))
 		return true; /* R9: discipline inspection supervises complaints and reports */
-	if (hl_call_has_role(c, "agent") && strcmp(k->registered_by, hl_call_principal(c)->actor) == 0)
+	if (hl_call_has_role(c, HL_ROLE_AGENT) && strcmp(k->registered_by, hl_call_principal(c)->actor) == 0)
 		return true; /* R13: the first-contact agent follows their tickets */
 	return dispatch_case_member(c, k, v);
 }
@@ -125,16 +116,14 @@ hl_status dispatch_case_load(hl_call *c, const char *id, bool for_update, dispat
 	hl_error err;
 	dispatch_viewer v;
 	hl_status st;
-	if (!hl_uuid_valid(id)) {
-		hl_pg_rollback(hl_call_pg(c));
+	if (!hl_uuid_valid(id))
 		return hl_call_fail(c, HL_INVALID, "case_id: not a UUID");
-	}
 	if ((st = dispatch_viewer_load(c, &v)))
 		return st;
 	if (store_case_get(hl_call_pg(c), hl_call_arena(c), id, for_update, out, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!*out || !dispatch_case_visible(c, *out, &v))
-		return hl_call_db_fail(c, &(hl_error){HL_NOT_FOUND, "case not found"});
+		return hl_call_fail(c, HL_NOT_FOUND, "case not found");
 	return HL_OK;
 }
 
@@ -179,7 +168,7 @@ hl_status dispatch_step(hl_call *c, const dispatch_case *k, const char *action, 
 {
 	hl_error err;
 	if (dispatch_record_step(hl_call_pg(c), hl_call_arena(c), k, hl_call_principal(c)->actor, action, note, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }
 
@@ -188,9 +177,9 @@ hl_status dispatch_case_save(hl_call *c, dispatch_case *k)
 	hl_error err;
 	bool ok;
 	if (store_case_update(hl_call_pg(c), hl_call_arena(c), k, &ok, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!ok)
-		return hl_call_db_fail(c, &(hl_error){HL_ABORTED, "case was changed by a newer edit-lock holder"});
+		return hl_call_fail(c, HL_ABORTED, "case was changed by a newer edit-lock holder");
 	return HL_OK;
 }
 
@@ -230,7 +219,7 @@ hl_status dispatch_case_event(hl_call *c, const dispatch_case *k, const char *ty
 	hl_error err;
 	if (dispatch_enqueue_case_event(hl_call_pg(c), hl_call_arena(c), k, hl_call_principal(c)->actor, type,
 					deadline_kind, due_us, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }
 
@@ -254,7 +243,7 @@ hl_status dispatch_ticket_status(hl_call *c, const dispatch_case *k, int status,
 	if (!row.idempotency_key)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	if (hl_enqueue(hl_call_pg(c), a, &row, &m.base, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }
 
@@ -295,7 +284,7 @@ static hl_status steps_msg(hl_call *c, const dispatch_case *k, Hotline__Dispatch
 	int n;
 	hl_error err;
 	if (store_steps(hl_call_pg(c), hl_call_arena(c), k->id, &steps, &n, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	m->steps = hl_arena_alloc(hl_call_arena(c), (size_t)(n ? n : 1) * sizeof *m->steps);
 	if (!m->steps)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
@@ -321,7 +310,7 @@ static hl_status deadlines_msg(hl_call *c, const dispatch_case *k, Hotline__Disp
 	int n;
 	hl_error err;
 	if (store_deadlines_latest(hl_call_pg(c), hl_call_arena(c), k->id, &dl, &n, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	m->deadlines = hl_arena_alloc(hl_call_arena(c), (size_t)(n ? n : 1) * sizeof *m->deadlines);
 	if (!m->deadlines)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");

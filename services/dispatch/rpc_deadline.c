@@ -25,6 +25,7 @@
 #include "hl/enqueue.h"
 #include "hl/handler.h"
 #include "hl/timers.h"
+#include "hl/roles.h"
 #include "hotline/compliance/v1/compliance.pb-c.h"
 #include "store.h"
 
@@ -32,9 +33,9 @@
 #define K(kind) HOTLINE__DISPATCH__V1__NOTICE_KIND__NOTICE_KIND_##kind
 enum { WH = 1, WD = 2, CH = 3, WM = 4 };
 
-static const char *const supervise_roles[] = {"supervisor", "inspector", NULL};
-static const char *const decide_roles[] = {"supervisor", NULL};
-static const char *const desk_roles[] = {"supervisor", "dispatcher", "tenant_admin", "inspector", "auditor", NULL};
+static const char *const supervise_roles[] = {HL_ROLE_SUPERVISOR, HL_ROLE_INSPECTOR, NULL};
+static const char *const decide_roles[] = {HL_ROLE_SUPERVISOR, NULL};
+static const char *const desk_roles[] = {HL_ROLE_SUPERVISOR, HL_ROLE_DISPATCHER, HL_ROLE_TENANT_ADMIN, HL_ROLE_INSPECTOR, HL_ROLE_AUDITOR, NULL};
 
 /* ---- timers of this call, pushed to Redis after commit ---------------------------------------- */
 
@@ -200,7 +201,7 @@ hl_status dispatch_deadlines_start(hl_call *c, const dispatch_case *k)
 	pauses p = {0};
 	if (dispatch_calendar_load(pg, a, &cal, &err) || store_sla_get(pg, a, k->category, k->priority, &sla, &err) ||
 	    (!k->fresh && load_pauses(pg, a, k->id, &p, &err))) /* a new case was never paused */
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!sla)
 		return HL_OK; /* no policy applies: no deadlines */
 	const int amount[2] = {sla->accept_amount, sla->complete_amount}, unit[2] = {sla->accept_unit, sla->complete_unit};
@@ -210,17 +211,17 @@ hl_status dispatch_deadlines_start(hl_call *c, const dispatch_case *k)
 		dispatch_deadline *d = dl[i] = hl_arena_alloc(a, sizeof *d);
 		char *id = hl_arena_alloc(a, HL_UUID_STR_LEN);
 		if (!d || !id || hl_uuid_v7(id))
-			return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+			return hl_call_fail(c, HL_NOMEM, "out of memory");
 		*d = (dispatch_deadline){.id = id, .case_id = k->id, .kind = i ? DL_COMPLETE : DL_ACCEPT,
 					 .warning_permille = sla->warning_permille, .generation = 1,
 					 .started_us = now_us, .clock = unit[i] == CH};
 		const hl_calendar *use = calendar_for(cal, d->clock);
 		if (!use || allowed_ms(use, now_us / 1000, amount[i], unit[i], &d->allowed_ms, &err) ||
 		    compute(use, d, &p, &err))
-			return hl_call_db_fail(c, use ? &err : &(hl_error){HL_INTERNAL, "no clock calendar"});
+			return use ? hl_call_fail_err(c, &err) : hl_call_fail(c, HL_INTERNAL, "no clock calendar");
 	}
 	if (store_deadlines_insert(pg, a, k->tenant, dl, 2, &err) || schedule(c, k->tenant, dl, 2, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }
 
@@ -231,7 +232,7 @@ static hl_status close_deadlines(hl_call *c, const dispatch_case *k, int kind, b
 	int n;
 	hl_error err;
 	if (store_deadlines_open(hl_call_pg(c), hl_call_arena(c), k->id, kind, &dl, &n, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	int64_t now_us = hl_now_ms() * 1000;
 	for (int i = 0; i < n; i++) {
 		if (met)
@@ -239,7 +240,7 @@ static hl_status close_deadlines(hl_call *c, const dispatch_case *k, int kind, b
 		else
 			dl[i]->cancelled_us = now_us;
 		if (store_deadline_update(hl_call_pg(c), hl_call_arena(c), dl[i], &err) || cancel_timers(c, dl[i], &err))
-			return hl_call_db_fail(c, &err);
+			return hl_call_fail_err(c, &err);
 	}
 	return HL_OK;
 }
@@ -282,7 +283,7 @@ static hl_status recompute(hl_call *c, const dispatch_case *k, int extra_kind, i
 	pauses p;
 	if (dispatch_calendar_load(pg, a, &cal, &err) || load_pauses(pg, a, k->id, &p, &err) ||
 	    store_deadlines_open(pg, a, k->id, 0, &dl, &n, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	for (int i = 0; i < n; i++) {
 		dispatch_deadline *d = dl[i];
 		if (d->kind == extra_kind)
@@ -290,10 +291,10 @@ static hl_status recompute(hl_call *c, const dispatch_case *k, int extra_kind, i
 		d->generation++;
 		const hl_calendar *use = calendar_for(cal, d->clock);
 		if (!use || compute(use, d, &p, &err))
-			return hl_call_db_fail(c, use ? &err : &(hl_error){HL_INTERNAL, "no clock calendar"});
+			return use ? hl_call_fail_err(c, &err) : hl_call_fail(c, HL_INTERNAL, "no clock calendar");
 		rearm(d, hl_now_ms() * 1000);
 		if (store_deadline_update(pg, a, d, &err) || schedule(c, k->tenant, &d, 1, &err))
-			return hl_call_db_fail(c, &err);
+			return hl_call_fail_err(c, &err);
 	}
 	return HL_OK;
 }
@@ -308,14 +309,14 @@ hl_status dispatch_reply_due(hl_call *c, const dispatch_case *k, int64_t *due_us
 	dispatch_sla *sla;
 	*due_us = 0;
 	if (dispatch_calendar_load(pg, a, &cal, &err) || store_sla_get(pg, a, k->category, k->priority, &sla, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!sla)
 		return HL_OK;
 	const hl_calendar *use = calendar_for(cal, sla->reply_unit == CH);
 	int64_t now = hl_now_ms(), ms, due;
 	if (!use || allowed_ms(use, now, sla->reply_amount, sla->reply_unit, &ms, &err) ||
 	    hl_calendar_add_working(use, now, ms, &due, &err))
-		return hl_call_db_fail(c, use ? &err : &(hl_error){HL_INTERNAL, "no clock calendar"});
+		return use ? hl_call_fail_err(c, &err) : hl_call_fail(c, HL_INTERNAL, "no clock calendar");
 	*due_us = due * 1000;
 	return HL_OK;
 }
@@ -333,11 +334,11 @@ hl_status dispatch_pause_case(hl_call *c, const void *vreq, void **resp)
 	    (st = dispatch_require_status(c, k, MASK(CS_ACCEPTED) | MASK(CS_IN_PROGRESS), "pause")))
 		return st;
 	if (k->paused_us)
-		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "the case is already paused"});
+		return hl_call_fail(c, HL_PRECONDITION, "the case is already paused");
 	hl_error err;
 	if (store_pause_begin(hl_call_pg(c), hl_call_arena(c), k->tenant, k->id, r->reason,
 			      hl_call_principal(c)->actor, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	k->paused_us = hl_now_ms() * 1000;
 	if ((st = dispatch_case_save(c, k)) || (st = dispatch_step(c, k, "paused", r->reason)) ||
 	    (st = recompute(c, k, 0, 0)) || (st = dispatch_case_event(c, k, "case.paused", 0, 0)))
@@ -354,10 +355,10 @@ hl_status dispatch_resume_case(hl_call *c, const void *vreq, void **resp)
 	    (st = dispatch_lock_check(c, k, r->lock_token)) || (st = dispatch_require_member(c, k)))
 		return st;
 	if (!k->paused_us)
-		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "the case is not paused"});
+		return hl_call_fail(c, HL_PRECONDITION, "the case is not paused");
 	hl_error err;
 	if (store_pause_end(hl_call_pg(c), hl_call_arena(c), k->id, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	k->paused_us = 0;
 	if ((st = dispatch_case_save(c, k)) || (st = dispatch_step(c, k, "resumed", NULL)) ||
 	    (st = recompute(c, k, 0, 0)) || (st = dispatch_case_event(c, k, "case.resumed", 0, 0)))
@@ -413,33 +414,33 @@ hl_status dispatch_request_extension(hl_call *c, const void *vreq, void **resp)
 	    (st = dispatch_case_load(c, r->case_id, true, &k)) || (st = dispatch_require_member(c, k)))
 		return st;
 	if (r->request_id[0] && store_extension_get(pg, a, NULL, r->request_id, false, &x, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	/* a retry is of the same case: another case's request is neither answered nor revealed */
 	if (x && strcmp(x->case_id, k->id) != 0)
-		return hl_call_db_fail(c, &(hl_error){HL_INVALID, "request_id: already used for another request"});
+		return hl_call_fail(c, HL_INVALID, "request_id: already used for another request");
 	if (!x) { /* not a retry of an earlier request */
 		dispatch_deadline **dl;
 		int n;
 		char *id = hl_arena_alloc(a, HL_UUID_STR_LEN);
 		if (store_deadlines_open(pg, a, k->id, r->deadline_kind, &dl, &n, &err))
-			return hl_call_db_fail(c, &err);
+			return hl_call_fail_err(c, &err);
 		if (n == 0)
-			return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "no open deadline of that kind"});
+			return hl_call_fail(c, HL_PRECONDITION, "no open deadline of that kind");
 		if (!id || !(x = hl_arena_alloc(a, sizeof *x)) || hl_uuid_v7(id))
-			return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+			return hl_call_fail(c, HL_NOMEM, "out of memory");
 		*x = (store_extension){.id = id, .case_id = k->id, .request_id = r->request_id, .reason = r->reason,
 				       .requested_by = hl_call_principal(c)->actor, .deadline_kind = r->deadline_kind,
 				       .amount = r->extra->amount, .unit = r->extra->unit, .state = 1,
 				       .created_us = hl_now_ms() * 1000};
 		if (store_extension_insert(pg, a, k->tenant, x, &err))
-			return hl_call_db_fail(c, &err);
+			return hl_call_fail_err(c, &err);
 		if ((st = dispatch_step(c, k, "extension_requested", r->reason)))
 			return st;
 	}
 	Hotline__Dispatch__V1__RequestExtensionResponse *out =
 		HL_NEW(c, hotline__dispatch__v1__request_extension_response__descriptor);
 	if (!out || !(out->extension = extension_msg(c, x)))
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	if ((st = hl_call_commit(c)))
 		return st;
 	*resp = out;
@@ -456,13 +457,13 @@ static hl_status extension_ms(hl_call *c, const dispatch_case *k, const store_ex
 	int n;
 	hl_error err;
 	if (dispatch_calendar_load(pg, a, &cal, &err) || store_deadlines_open(pg, a, k->id, x->deadline_kind, &dl, &n, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (n == 0)
-		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "the deadline is no longer open"});
+		return hl_call_fail(c, HL_PRECONDITION, "the deadline is no longer open");
 	const hl_calendar *use = calendar_for(cal, dl[0]->clock || x->unit == CH);
 	int64_t from = dl[0]->due_us ? dl[0]->due_us / 1000 : hl_now_ms();
 	if (!use || allowed_ms(use, from, x->amount, x->unit, ms, &err))
-		return hl_call_db_fail(c, use ? &err : &(hl_error){HL_INTERNAL, "no clock calendar"});
+		return use ? hl_call_fail_err(c, &err) : hl_call_fail(c, HL_INTERNAL, "no clock calendar");
 	return HL_OK;
 }
 
@@ -477,22 +478,22 @@ hl_status dispatch_decide_extension(hl_call *c, const void *vreq, void **resp)
 	    (st = hl_call_check_text(c, "opinion", r->opinion, 1000, !r->approve)) || (st = hl_call_begin(c)))
 		return st;
 	if (store_extension_get(hl_call_pg(c), hl_call_arena(c), r->extension_id, NULL, true, &x, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!x)
-		return hl_call_db_fail(c, &(hl_error){HL_NOT_FOUND, "extension not found"});
+		return hl_call_fail(c, HL_NOT_FOUND, "extension not found");
 	if ((st = dispatch_case_load(c, x->case_id, true, &k)))
 		return st;
 	if (x->state != 1)
-		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "the extension was already decided"});
+		return hl_call_fail(c, HL_PRECONDITION, "the extension was already decided");
 	if (strcmp(x->requested_by, hl_call_principal(c)->actor) == 0)
-		return hl_call_db_fail(c, &(hl_error){HL_DENIED, "nobody decides their own extension request"});
+		return hl_call_fail(c, HL_DENIED, "nobody decides their own extension request");
 	x->state = r->approve ? 2 : 3;
 	x->decided_by = hl_call_principal(c)->actor;
 	x->opinion = r->opinion;
 	x->decided_us = hl_now_ms() * 1000;
 	int64_t extra = 0;
 	if (store_extension_decide(hl_call_pg(c), hl_call_arena(c), x, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (r->approve && ((st = extension_ms(c, k, x, &extra)) || (st = recompute(c, k, x->deadline_kind, extra)) ||
 			   (st = dispatch_case_event(c, k, "case.extended", x->deadline_kind, 0))))
 		return st;
@@ -501,7 +502,7 @@ hl_status dispatch_decide_extension(hl_call *c, const void *vreq, void **resp)
 	Hotline__Dispatch__V1__DecideExtensionResponse *out =
 		HL_NEW(c, hotline__dispatch__v1__decide_extension_response__descriptor);
 	if (!out || !(out->extension = extension_msg(c, x)) || (st = dispatch_case_msg(c, k, false, &out->case_)))
-		return st ? st : hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return st ? st : hl_call_fail(c, HL_NOMEM, "out of memory");
 	if ((st = hl_call_commit(c)))
 		return st;
 	dispatch_timers_flush(c);
@@ -584,18 +585,18 @@ hl_status dispatch_supervise_case(hl_call *c, const void *vreq, void **resp)
 			      .issued_by = hl_call_principal(c)->actor, .ticket_no = k->ticket_no,
 			      .kind = K(SUPERVISION)};
 	if (department_head(pg, a, k->department_id, &head, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	const char *to[] = {k->handler_id, head};
 	if (notify(pg, a, k, proto, to, 2, &first, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!first)
-		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "the case has no department head or handler yet"});
+		return hl_call_fail(c, HL_PRECONDITION, "the case has no department head or handler yet");
 	if ((st = dispatch_step(c, k, "supervised", r->note)) || (st = dispatch_case_event(c, k, "case.supervised", 0, 0)))
 		return st;
 	Hotline__Dispatch__V1__SuperviseCaseResponse *out =
 		HL_NEW(c, hotline__dispatch__v1__supervise_case_response__descriptor);
 	if (!out || !(out->notice = notice_msg(c, first)))
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	if ((st = hl_call_commit(c)))
 		return st;
 	*resp = out;
@@ -610,7 +611,7 @@ hl_status dispatch_list_notices(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_INVALID, "page_size: 0 to 200");
 	if ((r->case_id[0] && !hl_uuid_valid(r->case_id)) || (r->page_token[0] && !hl_uuid_valid(r->page_token)))
 		return hl_call_fail(c, HL_INVALID, "case_id/page_token: not a UUID");
-	if ((st = hl_call_require_any(c, dispatch_staff_roles)) || (st = hl_call_begin(c)))
+	if ((st = hl_call_require_any(c, hl_roles_staff)) || (st = hl_call_begin(c)))
 		return st;
 	store_notice_filter f = {r->department_id[0] ? r->department_id : NULL, r->case_id[0] ? r->case_id : NULL,
 				 r->recipient_id[0] ? r->recipient_id : NULL, r->page_token[0] ? r->page_token : NULL,
@@ -621,7 +622,7 @@ hl_status dispatch_list_notices(hl_call *c, const void *vreq, void **resp)
 	dispatch_viewer v;
 	if ((st = dispatch_viewer_load(c, &v)))
 		return st;
-	bool own_dept = hl_call_has_role(c, "dept_head") && f.department_id &&
+	bool own_dept = hl_call_has_role(c, HL_ROLE_DEPT_HEAD) && f.department_id &&
 			((v.me && strcmp(f.department_id, v.me->department_id) == 0) ||
 			 dispatch_in(v.led, v.n_led, f.department_id));
 	if (!desk && !own_dept) /* everybody else reads their own notices */
@@ -630,7 +631,7 @@ hl_status dispatch_list_notices(hl_call *c, const void *vreq, void **resp)
 	int n;
 	hl_error err;
 	if (store_notices(hl_call_pg(c), hl_call_arena(c), &f, &list, &n, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if ((st = hl_call_commit(c)))
 		return st;
 	Hotline__Dispatch__V1__ListNoticesResponse *out =

@@ -14,9 +14,10 @@
 #include "hl/handler.h"
 #include "hl/lock.h"
 #include "hl/redis.h"
+#include "hl/roles.h"
 #include "store.h"
 
-static const char *const lock_roles[] = {"handler", "dept_head", "dispatcher", "supervisor", NULL};
+static const char *const lock_roles[] = {HL_ROLE_HANDLER, HL_ROLE_DEPT_HEAD, HL_ROLE_DISPATCHER, HL_ROLE_SUPERVISOR, NULL};
 
 /* The worker thread's Redis connection (workers live as long as the process). */
 static hl_redis *thread_redis(hl_call *c)
@@ -53,21 +54,19 @@ hl_status dispatch_lock_check(hl_call *c, dispatch_case *k, const char *token)
 	hl_redis *r = thread_redis(c);
 	hl_error err;
 	if (!name)
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	if (token && token[0]) {
 		hl_lock l;
 		if (hl_lock_from_token(app->common->redis_prefix, "dispatch", name, me, token, &l, &err))
-			return hl_call_db_fail(c, &err);
+			return hl_call_fail_err(c, &err);
 		if (r && hl_lock_renew(r, &l, app->lock_lease_ms, &err) == HL_ABORTED)
-			return hl_call_db_fail(c, &(hl_error){HL_ABORTED, "lock_token: the edit lock was lost; lock again"});
+			return hl_call_fail(c, HL_ABORTED, "lock_token: the edit lock was lost; lock again");
 		k->fence = l.fence; /* the store refuses it if a newer holder wrote since */
 		return HL_OK;
 	}
 	const char *holder = dispatch_lock_holder(c, k);
-	if (holder[0] && strcmp(holder, me) != 0) {
-		hl_pg_rollback(hl_call_pg(c));
+	if (holder[0] && strcmp(holder, me) != 0)
 		return hl_call_fail(c, HL_ABORTED, "case is being edited by %s", holder);
-	}
 	return HL_OK;
 }
 
@@ -82,19 +81,17 @@ hl_status dispatch_lock_case(hl_call *c, const void *vreq, void **resp)
 		return st;
 	hl_redis *redis = thread_redis(c);
 	if (!redis)
-		return hl_call_db_fail(c, &(hl_error){HL_UNAVAILABLE, "edit locks are unavailable"});
+		return hl_call_fail(c, HL_UNAVAILABLE, "edit locks are unavailable");
 	hl_lock l;
 	char holder[160] = "";
 	hl_error err;
 	const char *me = hl_call_principal(c)->actor;
 	st = hl_lock_acquire(redis, hl_call_pg(c), app->common->redis_prefix, "dispatch", lock_name(c, k), me,
 			     app->lock_lease_ms, &l, holder, sizeof holder, &err);
-	if (st == HL_ABORTED) {
-		hl_pg_rollback(hl_call_pg(c));
+	if (st == HL_ABORTED)
 		return hl_call_fail(c, HL_ABORTED, "case is being edited by %s", holder[0] ? holder : "someone else");
-	}
 	if (st)
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	k->fence = l.fence; /* from now on older tokens cannot write */
 	if ((st = dispatch_case_save(c, k)) || (st = hl_call_commit(c))) {
 		hl_error ignored;

@@ -13,15 +13,16 @@
 #include "hl/crypto.h"
 #include "hl/handler.h"
 #include "hl/inbox.h"
+#include "hl/roles.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "store.h"
 
 #define B(kind) HOTLINE__DISPATCH__V1__BASIS_KIND__BASIS_KIND_##kind
 #define MASK(s) DISPATCH_MASK(s)
 
-static const char *const assign_roles[] = {"dispatcher", "supervisor", "dept_head", NULL};
-static const char *const transfer_roles[] = {"dispatcher", "supervisor", NULL};
-static const char *const dept_roles[] = {"handler", "dept_head", NULL};
+static const char *const assign_roles[] = {HL_ROLE_DISPATCHER, HL_ROLE_SUPERVISOR, HL_ROLE_DEPT_HEAD, NULL};
+static const char *const transfer_roles[] = {HL_ROLE_DISPATCHER, HL_ROLE_SUPERVISOR, NULL};
+static const char *const dept_roles[] = {HL_ROLE_HANDLER, HL_ROLE_DEPT_HEAD, NULL};
 
 hl_status dispatch_require_status(hl_call *c, const dispatch_case *k, unsigned mask, const char *action)
 {
@@ -75,7 +76,7 @@ hl_status dispatch_release(hl_call *c, dispatch_case *k)
 	hl_status st;
 	if (k->handler_id && k->status != CS_APPROVED &&
 	    store_release_handler(hl_call_pg(c), hl_call_arena(c), k->handler_id, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if ((st = dispatch_deadlines_cancel(c, k)))
 		return st;
 	k->department_id = NULL;
@@ -97,16 +98,15 @@ static hl_status assign_to(hl_call *c, dispatch_case *k, const dispatch_departme
 	hl_status st;
 	const char *dept = d->id;
 	if (dispatch_in(k->implicated, k->n_implicated, dept))
-		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "department_id: implicated by the report (回避)"});
+		return hl_call_fail(c, HL_PRECONDITION, "department_id: implicated by the report (回避)");
 	if (handler && handler[0]) {
 		bool ok;
 		if (store_take_handler(pg, a, dept, handler, &ok, &err))
-			return hl_call_db_fail(c, &err);
+			return hl_call_fail_err(c, &err);
 		if (!ok)
-			return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION,
-							       "handler_id: not active staff of the department"});
+			return hl_call_fail(c, HL_PRECONDITION, "handler_id: not active staff of the department");
 	} else if (store_pick_handler(pg, a, dept, skill, NULL, &handler, &err)) {
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	}
 	k->department_id = d->id;
 	k->handler_id = handler && handler[0] ? handler : NULL; /* none: the department's own queue */
@@ -121,9 +121,9 @@ static hl_status active_department(hl_call *c, const char *id, dispatch_departme
 {
 	hl_error err;
 	if (store_department_get(hl_call_pg(c), hl_call_arena(c), id, d, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!*d || !(*d)->active)
-		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "department_id: no such active department"});
+		return hl_call_fail(c, HL_PRECONDITION, "department_id: no such active department");
 	return HL_OK;
 }
 
@@ -140,13 +140,13 @@ hl_status dispatch_route(hl_call *c, dispatch_case *k)
 	int n;
 	hl_error err;
 	if (store_rules(hl_call_pg(c), hl_call_arena(c), true, &rules, &n, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	for (int i = 0; i < n; i++) {
 		if (!rule_matches(rules[i], k) || excluded(k, rules[i]->target))
 			continue;
 		dispatch_department *d;
 		if (store_department_get(hl_call_pg(c), hl_call_arena(c), rules[i]->target, &d, &err))
-			return hl_call_db_fail(c, &err);
+			return hl_call_fail_err(c, &err);
 		if (!d || !d->active)
 			continue;
 		if (k->basis_kind != B(RETURN))
@@ -197,7 +197,7 @@ static hl_status submitted_answer(hl_call *c, const char *case_id, void **resp)
 	Hotline__Dispatch__V1__SubmitTicketResponse *out =
 		HL_NEW(c, hotline__dispatch__v1__submit_ticket_response__descriptor);
 	if (!out)
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	out->case_id = (char *)case_id;
 	*resp = out;
 	return HL_OK;
@@ -216,7 +216,7 @@ static hl_status already_submitted(hl_call *c, const char *ticket_id, void **res
 		return st;
 	}
 	if (!first && store_case_by_ticket(hl_call_pg(c), hl_call_arena(c), ticket_id, false, &k, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (first || k) {
 		*done = true;
 		hl_pg_rollback(hl_call_pg(c));
@@ -272,21 +272,21 @@ hl_status dispatch_submit_ticket(hl_call *c, const void *vreq, void **resp)
 	dispatch_case *k = new_case(c, r);
 	hl_error err;
 	if (!k)
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	if (store_case_insert(hl_call_pg(c), hl_call_arena(c), k, &err)) {
 		if (err.status != HL_EXISTS)
-			return hl_call_db_fail(c, &err);
+			return hl_call_fail_err(c, &err);
 		/* a concurrent delivery of the same ticket committed its case first: answer with that one */
 		hl_pg_rollback(hl_call_pg(c));
 		if ((st = hl_call_begin(c)) || (st = already_submitted(c, r->ticket_id, resp, &done)))
 			return st;
-		return done ? HL_OK : hl_call_db_fail(c, &(hl_error){HL_ABORTED, "concurrent submission, retry"});
+		return done ? HL_OK : hl_call_fail(c, HL_ABORTED, "concurrent submission, retry");
 	}
 	if ((st = dispatch_step(c, k, "created", NULL)) || (st = dispatch_route(c, k)) ||
 	    (st = dispatch_ticket_status(c, k, HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_IN_HANDLING,
 					 "已受理，正在办理")) ||
 	    (st = submitted_answer(c, k->id, resp)) || (st = hl_inbox_record(c, *resp)))
-		return dispatch_abort(c, st);
+		return st;
 	if ((st = hl_call_commit(c)))
 		return st;
 	dispatch_timers_flush(c);
@@ -332,14 +332,14 @@ static hl_status add_assisting(hl_call *c, const dispatch_case *lead, char **dep
 	int n_existing = 0;
 	store_case_filter f = {.ticket_id = lead->ticket_id, .limit = 200};
 	if (n && store_cases(hl_call_pg(c), a, &f, &existing, &n_existing, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(depts[i], lead->department_id) == 0 || assisted_by(existing, n_existing, depts[i]))
 			continue; /* the lead department, or already assisting */
 		dispatch_case *k = hl_arena_alloc(a, sizeof *k);
 		char *id = hl_arena_alloc(a, HL_UUID_STR_LEN);
 		if (!k || !id || hl_uuid_v7(id))
-			return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+			return hl_call_fail(c, HL_NOMEM, "out of memory");
 		*k = *lead;
 		k->id = id;
 		k->role = ROLE_ASSIST;
@@ -350,7 +350,7 @@ static hl_status add_assisting(hl_call *c, const dispatch_case *lead, char **dep
 		k->basis_kind = B(CO_HANDLING);
 		k->fence = 0;
 		if (store_case_insert(hl_call_pg(c), a, k, &err))
-			return hl_call_db_fail(c, &err);
+			return hl_call_fail_err(c, &err);
 		if ((st = dispatch_step(c, k, "created", "co-handling")) ||
 		    (st = dispatch_assign(c, k, depts[i], NULL, NULL)))
 			return st;
@@ -378,7 +378,7 @@ static hl_status reassign_within(hl_call *c, dispatch_case *k, const char *handl
 	hl_status st;
 	dispatch_department *d;
 	if (k->handler_id && store_release_handler(hl_call_pg(c), hl_call_arena(c), k->handler_id, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	k->handler_id = NULL;
 	return (st = active_department(c, k->department_id, &d)) ? st : assign_to(c, k, d, handler, NULL, false);
 }
@@ -401,10 +401,10 @@ hl_status dispatch_assign_case(hl_call *c, const void *vreq, void **resp)
 	    (st = dispatch_case_load(c, r->case_id, true, &k)) ||
 	    (st = dispatch_lock_check(c, k, r->lock_token)))
 		return st;
-	bool desk = hl_call_has_role(c, "dispatcher") || hl_call_has_role(c, "supervisor");
+	bool desk = hl_call_has_role(c, HL_ROLE_DISPATCHER) || hl_call_has_role(c, HL_ROLE_SUPERVISOR);
 	/* a department head (re)assigns a handler within their own department only */
 	if (!desk && (!k->department_id || strcmp(k->department_id, r->department_id) != 0))
-		return hl_call_db_fail(c, &(hl_error){HL_DENIED, "a department head assigns within the department"});
+		return hl_call_fail(c, HL_DENIED, "a department head assigns within the department");
 	if ((st = dispatch_require_status(c, k, MASK(CS_PENDING) | MASK(CS_ASSIGNED), "assign")))
 		return st;
 	k->basis_kind = B(MANUAL);
@@ -431,7 +431,7 @@ hl_status dispatch_transfer_case(hl_call *c, const void *vreq, void **resp)
 					  "transfer")))
 		return st;
 	if (k->department_id && strcmp(k->department_id, r->department_id) == 0)
-		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "department_id: the case is already there"});
+		return hl_call_fail(c, HL_PRECONDITION, "department_id: the case is already there");
 	if ((st = dispatch_step(c, k, "transferred", r->reason)) || (st = dispatch_release(c, k)))
 		return st;
 	k->basis_kind = B(TRANSFER);
@@ -452,7 +452,7 @@ hl_status dispatch_require_member(hl_call *c, const dispatch_case *k)
 	if ((st = hl_call_require_any(c, dept_roles)) || (st = dispatch_viewer_load(c, &v)))
 		return st;
 	if (!dispatch_case_member(c, k, &v))
-		return hl_call_db_fail(c, &(hl_error){HL_DENIED, "only staff of the case's department"});
+		return hl_call_fail(c, HL_DENIED, "only staff of the case's department");
 	return HL_OK;
 }
 
@@ -472,7 +472,7 @@ hl_status dispatch_return_case(hl_call *c, const void *vreq, void **resp)
 		return st;
 	const char **by = hl_arena_alloc(hl_call_arena(c), (size_t)(k->n_returned_by + 1) * sizeof *by);
 	if (!by)
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	memcpy(by, k->returned_by, (size_t)k->n_returned_by * sizeof *by);
 	by[k->n_returned_by] = k->department_id;
 	k->returned_by = by;
@@ -499,7 +499,7 @@ static hl_status still_handles(hl_call *c, const dispatch_case *k, const char **
 	dispatch_staff *s = NULL;
 	hl_error err;
 	if (k->handler_id && store_staff_get(hl_call_pg(c), hl_call_arena(c), k->handler_id, &s, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	*handler = s && s->active && k->department_id && strcmp(s->department_id, k->department_id) == 0 ? s->id
 													  : NULL;
 	return HL_OK;
@@ -513,7 +513,7 @@ static hl_status skill_for(hl_call *c, const dispatch_case *k, const char *dept,
 	hl_error err;
 	*skill = NULL;
 	if (store_rules(hl_call_pg(c), hl_call_arena(c), true, &rules, &n, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	for (int i = 0; i < n && !*skill; i++)
 		if (dept && strcmp(rules[i]->target, dept) == 0 && rule_matches(rules[i], k))
 			*skill = rules[i]->skill && rules[i]->skill[0] ? rules[i]->skill : "";
@@ -532,7 +532,7 @@ hl_status dispatch_reopen_case(hl_call *c, const void *vreq, void **resp)
 		return st;
 	void *first;
 	if ((st = hl_inbox_lookup(c, &hotline__dispatch__v1__reopen_case_response__descriptor, &first)))
-		return dispatch_abort(c, st);
+		return st;
 	if (first) {
 		hl_pg_rollback(hl_call_pg(c));
 		*resp = first;
@@ -541,12 +541,12 @@ hl_status dispatch_reopen_case(hl_call *c, const void *vreq, void **resp)
 	dispatch_case *k;
 	hl_error err;
 	if (store_case_by_ticket(hl_call_pg(c), hl_call_arena(c), r->ticket_id, true, &k, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!k)
-		return hl_call_db_fail(c, &(hl_error){HL_NOT_FOUND, "no case for this ticket"});
+		return hl_call_fail(c, HL_NOT_FOUND, "no case for this ticket");
 	Hotline__Dispatch__V1__ReopenCaseResponse *out = HL_NEW(c, hotline__dispatch__v1__reopen_case_response__descriptor);
 	if (!out)
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	out->case_id = (char *)k->id;
 	if (k->reopen_count < r->reopen_no) { /* older or repeated reopen numbers change nothing */
 		if ((st = dispatch_require_status(c, k, MASK(CS_APPROVED) | MASK(CS_CLOSED), "reopen")))
@@ -572,7 +572,7 @@ hl_status dispatch_reopen_case(hl_call *c, const void *vreq, void **resp)
 			return st;
 	}
 	if ((st = hl_inbox_record(c, out)))
-		return dispatch_abort(c, st);
+		return st;
 	if ((st = hl_call_commit(c)))
 		return st;
 	dispatch_timers_flush(c);

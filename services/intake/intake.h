@@ -51,8 +51,6 @@ typedef struct intake_ticket {
 /* methods.c */
 extern const hl_service intake_service;
 
-/* rpc_common.c: shared by the handlers (with hl/handler.h) */
-extern const char *const intake_staff_roles[];
 Hotline__Intake__V1__Ticket *intake_ticket_msg(hl_call *c, const intake_ticket *t);
 struct store_amendment;
 /* An amendment as a message (masked values as stored). */

@@ -10,11 +10,12 @@
 #include "hl/audit.h"
 #include "hl/buf.h"
 #include "hl/crypto.h"
+#include "hl/roles.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "intake.h"
 #include "store.h"
 
-static const char *const amend_roles[] = {"agent", "supervisor", "tenant_admin", NULL};
+static const char *const amend_roles[] = {HL_ROLE_AGENT, HL_ROLE_SUPERVISOR, HL_ROLE_TENANT_ADMIN, NULL};
 
 
 typedef struct amend_field {
@@ -124,9 +125,9 @@ static hl_status apply(hl_call *c, const Hotline__Intake__V1__AmendTicketRequest
 	char id[HL_UUID_STR_LEN];
 	hl_status st;
 	if (t->status == HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_ARCHIVED)
-		return hl_call_db_fail(c, &(hl_error){HL_PRECONDITION, "archived tickets cannot be amended"});
+		return hl_call_fail(c, HL_PRECONDITION, "archived tickets cannot be amended");
 	if (hl_uuid_v7(id))
-		return hl_call_db_fail(c, &(hl_error){HL_INTERNAL, "cannot make an id"});
+		return hl_call_fail(c, HL_INTERNAL, "cannot make an id");
 	am->id = hl_arena_strdup(a, id);
 	am->ticket_id = t->id;
 	am->request_id = r->request_id[0] ? r->request_id : NULL;
@@ -146,7 +147,7 @@ static hl_status apply(hl_call *c, const Hotline__Intake__V1__AmendTicketRequest
 	    store_ticket_set_field(pg, a, t->id, f->name, r->new_value, f->e ? enum_value(f->e, r->new_value) : 0,
 				   am->new_cipher, am->new_value, phone_index, &err) ||
 	    hl_audit_append(pg, a, t->tenant, "ticket", t->id, am->author, "ticket.amend", details, false, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	return hl_call_commit(c);
 }
 
@@ -163,15 +164,15 @@ hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
 	store_amendment *am = NULL;
 	intake_ticket *t;
 	if (r->request_id[0] && store_amendment_by_request(pg, a, r->request_id, &am, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!am) {
 		if (store_ticket_get(pg, a, r->id, NULL, true, &t, &err))
-			return hl_call_db_fail(c, &err);
+			return hl_call_fail_err(c, &err);
 		if (!t)
-			return hl_call_db_fail(c, &(hl_error){HL_NOT_FOUND, "ticket not found"});
+			return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
 		am = hl_arena_alloc(a, sizeof *am);
 		if (!am)
-			return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+			return hl_call_fail(c, HL_NOMEM, "out of memory");
 		if ((st = apply(c, r, f, t, am)))
 			return st == HL_EXISTS ? hl_call_fail(c, HL_ABORTED, "concurrent amendment, retry") : st;
 		if ((st = hl_call_begin(c)))
@@ -179,7 +180,7 @@ hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
 	}
 	/* answer from the committed state (also for a repeated request_id) */
 	if (store_ticket_get(pg, a, am->ticket_id ? am->ticket_id : r->id, NULL, false, &t, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	hl_pg_rollback(pg);
 	Hotline__Intake__V1__AmendTicketResponse *out =
 		HL_NEW(c, hotline__intake__v1__amend_ticket_response__descriptor);
@@ -212,7 +213,7 @@ hl_status intake_reveal_caller(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Intake__V1__RevealCallerRequest *r = vreq;
 	hl_status st;
-	if ((st = hl_call_require_role(c, "pii_reader")))
+	if ((st = hl_call_require_role(c, HL_ROLE_PII_READER)))
 		return st;
 	if (!hl_uuid_valid(r->id))
 		return hl_call_fail(c, HL_INVALID, "id: not a UUID");
@@ -223,14 +224,14 @@ hl_status intake_reveal_caller(hl_call *c, const void *vreq, void **resp)
 	hl_error err;
 	intake_ticket *t;
 	if (store_ticket_get(pg, a, r->id, NULL, false, &t, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!t)
-		return hl_call_db_fail(c, &(hl_error){HL_NOT_FOUND, "ticket not found"});
+		return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
 	Hotline__Intake__V1__RevealCallerResponse *out =
 		HL_NEW(c, hotline__intake__v1__reveal_caller_response__descriptor);
 	Hotline__Intake__V1__Caller *caller = HL_NEW(c, hotline__intake__v1__caller__descriptor);
 	if (!out || !caller)
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	if ((st = open_fields(c, t, caller))) {
 		hl_pg_rollback(pg);
 		return st;
@@ -244,7 +245,7 @@ hl_status intake_reveal_caller(hl_call *c, const void *vreq, void **resp)
 						 "caller.reveal", b.data, false, &err);
 	hl_buf_release(&b);
 	if (st)
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if ((st = hl_call_commit(c)))
 		return st;
 	out->caller = caller;

@@ -12,10 +12,6 @@
 
 const char *const intake_caller_fields[F_COUNT] = {"name", "phone", "id_number", "address", "email"};
 
-const char *const intake_staff_roles[] = {"agent",     "dispatcher", "handler", "dept_head", "supervisor",
-					  "inspector", "reviewer",   "analyst", "pii_reader", "tenant_admin",
-					  "auditor",   NULL};
-
 hl_status intake_unwrap_key(hl_call *c, const intake_ticket *t, uint8_t dek[32])
 {
 	intake_app *app = hl_call_app(c);
@@ -69,7 +65,7 @@ hl_status intake_notes_msg(hl_call *c, const char *ticket_id, Hotline__Intake__V
 	int n;
 	hl_error err;
 	if (store_notes(hl_call_pg(c), hl_call_arena(c), ticket_id, &notes, &n, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	*out = hl_arena_alloc(hl_call_arena(c), (size_t)(n ? n : 1) * sizeof **out);
 	if (!*out)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");

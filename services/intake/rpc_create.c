@@ -18,6 +18,7 @@
 #include "hl/enqueue.h"
 #include "hl/handler.h"
 #include "hl/mask.h"
+#include "hl/roles.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "hotline/dispatch/v1/dispatch.pb-c.h"
 #include "intake.h"
@@ -26,7 +27,7 @@
 #define QUERY_CODE_LEN 8
 #define TABLE "ticket"
 
-static const char *const create_roles[] = {"agent", "tenant_admin", NULL};
+static const char *const create_roles[] = {HL_ROLE_AGENT, HL_ROLE_TENANT_ADMIN, NULL};
 
 /* Crockford's base32 without look-alikes: what a citizen can read out on the phone. */
 static hl_status new_query_code(char out[QUERY_CODE_LEN + 1])
@@ -237,7 +238,7 @@ static hl_status outbox_add(hl_call *c, const intake_ticket *t, const char *targ
 	hl_error err;
 	if (!key)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	return hl_enqueue(hl_call_pg(c), hl_call_arena(c), &row, msg, &err) ? hl_call_db_fail(c, &err) : HL_OK;
+	return hl_enqueue(hl_call_pg(c), hl_call_arena(c), &row, msg, &err) ? hl_call_fail_err(c, &err) : HL_OK;
 }
 
 static hl_status outbox_dispatch(hl_call *c, const intake_ticket *t)
@@ -266,7 +267,7 @@ hl_status intake_outbox_event(hl_call *c, const intake_ticket *t, const char *ty
 	hl_error err;
 	if (hl_enqueue_event(hl_call_pg(c), hl_call_arena(c), &row, type, t->id, version,
 			     (ProtobufCMessage *)payload_owner, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }
 
@@ -313,17 +314,17 @@ static hl_status register_ticket(hl_call *c, intake_ticket *t)
 	hl_status st;
 	bool seen = false;
 	if (t->phone_index && (st = store_phone_seen(pg, a, t->phone_index, &seen, &err)))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	t->repeat_caller = seen;
 	if ((st = store_ticket_insert(pg, a, t, app->time_zone, &err)))
-		return st == HL_EXISTS ? st : hl_call_db_fail(c, &err);
+		return st == HL_EXISTS ? st : hl_call_fail_err(c, &err);
 	bool on_spot = t->status == HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_ANSWERED_ON_SPOT;
 	if ((st = hl_audit_append(pg, a, t->tenant, "ticket", t->id, t->registered_by,
 				  on_spot ? "ticket.answer_on_spot" : "ticket.create", audit_details(c, t), true,
 				  &err)) ||
 	    (st = store_note_insert(pg, a, t->id, t->status, on_spot ? "已现场答复 answered on the spot" : "已受理 registered",
 				    &err)))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if ((!on_spot && (st = outbox_dispatch(c, t))) || (st = outbox_registered(c, t)))
 		return st;
 	return hl_call_commit(c);

@@ -9,11 +9,12 @@
 #include "google/protobuf/timestamp.pb-c.h"
 #include "hl/b64.h"
 #include "hl/crypto.h"
+#include "hl/roles.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "intake.h"
 #include "store.h"
 
-static const char *const phone_roles[] = {"agent", "supervisor", "tenant_admin", "pii_reader", NULL};
+static const char *const phone_roles[] = {HL_ROLE_AGENT, HL_ROLE_SUPERVISOR, HL_ROLE_TENANT_ADMIN, HL_ROLE_PII_READER, NULL};
 
 static hl_status add_history(hl_call *c, Hotline__Intake__V1__Ticket *m, const char *id)
 {
@@ -23,7 +24,7 @@ static hl_status add_history(hl_call *c, Hotline__Intake__V1__Ticket *m, const c
 	store_amendment **am;
 	int na;
 	if (store_amendments(pg, a, id, &am, &na, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	m->amendments = hl_arena_alloc(a, (size_t)(na ? na : 1) * sizeof *m->amendments);
 	if (!m->amendments)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
@@ -37,7 +38,7 @@ hl_status intake_get_ticket(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Intake__V1__GetTicketRequest *r = vreq;
 	hl_status st;
-	if ((st = hl_call_require_any(c, intake_staff_roles)))
+	if ((st = hl_call_require_any(c, hl_roles_staff)))
 		return st;
 	if (!r->id[0] && !r->ticket_no[0])
 		return hl_call_fail(c, HL_INVALID, "id or ticket_no: required");
@@ -49,14 +50,14 @@ hl_status intake_get_ticket(hl_call *c, const void *vreq, void **resp)
 	hl_error err;
 	if (store_ticket_get(hl_call_pg(c), hl_call_arena(c), r->id[0] ? r->id : NULL,
 			     r->id[0] ? NULL : r->ticket_no, false, &t, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!t) {
 		hl_pg_rollback(hl_call_pg(c));
 		return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
 	}
 	Hotline__Intake__V1__GetTicketResponse *out = HL_NEW(c, hotline__intake__v1__get_ticket_response__descriptor);
 	if (!out || !(out->ticket = intake_ticket_msg(c, t)))
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	st = add_history(c, out->ticket, t->id);
 	hl_pg_rollback(hl_call_pg(c));
 	if (st)
@@ -140,7 +141,7 @@ hl_status intake_list_tickets(hl_call *c, const void *vreq, void **resp)
 	const Hotline__Intake__V1__ListTicketsRequest *r = vreq;
 	store_list_filter f;
 	hl_status st;
-	if ((st = hl_call_require_any(c, intake_staff_roles)) || (st = list_filter(c, r, &f)) ||
+	if ((st = hl_call_require_any(c, hl_roles_staff)) || (st = list_filter(c, r, &f)) ||
 	    (st = hl_call_begin(c)))
 		return st;
 	intake_ticket **rows;

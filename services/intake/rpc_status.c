@@ -41,14 +41,14 @@ hl_status intake_public_status(hl_call *c, const void *vreq, void **resp)
 	intake_ticket *t;
 	hl_error err;
 	if (store_ticket_get(hl_call_pg(c), hl_call_arena(c), NULL, r->ticket_no, false, &t, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	/* a wrong code looks exactly like an unknown number */
 	if (!t || !code_matches(c, t, r->query_code))
-		return hl_call_db_fail(c, &(hl_error){HL_NOT_FOUND, "no ticket with this number and query code"});
+		return hl_call_fail(c, HL_NOT_FOUND, "no ticket with this number and query code");
 	Hotline__Intake__V1__GetPublicStatusResponse *out =
 		HL_NEW(c, hotline__intake__v1__get_public_status_response__descriptor);
 	if (!out)
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	out->ticket_no = (char *)t->ticket_no;
 	out->status = t->status;
 	out->category = t->category;
@@ -86,7 +86,7 @@ static hl_status record_change(hl_call *c, intake_ticket *t, const Hotline__Inta
 	if ((r->public_note[0] && store_note_insert(pg, a, t->id, r->status, r->public_note, &err)) ||
 	    hl_audit_append(pg, a, t->tenant, "ticket", t->id, hl_call_principal(c)->actor, "ticket.status", details,
 			    false, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	return status_changed_event(c, t, r->status, r->version);
 }
 
@@ -137,18 +137,18 @@ hl_status intake_update_status(hl_call *c, const void *vreq, void **resp)
 	intake_ticket *t;
 	bool applied = false;
 	if (store_ticket_get(pg, a, r->ticket_id, NULL, true, &t, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (!t)
-		return hl_call_db_fail(c, &(hl_error){HL_NOT_FOUND, "ticket not found"});
+		return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
 	if (r->version > t->status_version) {
 		if (store_ticket_set_status(pg, a, t->id, r->status, r->version, &applied, &err))
-			return hl_call_db_fail(c, &err);
+			return hl_call_fail_err(c, &err);
 		if ((st = record_change(c, t, r)))
 			return st;
 	}
 	Hotline__Intake__V1__UpdateTicketStatusResponse *out = status_answer(c, t, r, applied);
 	if (!out)
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	if ((st = hl_inbox_record(c, out))) {
 		hl_pg_rollback(pg);
 		return st;

@@ -56,8 +56,8 @@ static hl_status check_request(hl_call *c, const Hotline__Testing__V1__EnqueueRe
 static hl_status enqueue_fail(hl_call *c, const hl_error *err)
 {
 	if (err->status == HL_EXISTS)
-		return hl_call_db_fail(c, &(hl_error){HL_INVALID, "subject_ids: duplicates"});
-	return hl_call_db_fail(c, err);
+		return hl_call_fail(c, HL_INVALID, "subject_ids: duplicates");
+	return hl_call_fail_err(c, err);
 }
 
 /* One outbox row: an ApplyRequest for subject at version. */
@@ -79,7 +79,7 @@ static hl_status enqueue_one(hl_call *c, const Hotline__Testing__V1__EnqueueRequ
 	};
 	hl_error err;
 	if (!row.idempotency_key)
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	if (hl_enqueue(hl_call_pg(c), a, &row, &m.base, &err))
 		return enqueue_fail(c, &err);
 	return HL_OK;

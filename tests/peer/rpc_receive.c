@@ -51,7 +51,7 @@ hl_status peer_record(hl_call *c, const peer_change *ch, peer_outcome *out)
 	hl_error err;
 	memset(out, 0, sizeof *out);
 	if (store_subject_lock(pg, a, ch->stream, ch->subject_id, &out->latest_version, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	if (ch->version <= out->latest_version)
 		return HL_OK;
 	store_effect e = {
@@ -63,7 +63,7 @@ hl_status peer_record(hl_call *c, const peer_change *ch, peer_outcome *out)
 		.version = ch->version,
 	};
 	if (store_effect_insert(pg, a, &e, &out->effect_seq, &err))
-		return hl_call_db_fail(c, &err);
+		return hl_call_fail_err(c, &err);
 	out->applied = true;
 	out->latest_version = ch->version;
 	return HL_OK;
@@ -134,7 +134,7 @@ hl_status peer_apply(hl_call *c, const void *vreq, void **resp)
 		return st;
 	Hotline__Testing__V1__ApplyResponse *out = HL_NEW(c, hotline__testing__v1__apply_response__descriptor);
 	if (!out)
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	out->applied = o.applied;
 	out->latest_version = o.latest_version;
 	out->effect_seq = o.effect_seq;
@@ -169,7 +169,7 @@ hl_status peer_submit_ticket(hl_call *c, const void *vreq, void **resp)
 		HL_NEW(c, hotline__dispatch__v1__submit_ticket_response__descriptor);
 	char id[HL_UUID_STR_LEN];
 	if (!out || hl_uuid_v7(id))
-		return hl_call_db_fail(c, &(hl_error){HL_INTERNAL, "cannot make a case id"});
+		return hl_call_fail(c, HL_INTERNAL, "cannot make a case id");
 	out->case_id = o.applied ? hl_arena_strdup(hl_call_arena(c), id) : (char *)"";
 	if ((st = receive_finish(c, out)))
 		return st;
@@ -218,7 +218,7 @@ hl_status peer_record_events(hl_call *c, const void *vreq, void **resp)
 	Hotline__Reporting__V1__RecordEventsResponse *out =
 		HL_NEW(c, hotline__reporting__v1__record_events_response__descriptor);
 	if (!out)
-		return hl_call_db_fail(c, &(hl_error){HL_NOMEM, "out of memory"});
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	out->accepted = accepted;
 	if ((st = receive_finish(c, out)))
 		return st;

@@ -1,13 +1,13 @@
 /*
  * handler.h - what every service's handlers share around the RPC driver
  * (hl/rpc.h): a transaction bound to the call (acting tenant for row-level
- * security, the call's deadline as statement_timeout), failing a call after
- * a database error (rolled back first), role checks over several roles,
+ * security, the call's deadline as statement_timeout), role checks over several roles,
  * bounded text and request-id validation, and Timestamp messages.
  *
  * All of it runs on the call's worker thread; memory comes from the call's
  * arena.  Every function that fails has already set the call's status and
- * message (hl_call_fail), so a handler just returns what it got.
+ * message (hl_call_fail), so a handler just returns what it got; the driver
+ * rolls back whatever transaction is still open (hl/rpc.h).
  */
 #ifndef HL_HANDLER_H
 #define HL_HANDLER_H
@@ -22,8 +22,6 @@
 hl_status hl_call_begin(hl_call *c) HL_MUST_CHECK;
 /* COMMIT; on failure the transaction is rolled back and the call failed. */
 hl_status hl_call_commit(hl_call *c) HL_MUST_CHECK;
-/* Roll back the open transaction (if any) and fail the call with err. */
-hl_status hl_call_db_fail(hl_call *c, const hl_error *err);
 /* HL_OK when the token has any of the NULL-terminated roles, else HL_DENIED naming them. */
 hl_status hl_call_require_any(hl_call *c, const char *const *roles) HL_MUST_CHECK;
 /* A text field of at most max_chars characters (UTF-8 already checked on the wire). */

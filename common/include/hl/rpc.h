@@ -16,7 +16,14 @@
  *
  * It returns HL_OK with *resp set to a message allocated from the call's
  * arena, or a status with a message set through hl_call_fail().  Handlers run
- * on worker threads and may block on PostgreSQL.  See common/README.md.
+ * on worker threads and may block on PostgreSQL.
+ *
+ * Contract on transactions: whatever the handler returns, the driver rolls
+ * back a transaction the handler left open on the worker's connection before
+ * it answers.  A handler that fails in the middle of a transaction therefore
+ * just returns hl_call_fail()/hl_call_fail_err(): nothing it wrote is kept,
+ * and no row lock outlives the call.  Only hl_call_commit() keeps work.
+ * See common/README.md.
  */
 #ifndef HL_RPC_H
 #define HL_RPC_H
