@@ -3,6 +3,7 @@
  */
 #include "hl/enqueue.h"
 
+#include <string.h>
 #include <time.h>
 
 #include "google/protobuf/timestamp.pb-c.h"
@@ -14,7 +15,8 @@ static const char SQL_OUTBOX_INSERT[] =
 	"INSERT INTO outbox (tenant_id, subject_id, target, method, idempotency_key, actor, payload) "
 	"VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
-hl_status hl_enqueue(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const ProtobufCMessage *msg, hl_error *err)
+hl_status hl_enqueue_raw(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const char *target, const char *path,
+			 const ProtobufCMessage *msg, hl_error *err)
 {
 	size_t n = protobuf_c_message_get_packed_size(msg);
 	uint8_t *buf = hl_arena_alloc(a, n ? n : 1);
@@ -25,12 +27,38 @@ hl_status hl_enqueue(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const Pr
 	hl_pg_args_init(&args);
 	hl_pg_arg_text(&args, row->tenant);
 	hl_pg_arg_text(&args, row->subject_id);
-	hl_pg_arg_text(&args, row->target);
-	hl_pg_arg_text(&args, row->method);
+	hl_pg_arg_text(&args, target);
+	hl_pg_arg_text(&args, path);
 	hl_pg_arg_text(&args, row->idempotency_key);
 	hl_pg_arg_text(&args, row->actor);
 	hl_pg_arg_bytes(&args, buf, n);
 	return hl_pg_exec(pg, a, SQL_OUTBOX_INSERT, &args, NULL, err);
+}
+
+/* "intake" of the package "hotline.intake.v1" (arena memory), NULL if the package is not ours. */
+static char *target_of(hl_arena *a, const ProtobufCServiceDescriptor *sd)
+{
+	static const char prefix[] = "hotline.";
+	if (strncmp(sd->package, prefix, sizeof prefix - 1) != 0)
+		return NULL;
+	const char *name = sd->package + sizeof prefix - 1, *dot = strchr(name, '.');
+	return dot && dot > name ? hl_arena_strndup(a, name, (size_t)(dot - name)) : NULL;
+}
+
+hl_status hl_enqueue(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const ProtobufCMessage *msg, hl_error *err)
+{
+	const ProtobufCServiceDescriptor *sd = row->service;
+	const ProtobufCMethodDescriptor *md = sd ? protobuf_c_service_descriptor_get_method_by_name(sd, row->method) : NULL;
+	if (!md)
+		return hl_fail(err, HL_INTERNAL, "outbox: %s has no method %s", sd ? sd->name : "(no service)",
+			       row->method ? row->method : "(none)");
+	if (msg->descriptor != md->input)
+		return hl_fail(err, HL_INTERNAL, "outbox: %s takes %s, not %s", row->method, md->input->name,
+			       msg->descriptor->name);
+	char *target = target_of(a, sd), *path = hl_arena_printf(a, "/%s/%s", sd->name, md->name);
+	if (!target || !path)
+		return hl_fail(err, target ? HL_NOMEM : HL_INTERNAL, "outbox: no target for %s", sd->name);
+	return hl_enqueue_raw(pg, a, row, target, path, msg, err);
 }
 
 hl_status hl_enqueue_event(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const char *type, const char *ticket_id,
@@ -59,8 +87,8 @@ hl_status hl_enqueue_event(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, co
 	req.n_events = 1;
 	req.events = &ev;
 	hl_enqueue_row r = *row;
-	r.target = "reporting";
-	r.method = "/hotline.reporting.v1.ReportingService/RecordEvents";
+	r.service = &hotline__reporting__v1__reporting_service__descriptor;
+	r.method = "RecordEvents";
 	r.idempotency_key = id;
 	return hl_enqueue(pg, a, &r, &req.base, err);
 }

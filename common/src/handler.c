@@ -8,10 +8,12 @@
 #include "google/protobuf/timestamp.pb-c.h"
 #include "hl/mask.h"
 #include "hl/pg.h"
+#include "hl/timers.h"
 
 hl_status hl_call_begin(hl_call *c)
 {
 	hl_error err;
+	hl_call_drop_timers(c);
 	hl_status st = hl_pg_begin(hl_call_pg(c), hl_call_tenant(c), hl_call_remaining_ms(c), &err);
 	return st ? hl_call_fail_err(c, &err) : HL_OK;
 }
@@ -20,7 +22,21 @@ hl_status hl_call_commit(hl_call *c)
 {
 	hl_error err;
 	hl_status st = hl_pg_commit(hl_call_pg(c), &err);
-	return st ? hl_call_fail_err(c, &err) : HL_OK;
+	if (st) {
+		hl_call_drop_timers(c);
+		return hl_call_fail_err(c, &err);
+	}
+	hl_call_push_timers(c);
+	return HL_OK;
+}
+
+hl_status hl_call_timers_put(hl_call *c, const hl_timer_item *items, size_t n, hl_error *err)
+{
+	const char *tenant = hl_call_principal(c)->tenant;
+	hl_status st = hl_timers_put(hl_call_pg(c), hl_call_arena(c), tenant, items, n, err);
+	for (size_t i = 0; !st && i < n; i++)
+		hl_call_queue_timer(c, tenant, items[i].key, items[i].due_ms);
+	return st;
 }
 
 hl_status hl_call_require_any(hl_call *c, const char *const *roles)

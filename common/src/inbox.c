@@ -4,6 +4,8 @@
  */
 #include "hl/inbox.h"
 
+#include "hl/handler.h"
+#include "hl/log.h"
 #include "hl/pg.h"
 
 static const char SQL_LOOKUP[] =
@@ -17,7 +19,7 @@ static const char *call_key(hl_call *c)
 	return k && *k ? k : NULL;
 }
 
-hl_status hl_inbox_lookup(hl_call *c, const ProtobufCMessageDescriptor *resp_desc, void **first)
+static hl_status lookup(hl_call *c, const ProtobufCMessageDescriptor *resp_desc, void **first)
 {
 	*first = NULL;
 	const char *key = call_key(c);
@@ -41,7 +43,7 @@ hl_status hl_inbox_lookup(hl_call *c, const ProtobufCMessageDescriptor *resp_des
 	return *first ? HL_OK : hl_call_fail(c, HL_INTERNAL, "stored answer of idempotency-key unreadable");
 }
 
-hl_status hl_inbox_record(hl_call *c, const void *resp)
+static hl_status record(hl_call *c, const void *resp)
 {
 	const char *key = call_key(c);
 	if (!key)
@@ -63,4 +65,26 @@ hl_status hl_inbox_record(hl_call *c, const void *resp)
 	if (st == HL_EXISTS)
 		return hl_call_fail(c, HL_ABORTED, "the same idempotency-key is being applied concurrently, retry");
 	return st ? hl_call_fail_err(c, &err) : HL_OK;
+}
+
+hl_status hl_inbox_begin(hl_call *c, const ProtobufCMessageDescriptor *resp_desc, void **resp, bool *replayed)
+{
+	void *first;
+	hl_status st;
+	*replayed = false;
+	if ((st = hl_call_begin(c)) || (st = lookup(c, resp_desc, &first)))
+		return st;
+	if (first) {
+		hl_pg_rollback(hl_call_pg(c));
+		HL_LOG_INFO("inbox_replayed", "method=%s tenant=%s", hl_call_method(c), hl_call_tenant(c));
+		*resp = first;
+		*replayed = true;
+	}
+	return HL_OK;
+}
+
+hl_status hl_inbox_commit(hl_call *c, const void *resp)
+{
+	hl_status st = record(c, resp);
+	return st ? st : hl_call_commit(c);
 }

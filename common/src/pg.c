@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hl/buf.h"
 #include "hl/log.h"
 
 #define STMT_SLOTS 128
@@ -478,4 +479,81 @@ hl_status hl_pg_get_bytes(const PGresult *res, int r, int c, hl_arena *ar, uint8
 		return HL_NOMEM;
 	*len = n;
 	return HL_OK;
+}
+
+/* ---- store helpers ------------------------------------------------------------ */
+
+const char *hl_pg_get_text(const PGresult *res, int r, int c)
+{
+	const char *v = hl_pg_get(res, r, c);
+	return v ? v : "";
+}
+
+const char *hl_pg_get_opt(const PGresult *res, int r, int c)
+{
+	const char *v = hl_pg_get(res, r, c);
+	return v && v[0] ? v : NULL;
+}
+
+hl_status hl_pg_get_int_array(const PGresult *res, int r, int c, hl_arena *ar, int **out, int *n, hl_error *err)
+{
+	const char **items;
+	if (hl_pg_get_array(res, r, c, ar, &items, n))
+		return hl_fail(err, HL_INVALID, "malformed array from the database");
+	*out = hl_arena_alloc(ar, (size_t)(*n ? *n : 1) * sizeof **out);
+	if (!*out)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	for (int i = 0; i < *n; i++)
+		(*out)[i] = atoi(items[i]);
+	return HL_OK;
+}
+
+char *hl_pg_int_array(hl_arena *ar, const int *v, int n)
+{
+	hl_buf b = HL_BUF_INIT;
+	hl_buf_putc(&b, '{');
+	for (int i = 0; i < n; i++)
+		hl_buf_printf(&b, "%s%d", i ? "," : "", v[i]);
+	hl_buf_putc(&b, '}');
+	char *out = hl_buf_failed(&b) ? NULL : hl_arena_strdup(ar, b.data);
+	hl_buf_release(&b);
+	return out;
+}
+
+hl_pg_args hl_pg_args_key(const char *key)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, key);
+	return args;
+}
+
+hl_status hl_pg_fetch(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args, size_t size,
+		      hl_pg_row_reader read, void ***out, int *n, hl_error *err)
+{
+	PGresult *res;
+	hl_status st = hl_pg_exec(pg, ar, sql, args, &res, err);
+	if (st)
+		return st;
+	*n = PQntuples(res);
+	*out = hl_arena_alloc(ar, (size_t)(*n ? *n : 1) * sizeof(void *));
+	if (!*out)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	for (int i = 0; i < *n && !st; i++) {
+		if (!((*out)[i] = hl_arena_alloc(ar, size)))
+			return hl_fail(err, HL_NOMEM, "out of memory");
+		memset((*out)[i], 0, size);
+		st = read(res, i, ar, (*out)[i], err);
+	}
+	return st;
+}
+
+hl_status hl_pg_fetch_one(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args, size_t size,
+			  hl_pg_row_reader read, void **out, hl_error *err)
+{
+	void **list;
+	int n;
+	hl_status st = hl_pg_fetch(pg, ar, sql, args, size, read, &list, &n, err);
+	*out = st == HL_OK && n > 0 ? list[0] : NULL;
+	return st;
 }

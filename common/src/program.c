@@ -282,6 +282,8 @@ static hl_status start_timers(const hl_program *p, struct run *r, hl_error *err)
 	};
 	hl_status st = hl_timers_start(&tc, &r->timers, err);
 	r->cc.timers = r->timers;
+	if (!st)
+		hl_server_set_timers(r->server, r->timers);
 	return st;
 }
 
@@ -316,14 +318,13 @@ static hl_status run_start(const hl_program *p, struct run *r, hl_error *err)
 
 static void run_stop(const hl_program *p, struct run *r)
 {
-	hl_timers_stop(r->timers);
-	r->cc.timers = NULL;
 	hl_relay_stop(r->relay);
 	hl_ops_stop(r->ops); /* before the server: /metrics reads its counters */
-	if (r->server) {
-		hl_server_shutdown(r->server);
-		hl_server_free(r->server);
-	}
+	if (r->server)
+		hl_server_shutdown(r->server); /* the last commits push their timers */
+	r->cc.timers = NULL;
+	hl_timers_stop(r->timers); /* their fire handlers may use the app, released below */
+	hl_server_free(r->server);
 	if (p->release && r->app)
 		p->release(r->app);
 	hl_pg_free(r->rd.pg);

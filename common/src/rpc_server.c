@@ -18,6 +18,8 @@
  */
 #include "hl/rpc.h"
 
+#include "hl/timers.h"
+
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
@@ -93,6 +95,14 @@ struct hl_call {
 	char method_name[256];
 	char peer_name[80];
 	void *local; /* the service's per-call state (hl_call_local) */
+	struct call_timer *timers; /* put in the open transaction, pushed to Redis after its commit */
+};
+
+/* A timer the call's transaction put, to push to Redis once that transaction commits. */
+struct call_timer {
+	const char *tenant, *key;
+	int64_t due_ms;
+	struct call_timer *next;
 };
 
 struct hl_server {
@@ -117,6 +127,7 @@ struct hl_server {
 	atomic_int inflight;
 	atomic_int busy;
 	atomic_bool serving;
+	_Atomic(hl_timers *) timers; /* where committed calls push their timers (NULL: re-seed does it) */
 };
 
 static int64_t now_ns(void)
@@ -277,6 +288,11 @@ hl_status hl_server_new(const hl_server_config *cfg, hl_server **out, hl_error *
 void hl_server_set_serving(hl_server *s, bool serving)
 {
 	atomic_store(&s->serving, serving);
+}
+
+void hl_server_set_timers(hl_server *s, hl_timers *t)
+{
+	atomic_store(&s->timers, t);
 }
 
 int hl_server_busy(const hl_server *s)
@@ -986,6 +1002,28 @@ void *hl_call_app(const hl_call *c)
 void **hl_call_local(hl_call *c)
 {
 	return &c->local;
+}
+
+void hl_call_queue_timer(hl_call *c, const char *tenant, const char *key, int64_t due_ms)
+{
+	struct call_timer *t = hl_arena_alloc(c->arena, sizeof *t);
+	if (!t)
+		return; /* the periodic re-seed schedules it */
+	*t = (struct call_timer){tenant, key, due_ms, c->timers};
+	c->timers = t;
+}
+
+void hl_call_drop_timers(hl_call *c)
+{
+	c->timers = NULL;
+}
+
+void hl_call_push_timers(hl_call *c)
+{
+	hl_timers *timers = atomic_load(&c->s->timers);
+	for (struct call_timer *t = c->timers; t; t = t->next)
+		hl_timers_push(timers, t->tenant, t->key, t->due_ms);
+	c->timers = NULL;
 }
 
 const char *hl_call_method(const hl_call *c)

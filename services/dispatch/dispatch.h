@@ -108,12 +108,10 @@ typedef struct dispatch_viewer {
 } dispatch_viewer;
 /* Loaded once per call (cached in the call's dispatch_local). */
 hl_status dispatch_viewer_load(hl_call *c, dispatch_viewer *v) HL_MUST_CHECK;
-/* What one call keeps (arena memory behind hl_call_local): the viewer, the timers to push after commit. */
-struct pending_timer;
+/* What one call keeps (arena memory behind hl_call_local): the viewer. */
 typedef struct dispatch_local {
 	bool viewer_loaded;
 	dispatch_viewer viewer;
-	struct pending_timer *timers;
 } dispatch_local;
 dispatch_local *dispatch_local_of(hl_call *c); /* NULL when out of memory */
 /* SHA-256 of text as lowercase hex (arena memory), NULL when out of memory. */
@@ -162,7 +160,7 @@ hl_status dispatch_calendar_load(hl_pg *pg, hl_arena *a, const struct hl_calenda
 hl_status dispatch_require_status(hl_call *c, const dispatch_case *k, unsigned mask, const char *action) HL_MUST_CHECK;
 /* PERMISSION_DENIED unless the caller works in k's department (dispatch_case_member). */
 hl_status dispatch_require_member(hl_call *c, const dispatch_case *k) HL_MUST_CHECK;
-/* Commit and answer with k as the first field (a Case) of a response of type d; flushes timers. */
+/* Commit and answer with k as the first field (a Case) of a response of type d; */
 hl_status dispatch_case_answer(hl_call *c, dispatch_case *k, const ProtobufCMessageDescriptor *d,
 			       void **resp) HL_MUST_CHECK;
 #define DISPATCH_MASK(s) (1u << (s))
@@ -186,8 +184,6 @@ hl_status dispatch_deadline_meet(hl_call *c, const dispatch_case *k, int kind) H
 hl_status dispatch_deadlines_cancel(hl_call *c, const dispatch_case *k) HL_MUST_CHECK;
 /* The reply deadline (followup's) of k's policy counted from now; 0 when none applies. */
 hl_status dispatch_reply_due(hl_call *c, const dispatch_case *k, int64_t *due_us) HL_MUST_CHECK;
-/* After commit: push the timers this call scheduled to Redis. */
-void dispatch_timers_flush(hl_call *c);
 hl_status dispatch_timer_fire(void *app, hl_pg *pg, hl_arena *a, const hl_timer *t, hl_error *err);
 
 /* handlers */

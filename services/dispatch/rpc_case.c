@@ -230,8 +230,8 @@ static hl_status schedule_reply(hl_call *c, const dispatch_case *k)
 	m.reopen_count = k->reopen_count;
 	m.reply_due_at = reply_due ? hl_call_timestamp(c, reply_due) : NULL;
 	hl_enqueue_row row = {
-		.tenant = k->tenant, .subject_id = k->ticket_id, .target = "followup",
-		.method = "/hotline.followup.v1.FollowUpService/ScheduleReply", .actor = hl_call_principal(c)->actor,
+		.tenant = k->tenant, .subject_id = k->ticket_id, .service = &hotline__followup__v1__follow_up_service__descriptor,
+		.method = "ScheduleReply", .actor = hl_call_principal(c)->actor,
 		.idempotency_key = hl_arena_printf(hl_call_arena(c), "%s:reply:%d", k->id, k->reopen_count),
 	};
 	hl_error err;

@@ -236,8 +236,8 @@ hl_status dispatch_ticket_status(hl_call *c, const dispatch_case *k, int status,
 	m.version = version;
 	m.public_note = (char *)(note ? note : "");
 	hl_enqueue_row row = row_for(c, k);
-	row.target = "intake";
-	row.method = "/hotline.intake.v1.IntakeService/UpdateTicketStatus";
+	row.service = &hotline__intake__v1__intake_service__descriptor;
+	row.method = "UpdateTicketStatus";
 	row.idempotency_key = hl_arena_printf(a, "%s:status:%lld", k->id, (long long)version);
 	hl_error err;
 	if (!row.idempotency_key)

@@ -37,39 +37,6 @@ static const char *const supervise_roles[] = {HL_ROLE_SUPERVISOR, HL_ROLE_INSPEC
 static const char *const decide_roles[] = {HL_ROLE_SUPERVISOR, NULL};
 static const char *const desk_roles[] = {HL_ROLE_SUPERVISOR, HL_ROLE_DISPATCHER, HL_ROLE_TENANT_ADMIN, HL_ROLE_INSPECTOR, HL_ROLE_AUDITOR, NULL};
 
-/* ---- timers of this call, pushed to Redis after commit ---------------------------------------- */
-
-struct pending_timer {
-	const char *tenant, *key;
-	int64_t due_ms;
-	struct pending_timer *next;
-};
-
-static void remember(hl_call *c, const char *tenant, const char *key, int64_t due_ms)
-{
-	struct pending_timer *p = hl_arena_alloc(hl_call_arena(c), sizeof *p);
-	if (!p)
-		return; /* the periodic re-seed schedules it */
-	p->tenant = tenant;
-	p->key = key;
-	p->due_ms = due_ms;
-	dispatch_local *l = dispatch_local_of(c);
-	if (!l)
-		return;
-	p->next = l->timers;
-	l->timers = p;
-}
-
-void dispatch_timers_flush(hl_call *c)
-{
-	const dispatch_app *app = hl_call_app(c);
-	dispatch_local *l = dispatch_local_of(c);
-	for (struct pending_timer *p = l ? l->timers : NULL; p; p = p->next)
-		hl_timers_push(app->common->timers, p->tenant, p->key, p->due_ms);
-	if (l)
-		l->timers = NULL;
-}
-
 /* ---- computing due instants ------------------------------------------------------------ */
 
 static hl_calendar *always;
@@ -150,7 +117,7 @@ static const char *timer_key(hl_arena *a, const dispatch_deadline *d, const char
 }
 
 /* Put the timers of the current generation of n deadlines (and drop each one's previous generation). */
-static hl_status schedule(hl_call *c, const char *tenant, dispatch_deadline *const *dl, int n, hl_error *err)
+static hl_status schedule(hl_call *c, dispatch_deadline *const *dl, int n, hl_error *err)
 {
 	hl_pg *pg = hl_call_pg(c);
 	hl_arena *a = hl_call_arena(c);
@@ -175,11 +142,7 @@ static hl_status schedule(hl_call *c, const char *tenant, dispatch_deadline *con
 	for (size_t i = 0; i < m; i++)
 		if (!items[i].key)
 			return hl_fail(err, HL_NOMEM, "out of memory");
-	if ((st = hl_timers_put(pg, a, tenant, items, m, err)))
-		return st;
-	for (size_t i = 0; i < m; i++)
-		remember(c, tenant, items[i].key, items[i].due_ms);
-	return HL_OK;
+	return hl_call_timers_put(c, items, m, err);
 }
 
 static hl_status cancel_timers(hl_call *c, const dispatch_deadline *d, hl_error *err)
@@ -220,7 +183,7 @@ hl_status dispatch_deadlines_start(hl_call *c, const dispatch_case *k)
 		    compute(use, d, &p, &err))
 			return use ? hl_call_fail_err(c, &err) : hl_call_fail(c, HL_INTERNAL, "no clock calendar");
 	}
-	if (store_deadlines_insert(pg, a, k->tenant, dl, 2, &err) || schedule(c, k->tenant, dl, 2, &err))
+	if (store_deadlines_insert(pg, a, k->tenant, dl, 2, &err) || schedule(c, dl, 2, &err))
 		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }
@@ -293,7 +256,7 @@ static hl_status recompute(hl_call *c, const dispatch_case *k, int extra_kind, i
 		if (!use || compute(use, d, &p, &err))
 			return use ? hl_call_fail_err(c, &err) : hl_call_fail(c, HL_INTERNAL, "no clock calendar");
 		rearm(d, hl_now_ms() * 1000);
-		if (store_deadline_update(pg, a, d, &err) || schedule(c, k->tenant, &d, 1, &err))
+		if (store_deadline_update(pg, a, d, &err) || schedule(c, &d, 1, &err))
 			return hl_call_fail_err(c, &err);
 	}
 	return HL_OK;
@@ -505,7 +468,6 @@ hl_status dispatch_decide_extension(hl_call *c, const void *vreq, void **resp)
 		return st ? st : hl_call_fail(c, HL_NOMEM, "out of memory");
 	if ((st = hl_call_commit(c)))
 		return st;
-	dispatch_timers_flush(c);
 	*resp = out;
 	return HL_OK;
 }
@@ -664,8 +626,8 @@ static hl_status violation(hl_pg *pg, hl_arena *a, const dispatch_case *k, const
 	m.description = d->kind == DL_ACCEPT ? "超时未受理 (accept deadline passed)" : "超期办理 (complete deadline passed)";
 	m.due_at = &due;
 	m.occurred_at = &due;
-	hl_enqueue_row row = {.tenant = k->tenant, .subject_id = k->ticket_id, .target = "compliance",
-			      .method = "/hotline.compliance.v1.ComplianceService/RecordViolation",
+	hl_enqueue_row row = {.tenant = k->tenant, .subject_id = k->ticket_id,
+			      .service = &hotline__compliance__v1__compliance_service__descriptor, .method = "RecordViolation",
 			      .idempotency_key = hl_arena_printf(a, "violation:%s:%d", d->id, d->generation),
 			      .actor = "system:dispatch"};
 	return row.idempotency_key ? hl_enqueue(pg, a, &row, &m.base, err) : hl_fail(err, HL_NOMEM, "out of memory");

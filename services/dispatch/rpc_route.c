@@ -203,27 +203,23 @@ static hl_status submitted_answer(hl_call *c, const char *case_id, void **resp)
 	return HL_OK;
 }
 
-/* The inbox answer of a repeated delivery, or the case the ticket already has. */
-static hl_status already_submitted(hl_call *c, const char *ticket_id, void **resp, bool *done)
+/*
+ * Begin the transaction; answer a repeated delivery from the inbox, or with
+ * the case the ticket already has (*done set, transaction closed).
+ */
+static hl_status begin_submission(hl_call *c, const char *ticket_id, void **resp, bool *done)
 {
-	void *first;
 	hl_status st;
 	dispatch_case *k;
 	hl_error err;
-	*done = false;
-	if ((st = hl_inbox_lookup(c, &hotline__dispatch__v1__submit_ticket_response__descriptor, &first))) {
-		hl_pg_rollback(hl_call_pg(c));
+	if ((st = hl_inbox_begin(c, &hotline__dispatch__v1__submit_ticket_response__descriptor, resp, done)) || *done)
 		return st;
-	}
-	if (!first && store_case_by_ticket(hl_call_pg(c), hl_call_arena(c), ticket_id, false, &k, &err))
+	if (store_case_by_ticket(hl_call_pg(c), hl_call_arena(c), ticket_id, false, &k, &err))
 		return hl_call_fail_err(c, &err);
-	if (first || k) {
+	if (k) {
 		*done = true;
 		hl_pg_rollback(hl_call_pg(c));
-		if (first)
-			*resp = first;
-		else
-			return submitted_answer(c, k->id, resp);
+		return submitted_answer(c, k->id, resp);
 	}
 	return HL_OK;
 }
@@ -264,8 +260,7 @@ hl_status dispatch_submit_ticket(hl_call *c, const void *vreq, void **resp)
 	const Hotline__Dispatch__V1__SubmitTicketRequest *r = vreq;
 	hl_status st;
 	bool done;
-	if ((st = validate_submit(c, r)) || (st = hl_call_begin(c)) ||
-	    (st = already_submitted(c, r->ticket_id, resp, &done)) || done)
+	if ((st = validate_submit(c, r)) || (st = begin_submission(c, r->ticket_id, resp, &done)) || done)
 		return st;
 	if ((st = dispatch_tenant_defaults(c)))
 		return st;
@@ -278,19 +273,16 @@ hl_status dispatch_submit_ticket(hl_call *c, const void *vreq, void **resp)
 			return hl_call_fail_err(c, &err);
 		/* a concurrent delivery of the same ticket committed its case first: answer with that one */
 		hl_pg_rollback(hl_call_pg(c));
-		if ((st = hl_call_begin(c)) || (st = already_submitted(c, r->ticket_id, resp, &done)))
+		if ((st = begin_submission(c, r->ticket_id, resp, &done)))
 			return st;
 		return done ? HL_OK : hl_call_fail(c, HL_ABORTED, "concurrent submission, retry");
 	}
 	if ((st = dispatch_step(c, k, "created", NULL)) || (st = dispatch_route(c, k)) ||
 	    (st = dispatch_ticket_status(c, k, HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_IN_HANDLING,
 					 "已受理，正在办理")) ||
-	    (st = submitted_answer(c, k->id, resp)) || (st = hl_inbox_record(c, *resp)))
+	    (st = submitted_answer(c, k->id, resp)))
 		return st;
-	if ((st = hl_call_commit(c)))
-		return st;
-	dispatch_timers_flush(c);
-	return HL_OK;
+	return hl_inbox_commit(c, *resp);
 }
 
 /* ---- manual assignment, transfer, return ------------------------------------------------------------ */
@@ -301,7 +293,6 @@ hl_status dispatch_case_answer(hl_call *c, dispatch_case *k, const ProtobufCMess
 	Hotline__Dispatch__V1__Case *m;
 	if ((st = dispatch_case_msg(c, k, true, &m)) || (st = hl_call_commit(c)))
 		return st;
-	dispatch_timers_flush(c);
 	/* every response that returns the case has it as its first field, a Case message */
 	ProtobufCMessage *out = hl_call_new_message(c, d);
 	if (!out || d->fields[0].type != PROTOBUF_C_TYPE_MESSAGE ||
@@ -528,16 +519,11 @@ hl_status dispatch_reopen_case(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_INVALID, "ticket_id: not a UUID");
 	if (r->reopen_no < 1)
 		return hl_call_fail(c, HL_INVALID, "reopen_no: must be positive");
-	if ((st = hl_call_check_text(c, "reason", r->reason, 1000, true)) || (st = hl_call_begin(c)))
+	bool replayed;
+	if ((st = hl_call_check_text(c, "reason", r->reason, 1000, true)) ||
+	    (st = hl_inbox_begin(c, &hotline__dispatch__v1__reopen_case_response__descriptor, resp, &replayed)) ||
+	    replayed)
 		return st;
-	void *first;
-	if ((st = hl_inbox_lookup(c, &hotline__dispatch__v1__reopen_case_response__descriptor, &first)))
-		return st;
-	if (first) {
-		hl_pg_rollback(hl_call_pg(c));
-		*resp = first;
-		return HL_OK;
-	}
 	dispatch_case *k;
 	hl_error err;
 	if (store_case_by_ticket(hl_call_pg(c), hl_call_arena(c), r->ticket_id, true, &k, &err))
@@ -571,11 +557,8 @@ hl_status dispatch_reopen_case(hl_call *c, const void *vreq, void **resp)
 						 "重新办理")))
 			return st;
 	}
-	if ((st = hl_inbox_record(c, out)))
+	if ((st = hl_inbox_commit(c, out)))
 		return st;
-	if ((st = hl_call_commit(c)))
-		return st;
-	dispatch_timers_flush(c);
 	*resp = out;
 	return HL_OK;
 }

@@ -11,20 +11,14 @@
 #include "hl/buf.h"
 #include "hl/crypto.h"
 
-#define US(x) "COALESCE((extract(epoch FROM " x ") * 1000000)::bigint, 0)"
-#define TS(p) "(timestamptz 'epoch' + NULLIF(" p "::bigint, 0) * interval '1 microsecond')"
+#define US(x) HL_PG_US(x)
+#define TS(p) HL_PG_TS(p)
 
 const char store_missing_chain_sql[] =
 	"SELECT id::text FROM cases c WHERE NOT EXISTS "
 	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = c.tenant_id AND h.subject_id = c.id::text)";
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-static const char *opt(const PGresult *r, int row, int col)
-{
-	const char *v = hl_pg_get(r, row, col);
-	return v && v[0] ? v : NULL;
-}
 
 static hl_status get_array(const PGresult *r, int row, int col, hl_arena *a, const char ***out, int *n,
 			   hl_error *err)
@@ -33,86 +27,9 @@ static hl_status get_array(const PGresult *r, int row, int col, hl_arena *a, con
 	return st ? hl_fail(err, st, "malformed array from the database") : HL_OK;
 }
 
-static hl_status get_int_array(const PGresult *r, int row, int col, hl_arena *a, int **out, int *n, hl_error *err)
-{
-	const char **items;
-	hl_status st = get_array(r, row, col, a, &items, n, err);
-	if (st)
-		return st;
-	*out = hl_arena_alloc(a, (size_t)(*n ? *n : 1) * sizeof **out);
-	if (!*out)
-		return hl_fail(err, HL_NOMEM, "out of memory");
-	for (int i = 0; i < *n; i++)
-		(*out)[i] = atoi(items[i]);
-	return HL_OK;
-}
-
-static const char *int_array(hl_arena *a, const int *v, int n)
-{
-	hl_buf b = HL_BUF_INIT;
-	hl_buf_putc(&b, '{');
-	for (int i = 0; i < n; i++)
-		hl_buf_printf(&b, "%s%d", i ? "," : "", v[i]);
-	hl_buf_putc(&b, '}');
-	const char *out = hl_buf_failed(&b) ? NULL : hl_arena_strdup(a, b.data);
-	hl_buf_release(&b);
-	return out;
-}
-
 static void arg_array(hl_pg_args *args, hl_arena *a, const char *const *items, int n)
 {
 	hl_pg_arg_text(args, hl_pg_text_array(a, items, (size_t)n));
-}
-
-/* Allocate the row pointer array of a result. */
-static hl_status rows(hl_arena *a, int n, size_t size, void ***out, hl_error *err)
-{
-	*out = hl_arena_alloc(a, (size_t)(n ? n : 1) * sizeof(void *));
-	if (!*out)
-		return hl_fail(err, HL_NOMEM, "out of memory");
-	for (int i = 0; i < n; i++)
-		if (!((*out)[i] = hl_arena_alloc(a, size)))
-			return hl_fail(err, HL_NOMEM, "out of memory");
-	return HL_OK;
-}
-
-/* Reads row i of r into out (an arena struct of the reader's type). */
-typedef hl_status (*row_reader)(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err);
-
-/* Run sql and read every row with read into a new array of structs of size bytes. */
-static hl_status fetch(hl_pg *pg, hl_arena *a, const char *sql, const hl_pg_args *args, size_t size,
-		       row_reader read, void ***out, int *n, hl_error *err)
-{
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, sql, args, &r, err);
-	if (st)
-		return st;
-	*n = PQntuples(r);
-	if ((st = rows(a, *n, size, out, err)))
-		return st;
-	for (int i = 0; i < *n && !st; i++)
-		st = read(r, i, a, (*out)[i], err);
-	return st;
-}
-
-/* The same for at most one row: *out NULL when there is none. */
-static hl_status fetch_one(hl_pg *pg, hl_arena *a, const char *sql, const hl_pg_args *args, size_t size,
-			   row_reader read, void **out, hl_error *err)
-{
-	void **list;
-	int n;
-	hl_status st = fetch(pg, a, sql, args, size, read, &list, &n, err);
-	*out = st == HL_OK && n > 0 ? list[0] : NULL;
-	return st;
-}
-
-/* The arguments of a query by one key. */
-static hl_pg_args key_args(const char *key)
-{
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, key);
-	return args;
 }
 
 /* ---- tenant defaults ------------------------------------------------------------ */
@@ -174,21 +91,21 @@ static hl_status read_dept(const PGresult *r, int i, hl_arena *a, void *out, hl_
 	dispatch_department *d = out;
 	d->id = hl_pg_get(r, i, 0);
 	d->name = hl_pg_get(r, i, 1);
-	d->parent_id = opt(r, i, 2);
-	d->head_id = opt(r, i, 3);
+	d->parent_id = hl_pg_get_opt(r, i, 2);
+	d->head_id = hl_pg_get_opt(r, i, 3);
 	d->active = hl_pg_get_bool(r, i, 5);
 	return get_array(r, i, 4, a, &d->deputies, &d->n_deputies, err);
 }
 
 hl_status store_department_get(hl_pg *pg, hl_arena *a, const char *id, dispatch_department **out, hl_error *err)
 {
-	hl_pg_args args = key_args(id);
-	return fetch_one(pg, a, SQL_DEPT_GET, &args, sizeof **out, read_dept, (void **)out, err);
+	hl_pg_args args = hl_pg_args_key(id);
+	return hl_pg_fetch_one(pg, a, SQL_DEPT_GET, &args, sizeof **out, read_dept, (void **)out, err);
 }
 
 hl_status store_departments(hl_pg *pg, hl_arena *a, dispatch_department ***out, int *n, hl_error *err)
 {
-	return fetch(pg, a, SQL_DEPTS, NULL, sizeof ***out, read_dept, (void ***)out, n, err);
+	return hl_pg_fetch(pg, a, SQL_DEPTS, NULL, sizeof ***out, read_dept, (void ***)out, n, err);
 }
 
 hl_status store_departments_led(hl_pg *pg, hl_arena *a, const char *sub, const char ***ids, int *n, hl_error *err)
@@ -270,14 +187,14 @@ static hl_status read_staff(const PGresult *r, int i, hl_arena *a, void *out, hl
 
 hl_status store_staff_get(hl_pg *pg, hl_arena *a, const char *id, dispatch_staff **out, hl_error *err)
 {
-	hl_pg_args args = key_args(id);
-	return fetch_one(pg, a, SQL_STAFF_GET, &args, sizeof **out, read_staff, (void **)out, err);
+	hl_pg_args args = hl_pg_args_key(id);
+	return hl_pg_fetch_one(pg, a, SQL_STAFF_GET, &args, sizeof **out, read_staff, (void **)out, err);
 }
 
 hl_status store_staff_list(hl_pg *pg, hl_arena *a, const char *dept, dispatch_staff ***out, int *n, hl_error *err)
 {
-	hl_pg_args args = key_args(dept);
-	return fetch(pg, a, SQL_STAFF_LIST, &args, sizeof ***out, read_staff, (void ***)out, n, err);
+	hl_pg_args args = hl_pg_args_key(dept);
+	return hl_pg_fetch(pg, a, SQL_STAFF_LIST, &args, sizeof ***out, read_staff, (void ***)out, n, err);
 }
 
 hl_status store_supervisors(hl_pg *pg, hl_arena *a, const char ***ids, int *n, hl_error *err)
@@ -379,8 +296,8 @@ hl_status store_rule_put(hl_pg *pg, hl_arena *a, const char *tenant, const dispa
 	hl_pg_arg_text(&args, r->id);
 	hl_pg_arg_text(&args, r->name);
 	hl_pg_arg_int(&args, a, r->position);
-	hl_pg_arg_text(&args, int_array(a, r->categories, r->n_categories));
-	hl_pg_arg_text(&args, int_array(a, r->channels, r->n_channels));
+	hl_pg_arg_text(&args, hl_pg_int_array(a, r->categories, r->n_categories));
+	hl_pg_arg_text(&args, hl_pg_int_array(a, r->channels, r->n_channels));
 	arg_array(&args, a, r->topic_kw, r->n_topic_kw);
 	arg_array(&args, a, r->desc_kw, r->n_desc_kw);
 	arg_array(&args, a, r->areas, r->n_areas);
@@ -397,11 +314,11 @@ static hl_status read_rule(const PGresult *r, int i, hl_arena *a, void *out, hl_
 	x->name = hl_pg_get(r, i, 1);
 	x->position = (int)hl_pg_get_int(r, i, 2);
 	x->target = hl_pg_get(r, i, 8);
-	x->skill = opt(r, i, 9);
+	x->skill = hl_pg_get_opt(r, i, 9);
 	x->active = hl_pg_get_bool(r, i, 10);
 	hl_status st;
-	if ((st = get_int_array(r, i, 3, a, &x->categories, &x->n_categories, err)) ||
-	    (st = get_int_array(r, i, 4, a, &x->channels, &x->n_channels, err)) ||
+	if ((st = hl_pg_get_int_array(r, i, 3, a, &x->categories, &x->n_categories, err)) ||
+	    (st = hl_pg_get_int_array(r, i, 4, a, &x->channels, &x->n_channels, err)) ||
 	    (st = get_array(r, i, 5, a, &x->topic_kw, &x->n_topic_kw, err)) ||
 	    (st = get_array(r, i, 6, a, &x->desc_kw, &x->n_desc_kw, err)))
 		return st;
@@ -413,7 +330,7 @@ hl_status store_rules(hl_pg *pg, hl_arena *a, bool active_only, dispatch_rule **
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_bool(&args, active_only);
-	return fetch(pg, a, SQL_RULES, &args, sizeof ***out, read_rule, (void ***)out, n, err);
+	return hl_pg_fetch(pg, a, SQL_RULES, &args, sizeof ***out, read_rule, (void ***)out, n, err);
 }
 
 /* ---- SLA policies and calendars ------------------------------------------------------------ */
@@ -568,12 +485,12 @@ static hl_status read_case(const PGresult *r, int i, hl_arena *a, void *out, hl_
 	k->ticket_id = hl_pg_get(r, i, 2);
 	k->ticket_no = hl_pg_get(r, i, 3);
 	k->role = (int)hl_pg_get_int(r, i, 4);
-	k->lead_case_id = opt(r, i, 5);
+	k->lead_case_id = hl_pg_get_opt(r, i, 5);
 	k->status = (int)hl_pg_get_int(r, i, 6);
-	k->department_id = opt(r, i, 7);
-	k->handler_id = opt(r, i, 8);
+	k->department_id = hl_pg_get_opt(r, i, 7);
+	k->handler_id = hl_pg_get_opt(r, i, 8);
 	k->basis_kind = (int)hl_pg_get_int(r, i, 9);
-	k->basis_rule_id = opt(r, i, 10);
+	k->basis_rule_id = hl_pg_get_opt(r, i, 10);
 	k->basis_reason = hl_pg_get(r, i, 11);
 	k->basis_return_reason = (int)hl_pg_get_int(r, i, 12);
 	k->basis_actor = hl_pg_get(r, i, 13);
@@ -589,12 +506,12 @@ static hl_status read_case(const PGresult *r, int i, hl_arena *a, void *out, hl_
 	k->return_count = (int)hl_pg_get_int(r, i, 25);
 	k->transfer_count = (int)hl_pg_get_int(r, i, 26);
 	k->reopen_count = (int)hl_pg_get_int(r, i, 27);
-	k->result_text = opt(r, i, 28);
-	k->result_by = opt(r, i, 29);
+	k->result_text = hl_pg_get_opt(r, i, 28);
+	k->result_by = hl_pg_get_opt(r, i, 29);
 	k->result_us = hl_pg_get_int(r, i, 30);
-	k->approved_by = opt(r, i, 31);
+	k->approved_by = hl_pg_get_opt(r, i, 31);
 	k->approved_us = hl_pg_get_int(r, i, 32);
-	k->approved_digest = opt(r, i, 33);
+	k->approved_digest = hl_pg_get_opt(r, i, 33);
 	k->fence = hl_pg_get_int(r, i, 34);
 	k->version = hl_pg_get_int(r, i, 35);
 	k->created_us = hl_pg_get_int(r, i, 36);
@@ -609,8 +526,8 @@ static hl_status one_case(hl_pg *pg, hl_arena *a, const char *sql, const char *k
 	*out = NULL;
 	if (!hl_uuid_valid(key))
 		return HL_OK;
-	hl_pg_args args = key_args(key);
-	return fetch_one(pg, a, sql, &args, sizeof **out, read_case, (void **)out, err);
+	hl_pg_args args = hl_pg_args_key(key);
+	return hl_pg_fetch_one(pg, a, sql, &args, sizeof **out, read_case, (void **)out, err);
 }
 
 hl_status store_case_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update, dispatch_case **out,
@@ -672,7 +589,7 @@ hl_status store_cases(hl_pg *pg, hl_arena *a, const store_case_filter *f, dispat
 	hl_pg_arg_text(&args, f->after_id);
 	hl_pg_arg_bool(&args, f->overdue_only);
 	hl_pg_arg_int(&args, a, f->limit);
-	return fetch(pg, a, SQL_CASES, &args, sizeof ***out, read_case, (void ***)out, n, err);
+	return hl_pg_fetch(pg, a, SQL_CASES, &args, sizeof ***out, read_case, (void ***)out, n, err);
 }
 
 /* ---- steps ------------------------------------------------------------ */
@@ -698,28 +615,22 @@ hl_status store_step_add(hl_pg *pg, hl_arena *a, const char *tenant, const char 
 	return hl_pg_exec(pg, a, SQL_STEP_ADD, &args, NULL, err);
 }
 
+static hl_status read_step(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)
+{
+	dispatch_step_row *s = out;
+	s->seq = (int)hl_pg_get_int(r, i, 0);
+	s->action = hl_pg_get(r, i, 1);
+	s->actor = hl_pg_get(r, i, 2);
+	s->department_id = hl_pg_get(r, i, 3);
+	s->note = hl_pg_get(r, i, 4);
+	s->at_us = hl_pg_get_int(r, i, 5);
+	return HL_OK;
+}
+
 hl_status store_steps(hl_pg *pg, hl_arena *a, const char *case_id, dispatch_step_row ***out, int *n, hl_error *err)
 {
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, case_id);
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_STEPS, &args, &r, err);
-	if (st)
-		return st;
-	*n = PQntuples(r);
-	if ((st = rows(a, *n, sizeof ***out, (void ***)out, err)))
-		return st;
-	for (int i = 0; i < *n; i++) {
-		dispatch_step_row *s = (*out)[i];
-		s->seq = (int)hl_pg_get_int(r, i, 0);
-		s->action = hl_pg_get(r, i, 1);
-		s->actor = hl_pg_get(r, i, 2);
-		s->department_id = hl_pg_get(r, i, 3);
-		s->note = hl_pg_get(r, i, 4);
-		s->at_us = hl_pg_get_int(r, i, 5);
-	}
-	return HL_OK;
+	hl_pg_args args = hl_pg_args_key(case_id);
+	return hl_pg_fetch(pg, a, SQL_STEPS, &args, sizeof ***out, read_step, (void ***)out, n, err);
 }
 
 /* ---- deadlines ------------------------------------------------------------ */
@@ -810,7 +721,7 @@ static hl_status read_deadline(const PGresult *r, int i, hl_arena *a, void *out,
 static hl_status deadline_rows(hl_pg *pg, hl_arena *a, const char *sql, const hl_pg_args *args,
 			       dispatch_deadline ***out, int *n, hl_error *err)
 {
-	return fetch(pg, a, sql, args, sizeof ***out, read_deadline, (void ***)out, n, err);
+	return hl_pg_fetch(pg, a, sql, args, sizeof ***out, read_deadline, (void ***)out, n, err);
 }
 
 hl_status store_deadlines_open(hl_pg *pg, hl_arena *a, const char *case_id, int kind, dispatch_deadline ***out,
@@ -967,11 +878,11 @@ hl_status store_extension_get(hl_pg *pg, hl_arena *a, const char *id, const char
 		return hl_fail(err, HL_NOMEM, "out of memory");
 	x->id = hl_pg_get(r, 0, 0);
 	x->case_id = hl_pg_get(r, 0, 1);
-	x->request_id = opt(r, 0, 2);
+	x->request_id = hl_pg_get_opt(r, 0, 2);
 	x->reason = hl_pg_get(r, 0, 3);
 	x->requested_by = hl_pg_get(r, 0, 4);
-	x->decided_by = opt(r, 0, 5);
-	x->opinion = opt(r, 0, 6);
+	x->decided_by = hl_pg_get_opt(r, 0, 5);
+	x->opinion = hl_pg_get_opt(r, 0, 6);
 	x->deadline_kind = (int)hl_pg_get_int(r, 0, 7);
 	x->amount = (int)hl_pg_get_int(r, 0, 8);
 	x->unit = (int)hl_pg_get_int(r, 0, 9);
@@ -1028,6 +939,24 @@ hl_status store_notice_insert(hl_pg *pg, hl_arena *a, const char *tenant, const 
 	return st;
 }
 
+
+static hl_status read_notice(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)
+{
+	store_notice *x = out;
+	x->id = hl_pg_get(r, i, 0);
+	x->case_id = hl_pg_get(r, i, 1);
+	x->deadline_id = hl_pg_get_opt(r, i, 2);
+	x->department_id = hl_pg_get(r, i, 3);
+	x->recipient_id = hl_pg_get(r, i, 4);
+	x->note = hl_pg_get(r, i, 5);
+	x->issued_by = hl_pg_get(r, i, 6);
+	x->ticket_no = hl_pg_get(r, i, 7);
+	x->kind = (int)hl_pg_get_int(r, i, 8);
+	x->deadline_kind = (int)hl_pg_get_int(r, i, 9);
+	x->created_us = hl_pg_get_int(r, i, 10);
+	return HL_OK;
+}
+
 hl_status store_notices(hl_pg *pg, hl_arena *a, const store_notice_filter *f, store_notice ***out, int *n,
 			hl_error *err)
 {
@@ -1038,26 +967,5 @@ hl_status store_notices(hl_pg *pg, hl_arena *a, const store_notice_filter *f, st
 	hl_pg_arg_text(&args, f->recipient_id);
 	hl_pg_arg_text(&args, f->after_id);
 	hl_pg_arg_int(&args, a, f->limit);
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_NOTICES, &args, &r, err);
-	if (st)
-		return st;
-	*n = PQntuples(r);
-	if ((st = rows(a, *n, sizeof ***out, (void ***)out, err)))
-		return st;
-	for (int i = 0; i < *n; i++) {
-		store_notice *x = (*out)[i];
-		x->id = hl_pg_get(r, i, 0);
-		x->case_id = hl_pg_get(r, i, 1);
-		x->deadline_id = opt(r, i, 2);
-		x->department_id = hl_pg_get(r, i, 3);
-		x->recipient_id = hl_pg_get(r, i, 4);
-		x->note = hl_pg_get(r, i, 5);
-		x->issued_by = hl_pg_get(r, i, 6);
-		x->ticket_no = hl_pg_get(r, i, 7);
-		x->kind = (int)hl_pg_get_int(r, i, 8);
-		x->deadline_kind = (int)hl_pg_get_int(r, i, 9);
-		x->created_us = hl_pg_get_int(r, i, 10);
-	}
-	return HL_OK;
+	return hl_pg_fetch(pg, a, SQL_NOTICES, &args, sizeof ***out, read_notice, (void ***)out, n, err);
 }

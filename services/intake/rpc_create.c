@@ -231,10 +231,10 @@ static hl_status fill_ticket(hl_call *c, const Hotline__Intake__V1__CreateTicket
 
 /* ---- outbox ------------------------------------------------------------------ */
 
-static hl_status outbox_add(hl_call *c, const intake_ticket *t, const char *target, const char *method,
-			    const char *key, const ProtobufCMessage *msg)
+static hl_status outbox_add(hl_call *c, const intake_ticket *t, const ProtobufCServiceDescriptor *service,
+			    const char *method, const char *key, const ProtobufCMessage *msg)
 {
-	hl_enqueue_row row = {t->tenant, t->id, target, method, key, hl_call_principal(c)->actor};
+	hl_enqueue_row row = {t->tenant, t->id, service, method, key, hl_call_principal(c)->actor};
 	hl_error err;
 	if (!key)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
@@ -256,7 +256,7 @@ static hl_status outbox_dispatch(hl_call *c, const intake_ticket *t)
 	m.registered_by = (char *)t->registered_by;
 	m.implicated_department_ids = (char **)t->implicated;
 	m.n_implicated_department_ids = t->n_implicated;
-	return outbox_add(c, t, "dispatch", "/hotline.dispatch.v1.DispatchService/SubmitTicket",
+	return outbox_add(c, t, &hotline__dispatch__v1__dispatch_service__descriptor, "SubmitTicket",
 			  hl_arena_printf(hl_call_arena(c), "%s:submit", t->id), &m.base);
 }
 

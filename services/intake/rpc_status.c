@@ -119,21 +119,14 @@ hl_status intake_update_status(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_INVALID, "status: required, one of the TicketStatus values");
 	if (r->version < 1)
 		return hl_call_fail(c, HL_INVALID, "version: must be positive");
-	if ((st = hl_call_check_text(c, "public_note", r->public_note, 500, false)) || (st = hl_call_begin(c)))
+	bool replayed;
+	if ((st = hl_call_check_text(c, "public_note", r->public_note, 500, false)) ||
+	    (st = hl_inbox_begin(c, &hotline__intake__v1__update_ticket_status_response__descriptor, resp, &replayed)) ||
+	    replayed)
 		return st;
 	hl_pg *pg = hl_call_pg(c);
 	hl_arena *a = hl_call_arena(c);
 	hl_error err;
-	void *first;
-	if ((st = hl_inbox_lookup(c, &hotline__intake__v1__update_ticket_status_response__descriptor, &first))) {
-		hl_pg_rollback(pg);
-		return st;
-	}
-	if (first) {
-		hl_pg_rollback(pg);
-		*resp = first;
-		return HL_OK;
-	}
 	intake_ticket *t;
 	bool applied = false;
 	if (store_ticket_get(pg, a, r->ticket_id, NULL, true, &t, &err))
@@ -149,11 +142,7 @@ hl_status intake_update_status(hl_call *c, const void *vreq, void **resp)
 	Hotline__Intake__V1__UpdateTicketStatusResponse *out = status_answer(c, t, r, applied);
 	if (!out)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if ((st = hl_inbox_record(c, out))) {
-		hl_pg_rollback(pg);
-		return st;
-	}
-	if ((st = hl_call_commit(c)))
+	if ((st = hl_inbox_commit(c, out)))
 		return st;
 	*resp = out;
 	return HL_OK;

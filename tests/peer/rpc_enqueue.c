@@ -72,15 +72,13 @@ static hl_status enqueue_one(hl_call *c, const Hotline__Testing__V1__EnqueueRequ
 	hl_enqueue_row row = {
 		.tenant = hl_call_tenant(c),
 		.subject_id = subject,
-		.target = r->target,
-		.method = r->method[0] ? r->method : DEFAULT_METHOD,
 		.idempotency_key = hl_arena_printf(a, "%s/%s/%lld", batch, subject, (long long)version),
 		.actor = hl_call_principal(c)->actor,
 	};
 	hl_error err;
 	if (!row.idempotency_key)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (hl_enqueue(hl_call_pg(c), a, &row, &m.base, &err))
+	if (hl_enqueue_raw(hl_call_pg(c), a, &row, r->target, r->method[0] ? r->method : DEFAULT_METHOD, &m.base, &err))
 		return enqueue_fail(c, &err);
 	return HL_OK;
 }

@@ -69,37 +69,11 @@ hl_status peer_record(hl_call *c, const peer_change *ch, peer_outcome *out)
 	return HL_OK;
 }
 
-/*
- * Begin the call's transaction and look up its idempotency-key.  *first is
- * the recorded answer of a repeat (the transaction is then closed), else
- * NULL with the transaction open.
- */
-static hl_status receive_begin(hl_call *c, const ProtobufCMessageDescriptor *resp_desc, void **first)
-{
-	hl_pg *pg = hl_call_pg(c);
-	hl_status st;
-	if ((st = hl_call_begin(c)))
-		return st;
-	if ((st = hl_inbox_lookup(c, resp_desc, first))) {
-		hl_pg_rollback(pg);
-		return st;
-	}
-	if (*first) {
-		hl_pg_rollback(pg);
-		HL_LOG_INFO("inbox_replayed", "method=%s tenant=%s", hl_call_method(c), hl_call_tenant(c));
-	}
-	return HL_OK;
-}
-
 /* Record the answer with the idempotency-key, commit, then wait the configured delay. */
 static hl_status receive_finish(hl_call *c, const void *resp)
 {
-	hl_status st = hl_inbox_record(c, resp);
-	if (st) {
-		hl_pg_rollback(hl_call_pg(c));
-		return st;
-	}
-	if ((st = hl_call_commit(c)))
+	hl_status st = hl_inbox_commit(c, resp);
+	if (st)
 		return st;
 	/* after the commit: a kill now leaves an applied change whose answer the sender never saw */
 	const peer_app *app = hl_call_app(c);
@@ -121,13 +95,9 @@ hl_status peer_apply(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_INVALID, "version: must be positive");
 	if (strlen(r->payload) > MAX_PAYLOAD)
 		return hl_call_fail(c, HL_INVALID, "payload: at most %d bytes", MAX_PAYLOAD);
-	void *first;
-	if ((st = receive_begin(c, &hotline__testing__v1__apply_response__descriptor, &first)))
+	bool replayed;
+	if ((st = hl_inbox_begin(c, &hotline__testing__v1__apply_response__descriptor, resp, &replayed)) || replayed)
 		return st;
-	if (first) {
-		*resp = first;
-		return HL_OK;
-	}
 	peer_change ch = {"apply", r->subject_id, r->version, r->payload};
 	peer_outcome o;
 	if ((st = peer_record(c, &ch, &o)))
@@ -154,13 +124,9 @@ hl_status peer_submit_ticket(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_INVALID, "ticket_id: not a UUID");
 	if ((st = peer_check_id(c, "ticket_no", r->ticket_no)))
 		return st;
-	void *first;
-	if ((st = receive_begin(c, &hotline__dispatch__v1__submit_ticket_response__descriptor, &first)))
+	bool replayed;
+	if ((st = hl_inbox_begin(c, &hotline__dispatch__v1__submit_ticket_response__descriptor, resp, &replayed)) || replayed)
 		return st;
-	if (first) {
-		*resp = first;
-		return HL_OK;
-	}
 	peer_change ch = {"dispatch", r->ticket_id, 1, r->ticket_no};
 	peer_outcome o;
 	if ((st = peer_record(c, &ch, &o)))
@@ -199,13 +165,9 @@ hl_status peer_record_events(hl_call *c, const void *vreq, void **resp)
 	hl_status st;
 	if ((st = peer_failure(c)) || (st = check_events(c, r)))
 		return st;
-	void *first;
-	if ((st = receive_begin(c, &hotline__reporting__v1__record_events_response__descriptor, &first)))
+	bool replayed;
+	if ((st = hl_inbox_begin(c, &hotline__reporting__v1__record_events_response__descriptor, resp, &replayed)) || replayed)
 		return st;
-	if (first) {
-		*resp = first;
-		return HL_OK;
-	}
 	int accepted = 0;
 	for (size_t i = 0; i < r->n_events; i++) {
 		const Hotline__Common__V1__Event *ev = r->events[i];

@@ -22,22 +22,34 @@
 typedef struct hl_enqueue_row {
 	const char *tenant;
 	const char *subject_id; /* rows of one subject are delivered in order */
-	const char *target;     /* service name, e.g. "intake" */
-	const char *method;     /* full gRPC path */
+	/* the target service; its package hotline.<target>.v1 names the target (HOTLINE_<TARGET>_ADDR) */
+	const ProtobufCServiceDescriptor *service;
+	const char *method;     /* the method's name in that service, e.g. "UpdateTicketStatus" */
 	const char *idempotency_key;
 	const char *actor;      /* ASCII: the user's sub or system:<service> */
 } hl_enqueue_row;
 
-/* Serialize msg and insert the outbox row (in the open transaction of pg). */
+/*
+ * Serialize msg and insert the outbox row (in the open transaction of pg).
+ * The target and the gRPC path come from row->service, so nobody types them:
+ * HL_INTERNAL when the service has no such method or msg is not its request
+ * type (a programming error caught before anything is sent).
+ */
 hl_status hl_enqueue(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const ProtobufCMessage *msg,
 		     hl_error *err) HL_MUST_CHECK;
-
+/*
+ * The same with a target and full gRPC path given as text (row->service and
+ * row->method are ignored): for test peers that address targets and methods
+ * that may not exist.  Services use hl_enqueue.
+ */
+hl_status hl_enqueue_raw(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const char *target, const char *path,
+			 const ProtobufCMessage *msg, hl_error *err) HL_MUST_CHECK;
 /*
  * Queue one event to reporting: ev is a Hotline__Common__V1__Event whose
  * payload (oneof) the caller has set; this sets event_id (a new UUIDv7, also
  * the idempotency key), tenant, type, ticket_id, occurred_at (now), actor and
  * version, then enqueues RecordEvents with subject row->subject_id.
- * row->target, method and idempotency_key are ignored.
+ * row->service, method and idempotency_key are ignored.
  */
 hl_status hl_enqueue_event(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const char *type,
 			   const char *ticket_id, int64_t version, ProtobufCMessage *ev,

@@ -17,11 +17,23 @@
 #include <stdint.h>
 
 #include "hl/rpc.h"
+#include "hl/timers.h"
 
 /* BEGIN on the worker's connection for the acting tenant and the call's deadline. */
 hl_status hl_call_begin(hl_call *c) HL_MUST_CHECK;
-/* COMMIT; on failure the transaction is rolled back and the call failed. */
+/*
+ * COMMIT, then push the timers this transaction put (hl_call_timers_put) to
+ * Redis; on failure the transaction is rolled back, its timers dropped, and
+ * the call failed.
+ */
 hl_status hl_call_commit(hl_call *c) HL_MUST_CHECK;
+/*
+ * Inside the call's transaction: put n timers of the acting tenant
+ * (hl_timers_put) and queue them for the push after hl_call_commit.  Unlike
+ * the functions around it, this leaves the call's status alone and sets err,
+ * for callers deeper in a handler that report errors through hl_error.
+ */
+hl_status hl_call_timers_put(hl_call *c, const hl_timer_item *items, size_t n, hl_error *err) HL_MUST_CHECK;
 /* HL_OK when the token has any of the NULL-terminated roles, else HL_DENIED naming them. */
 hl_status hl_call_require_any(hl_call *c, const char *const *roles) HL_MUST_CHECK;
 /* A text field of at most max_chars characters (UTF-8 already checked on the wire). */

@@ -1,27 +1,39 @@
 /*
  * inbox.h - receivers' side of exactly-once effects (DESIGN §5.6).
  *
- * An internal method that changes state calls, inside its transaction:
+ * An internal method that changes state opens and closes its transaction
+ * through the inbox, keyed by the call's `idempotency-key` metadata (the
+ * outbox relay sends it):
  *
- *     void *first;
- *     if ((st = hl_inbox_lookup(c, &resp_descriptor, &first))) ...
- *     if (first) { rollback; *resp = first; return HL_OK; }   // a repeat: same answer
- *     ... the effect ...
- *     if ((st = hl_inbox_record(c, resp))) ...                  // same transaction
- *     commit
+ *     bool replayed;
+ *     if ((st = hl_inbox_begin(c, &resp_descriptor, resp, &replayed)) || replayed)
+ *             return st;                       // a repeat: *resp is the first answer
+ *     ... the effect, building out ...
+ *     if ((st = hl_inbox_commit(c, out)))      // answer recorded in the same transaction
+ *             return st;
+ *     *resp = out;
  *
- * keyed by the call's `idempotency-key` metadata (the outbox relay sends
- * it).  Without the key both are no-ops.  Two deliveries racing with the same
- * key: the second commit fails on the inbox's primary key and is rolled
- * back whole (ABORTED, which the relay retries and then answers from the
- * inbox), so the effect happens once.
+ * Without the key, begin and commit are plain hl_call_begin/hl_call_commit.
+ * Two deliveries racing with the same key: the second commit fails on the
+ * inbox's primary key and is rolled back whole (ABORTED, which the relay
+ * retries and then answers from the inbox), so the effect happens once.
+ * Both functions fail the call themselves (hl_call_fail), like handler.h's.
  */
 #ifndef HL_INBOX_H
 #define HL_INBOX_H
 
 #include "hl/rpc.h"
 
-hl_status hl_inbox_lookup(hl_call *c, const ProtobufCMessageDescriptor *resp_desc, void **first) HL_MUST_CHECK;
-hl_status hl_inbox_record(hl_call *c, const void *resp) HL_MUST_CHECK;
+#include <stdbool.h>
+
+/*
+ * hl_call_begin, then look the key up.  A repeat: the transaction is closed,
+ * *resp is the recorded answer (call arena) and *replayed is true.  Else
+ * *replayed is false, *resp untouched, and the transaction stays open.
+ */
+hl_status hl_inbox_begin(hl_call *c, const ProtobufCMessageDescriptor *resp_desc, void **resp,
+			 bool *replayed) HL_MUST_CHECK;
+/* Record resp as the key's answer in the open transaction, then hl_call_commit. */
+hl_status hl_inbox_commit(hl_call *c, const void *resp) HL_MUST_CHECK;
 
 #endif

@@ -108,6 +108,39 @@ bool hl_pg_get_bool(const PGresult *res, int r, int c);
 hl_status hl_pg_get_bytes(const PGresult *res, int r, int c, hl_arena *ar, uint8_t **out,
 			  size_t *len) HL_MUST_CHECK;
 
+/* Result helpers for stores: "" for SQL NULL, and NULL for SQL NULL or "". */
+const char *hl_pg_get_text(const PGresult *res, int r, int c);
+const char *hl_pg_get_opt(const PGresult *res, int r, int c);
+/* An int[] value (see hl_pg_get_array) as an arena array of ints; err names a malformed value. */
+hl_status hl_pg_get_int_array(const PGresult *res, int r, int c, hl_arena *ar, int **out, int *n,
+			      hl_error *err) HL_MUST_CHECK;
+/* A PostgreSQL int[] literal of n ints in arena memory; NULL when out of memory. */
+char *hl_pg_int_array(hl_arena *ar, const int *v, int n);
+/* The arguments of a query by one text key. */
+hl_pg_args hl_pg_args_key(const char *key);
+
+/*
+ * Fetching rows into structs: a store gives a reader per row type, and
+ * hl_pg_fetch runs the statement and reads each row into a new arena struct
+ * of `size` bytes (zeroed), returning the array of pointers.  A reader fails
+ * with err set (HL_NOMEM, or HL_INVALID for a value it cannot read).
+ */
+typedef hl_status (*hl_pg_row_reader)(const PGresult *res, int r, hl_arena *ar, void *out, hl_error *err);
+hl_status hl_pg_fetch(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args, size_t size,
+		      hl_pg_row_reader read, void ***out, int *n, hl_error *err) HL_MUST_CHECK;
+/* The same for at most one row: *out NULL when there is none. */
+hl_status hl_pg_fetch_one(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args, size_t size,
+			  hl_pg_row_reader read, void **out, hl_error *err) HL_MUST_CHECK;
+
+/*
+ * Times cross the store boundary as integer microseconds since the epoch,
+ * with 0 for NULL.  These build the SQL text: HL_PG_US("col") reads a
+ * timestamptz column as microseconds, HL_PG_TS("$3") turns a parameter of
+ * microseconds into a timestamptz.
+ */
+#define HL_PG_US(x) "COALESCE((extract(epoch FROM " x ") * 1000000)::bigint, 0)"
+#define HL_PG_TS(p) "(timestamptz 'epoch' + NULLIF(" p "::bigint, 0) * interval '1 microsecond')"
+
 /* The underlying connection (for LISTEN or COPY in special jobs). */
 PGconn *hl_pg_conn(hl_pg *pg);
 

@@ -41,6 +41,7 @@ typedef struct hl_server hl_server;
 typedef struct hl_call hl_call;
 typedef struct hl_pg hl_pg;
 typedef struct hl_metrics hl_metrics;
+typedef struct hl_timers hl_timers;
 
 typedef hl_status (*hl_handler_fn)(hl_call *c, const void *req, void **resp);
 
@@ -104,6 +105,13 @@ void hl_server_shutdown(hl_server *s);
 void hl_server_free(hl_server *s);
 /* Readiness as seen by grpc.health.v1.Health/Check (default: serving). */
 void hl_server_set_serving(hl_server *s, bool serving);
+/*
+ * The timers that handlers' commits push to Redis (hl_call_timers_put and
+ * hl_call_commit in hl/handler.h); NULL (the default) leaves scheduling to
+ * the periodic re-seed.  Set it after both are started, clear it before the
+ * timers stop.
+ */
+void hl_server_set_timers(hl_server *s, hl_timers *t);
 /* Calls currently queued for or running on workers (for /metrics). */
 int hl_server_busy(const hl_server *s);
 
@@ -130,6 +138,15 @@ const char *hl_call_metadata(hl_call *c, const char *key);
 int64_t hl_call_remaining_ms(const hl_call *c);
 /* Tenant to log with the call (set by the driver, may be NULL). */
 const char *hl_call_tenant(const hl_call *c);
+
+/*
+ * Timers the call's open transaction wrote, pushed to Redis by
+ * hl_call_push_timers once it commits (hl_call_commit does both; BEGIN drops
+ * what a rolled-back transaction queued).  Memory is the call's arena.
+ */
+void hl_call_queue_timer(hl_call *c, const char *tenant, const char *key, int64_t due_ms);
+void hl_call_push_timers(hl_call *c);
+void hl_call_drop_timers(hl_call *c);
 
 /* Fail the call with status s and a message for the client (no personal data). */
 hl_status hl_call_fail(hl_call *c, hl_status s, const char *fmt, ...) HL_PRINTF(3, 4);
