@@ -55,7 +55,7 @@ static void lock_key(char *out, size_t cap, const char *prefix, const char *serv
 void hl_lock_token(const hl_lock *l, char out[HL_LOCK_TOKEN_MAX])
 {
 	const char *sp = strchr(l->value, ' ');
-	snprintf(out, HL_LOCK_TOKEN_MAX, "%lld.%.*s", (long long)l->fence, sp ? (int)(sp - l->value) : 0, l->value);
+	snprintf(out, HL_LOCK_TOKEN_MAX, "%.*s", sp ? (int)(sp - l->value) : 0, l->value);
 }
 
 hl_status hl_lock_from_token(const char *prefix, const char *service, const char *name, const char *holder,
@@ -71,7 +71,7 @@ hl_status hl_lock_from_token(const char *prefix, const char *service, const char
 	if (end == token || fence < 1 || !hex)
 		return hl_fail(err, HL_INVALID, "lock_token: not a token from LockCase");
 	lock_key(out->key, sizeof out->key, prefix, service, name);
-	snprintf(out->value, sizeof out->value, "%s %s", end + 1, holder);
+	snprintf(out->value, sizeof out->value, "%s %s", token, holder); /* the fence is part of the value */
 	out->fence = fence;
 	return HL_OK;
 }
@@ -102,13 +102,15 @@ hl_status hl_lock_acquire(hl_redis *r, hl_pg *pg, const char *prefix, const char
 		return hl_fail(err, HL_CRYPTO, "no randomness for a lock token");
 	hl_hex_write(tok, sizeof tok, hex);
 	memset(out, 0, sizeof *out);
+	hl_status st;
+	if ((st = draw_fence(pg, &out->fence, err)))
+		return st;
 	lock_key(out->key, sizeof out->key, prefix, service, name);
-	snprintf(out->value, sizeof out->value, "%s %s", hex, holder);
+	snprintf(out->value, sizeof out->value, "%lld.%s %s", (long long)out->fence, hex, holder);
 	snprintf(px, sizeof px, "%d", lease_ms);
 	const char *argv[6] = {"SET", out->key, out->value, "NX", "PX", px};
 	redisReply *rep;
-	hl_status st = hl_redis_argv(r, 6, argv, NULL, &rep, err);
-	if (st)
+	if ((st = hl_redis_argv(r, 6, argv, NULL, &rep, err)))
 		return st;
 	bool got = rep->type == REDIS_REPLY_STATUS;
 	freeReplyObject(rep);
@@ -116,12 +118,6 @@ hl_status hl_lock_acquire(hl_redis *r, hl_pg *pg, const char *prefix, const char
 		if (holder_out)
 			current_holder(r, out->key, holder_out, holder_cap);
 		return hl_fail(err, HL_ABORTED, "%s is locked by another holder", name);
-	}
-	if ((st = draw_fence(pg, &out->fence, err))) {
-		hl_error ignored;
-		if (hl_lock_release(r, out, &ignored))
-			HL_LOG_WARN("lock_release_failed", "key=%s", out->key); /* the lease ends it */
-		return st;
 	}
 	return HL_OK;
 }

@@ -495,11 +495,24 @@ const char *hl_pg_get_opt(const PGresult *res, int r, int c)
 	return v && v[0] ? v : NULL;
 }
 
+hl_status hl_pg_get_text_array(const PGresult *res, int r, int c, hl_arena *ar, const char ***out, int *n,
+			       hl_error *err)
+{
+	hl_status st = hl_pg_get_array(res, r, c, ar, out, n);
+	return st ? hl_fail(err, st, "malformed array from the database") : HL_OK;
+}
+
+void hl_pg_arg_text_array(hl_pg_args *a, hl_arena *ar, const char *const *items, int n)
+{
+	hl_pg_arg_text(a, hl_pg_text_array(ar, items, (size_t)n));
+}
+
 hl_status hl_pg_get_int_array(const PGresult *res, int r, int c, hl_arena *ar, int **out, int *n, hl_error *err)
 {
 	const char **items;
-	if (hl_pg_get_array(res, r, c, ar, &items, n))
-		return hl_fail(err, HL_INVALID, "malformed array from the database");
+	hl_status st = hl_pg_get_text_array(res, r, c, ar, &items, n, err);
+	if (st)
+		return st;
 	*out = hl_arena_alloc(ar, (size_t)(*n ? *n : 1) * sizeof **out);
 	if (!*out)
 		return hl_fail(err, HL_NOMEM, "out of memory");

@@ -11,6 +11,7 @@
 
 #include "hl/program.h"
 #include "hl/rpc.h"
+#include "hl/redis.h"
 #include "hotline/dispatch/v1/dispatch.pb-c.h"
 
 typedef struct dispatch_app {
@@ -78,6 +79,7 @@ typedef struct dispatch_case {
 	const char *result_text, *result_by, *approved_by, *approved_digest;
 	int64_t result_us, approved_us;
 	int64_t fence, version;
+	const char *lock_digest; /* SHA-256 (hex) of the edit-lock token LockCase handed out last */
 	int64_t created_us, updated_us;
 	bool fresh; /* created by this call: no audit chain, pauses or history yet */
 } dispatch_case;
@@ -124,8 +126,6 @@ hl_status dispatch_case_load(hl_call *c, const char *id, bool for_update, dispat
 bool dispatch_case_visible(hl_call *c, const dispatch_case *k, const dispatch_viewer *v);
 /* The caller works in k's department: active staff of it with a handling role, or its head or deputy. */
 bool dispatch_case_member(hl_call *c, const dispatch_case *k, const dispatch_viewer *v);
-/* The Case message of k with its deadlines, and its steps and edit-lock holder when full. */
-hl_status dispatch_case_msg(hl_call *c, const dispatch_case *k, bool full, Hotline__Dispatch__V1__Case **out) HL_MUST_CHECK;
 /* Append a step to k (its row locked) and an audit entry; also for timer work (no call). */
 hl_status dispatch_record_step(hl_pg *pg, hl_arena *a, const dispatch_case *k, const char *actor, const char *action,
 			      const char *note, hl_error *err) HL_MUST_CHECK;
@@ -155,15 +155,30 @@ hl_status dispatch_calendar_msg(hl_pg *pg, hl_arena *a, Hotline__Dispatch__V1__C
 /* The acting tenant's calendar, freed with the arena. */
 hl_status dispatch_calendar_load(hl_pg *pg, hl_arena *a, const struct hl_calendar **out, hl_error *err) HL_MUST_CHECK;
 
-/* rpc_route.c: routing and assignment, and what the case handlers share */
 /* FAILED_PRECONDITION unless k's status is in mask (bits 1 << status). */
 hl_status dispatch_require_status(hl_call *c, const dispatch_case *k, unsigned mask, const char *action) HL_MUST_CHECK;
+#define DISPATCH_MASK(s) (1u << (s))
 /* PERMISSION_DENIED unless the caller works in k's department (dispatch_case_member). */
 hl_status dispatch_require_member(hl_call *c, const dispatch_case *k) HL_MUST_CHECK;
-/* Commit and answer with k as the first field (a Case) of a response of type d; */
+
+/* edit_lock.c: the edit lock as the case handlers see it (on rpc_common.c) */
+/* With a token: it must still be the caller's lock (renewed; k->fence set). Without: nobody else may hold one. */
+hl_status dispatch_lock_check(hl_call *c, dispatch_case *k, const char *token) HL_MUST_CHECK;
+/* Who holds k's edit lock now ("" when nobody, or when Redis cannot tell); arena memory. */
+const char *dispatch_lock_holder(hl_call *c, const dispatch_case *k);
+/* The worker thread's Redis connection for locks (NULL when it cannot be made). */
+hl_redis *dispatch_lock_redis(hl_call *c);
+/* The lock's name for k (arena memory; NULL when out of memory). */
+const char *dispatch_lock_name(hl_call *c, const dispatch_case *k);
+
+/* case_view.c: the Case message and the answer of case handlers (on rpc_common.c and edit_lock.c) */
+/* The Case message of k with its deadlines, and its steps and edit-lock holder when full. */
+hl_status dispatch_case_msg(hl_call *c, const dispatch_case *k, bool full, Hotline__Dispatch__V1__Case **out) HL_MUST_CHECK;
+/* Commit and answer with k as the first field (a Case) of a response of type d. */
 hl_status dispatch_case_answer(hl_call *c, dispatch_case *k, const ProtobufCMessageDescriptor *d,
 			       void **resp) HL_MUST_CHECK;
-#define DISPATCH_MASK(s) (1u << (s))
+
+/* rpc_route.c: routing and assignment (on the files above and rpc_deadline.c) */
 /* Route k (in the dispatcher queue or being re-routed): first matching rule, then auto-assign. */
 hl_status dispatch_route(hl_call *c, dispatch_case *k) HL_MUST_CHECK;
 /* Give k to dept (and handler, or the least-loaded eligible one); starts deadlines. */
@@ -172,13 +187,7 @@ hl_status dispatch_assign(hl_call *c, dispatch_case *k, const char *dept, const 
 /* k leaves its department's handler: load released, open deadlines cancelled. */
 hl_status dispatch_release(hl_call *c, dispatch_case *k) HL_MUST_CHECK;
 
-/* rpc_lock.c: the user-visible edit lock */
-/* With a token: it must still be the caller's lock (renewed; k->fence set). Without: nobody else may hold one. */
-hl_status dispatch_lock_check(hl_call *c, dispatch_case *k, const char *token) HL_MUST_CHECK;
-/* Who holds k's edit lock now ("" when nobody, or when Redis cannot tell); arena memory. */
-const char *dispatch_lock_holder(hl_call *c, const dispatch_case *k);
-
-/* rpc_deadline.c: working-time deadlines, pauses, extensions, notices */
+/* rpc_deadline.c: working-time deadlines, pauses, extensions, notices (on the files above, not rpc_route.c) */
 hl_status dispatch_deadlines_start(hl_call *c, const dispatch_case *k) HL_MUST_CHECK;
 hl_status dispatch_deadline_meet(hl_call *c, const dispatch_case *k, int kind) HL_MUST_CHECK;
 hl_status dispatch_deadlines_cancel(hl_call *c, const dispatch_case *k) HL_MUST_CHECK;

@@ -1,8 +1,10 @@
 /*
  * rpc_common.c - what dispatch's handlers share: who the caller is in the
  * directory, which cases they may see (role, department, recusal 回避),
- * saving a case with its step and audit entry, the Case message, and the
- * outbox rows to intake (ticket status) and reporting (case events).
+ * the state and membership checks of case handlers, saving a case with its
+ * step and audit entry, and the outbox rows to intake (ticket status) and
+ * reporting (case events).  It calls no other handler file: edit_lock.c,
+ * case_view.c and the rpc_*.c handlers stand on it.
  */
 #include <string.h>
 
@@ -247,120 +249,26 @@ hl_status dispatch_ticket_status(hl_call *c, const dispatch_case *k, int status,
 	return HL_OK;
 }
 
-/* ---- the Case message ------------------------------------------------------------ */
+/* ---- what case handlers require ------------------------------------------------------------ */
 
-static Hotline__Dispatch__V1__Basis *basis_msg(hl_call *c, const dispatch_case *k)
+hl_status dispatch_require_status(hl_call *c, const dispatch_case *k, unsigned mask, const char *action)
 {
-	Hotline__Dispatch__V1__Basis *b = HL_NEW(c, hotline__dispatch__v1__basis__descriptor);
-	if (b) {
-		b->kind = k->basis_kind;
-		b->rule_id = (char *)(k->basis_rule_id ? k->basis_rule_id : "");
-		b->reason = (char *)k->basis_reason;
-		b->return_reason = k->basis_return_reason;
-		b->actor = (char *)k->basis_actor;
-	}
-	return b;
+	if (mask & DISPATCH_MASK(k->status))
+		return HL_OK;
+	const ProtobufCEnumValue *v =
+		protobuf_c_enum_descriptor_get_value(&hotline__dispatch__v1__case_status__descriptor, k->status);
+	return hl_call_fail(c, HL_PRECONDITION, "cannot %s a case in status %s", action, v ? v->name : "?");
 }
 
-static Hotline__Dispatch__V1__Result *result_msg(hl_call *c, const dispatch_case *k)
+/* The caller works in the case's department (staff with a handling role, or its head or deputy). */
+hl_status dispatch_require_member(hl_call *c, const dispatch_case *k)
 {
-	if (!k->result_text)
-		return NULL;
-	Hotline__Dispatch__V1__Result *r = HL_NEW(c, hotline__dispatch__v1__result__descriptor);
-	if (r) {
-		r->text = (char *)k->result_text;
-		r->submitted_by = (char *)(k->result_by ? k->result_by : "");
-		r->submitted_at = hl_call_timestamp(c, k->result_us);
-		r->approved_by = (char *)(k->approved_by ? k->approved_by : "");
-		r->approved_at = k->approved_us ? hl_call_timestamp(c, k->approved_us) : NULL;
-		r->digest = (char *)(k->approved_digest ? k->approved_digest : "");
-	}
-	return r;
-}
-
-static hl_status steps_msg(hl_call *c, const dispatch_case *k, Hotline__Dispatch__V1__Case *m)
-{
-	dispatch_step_row **steps;
-	int n;
-	hl_error err;
-	if (store_steps(hl_call_pg(c), hl_call_arena(c), k->id, &steps, &n, &err))
-		return hl_call_fail_err(c, &err);
-	m->steps = hl_arena_alloc(hl_call_arena(c), (size_t)(n ? n : 1) * sizeof *m->steps);
-	if (!m->steps)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	for (int i = 0; i < n; i++) {
-		Hotline__Dispatch__V1__CaseStep *s = HL_NEW(c, hotline__dispatch__v1__case_step__descriptor);
-		if (!s)
-			return hl_call_fail(c, HL_NOMEM, "out of memory");
-		s->seq = steps[i]->seq;
-		s->action = (char *)steps[i]->action;
-		s->actor = (char *)steps[i]->actor;
-		s->at = hl_call_timestamp(c, steps[i]->at_us);
-		s->note = (char *)steps[i]->note;
-		s->department_id = (char *)steps[i]->department_id;
-		m->steps[i] = s;
-	}
-	m->n_steps = (size_t)n;
-	return HL_OK;
-}
-
-static hl_status deadlines_msg(hl_call *c, const dispatch_case *k, Hotline__Dispatch__V1__Case *m)
-{
-	dispatch_deadline **dl;
-	int n;
-	hl_error err;
-	if (store_deadlines_latest(hl_call_pg(c), hl_call_arena(c), k->id, &dl, &n, &err))
-		return hl_call_fail_err(c, &err);
-	m->deadlines = hl_arena_alloc(hl_call_arena(c), (size_t)(n ? n : 1) * sizeof *m->deadlines);
-	if (!m->deadlines)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	for (int i = 0; i < n; i++) {
-		Hotline__Dispatch__V1__Deadline *d = HL_NEW(c, hotline__dispatch__v1__deadline__descriptor);
-		if (!d)
-			return hl_call_fail(c, HL_NOMEM, "out of memory");
-		d->kind = dl[i]->kind;
-		d->due_at = dl[i]->due_us ? hl_call_timestamp(c, dl[i]->due_us) : NULL;
-		d->warn_at = dl[i]->warn_us ? hl_call_timestamp(c, dl[i]->warn_us) : NULL;
-		d->met = dl[i]->met_us != 0;
-		d->overdue = dl[i]->overdue_us != 0 && !dl[i]->cancelled_us;
-		m->deadlines[i] = d;
-	}
-	m->n_deadlines = (size_t)n;
-	return HL_OK;
-}
-
-hl_status dispatch_case_msg(hl_call *c, const dispatch_case *k, bool full, Hotline__Dispatch__V1__Case **out)
-{
-	Hotline__Dispatch__V1__Case *m = HL_NEW(c, hotline__dispatch__v1__case__descriptor);
-	if (!m)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	m->id = (char *)k->id;
-	m->ticket_id = (char *)k->ticket_id;
-	m->ticket_no = (char *)k->ticket_no;
-	m->status = k->status;
-	m->role = k->role;
-	m->lead_case_id = (char *)(k->lead_case_id ? k->lead_case_id : "");
-	m->department_id = (char *)(k->department_id ? k->department_id : "");
-	m->handler_id = (char *)(k->handler_id ? k->handler_id : "");
-	m->basis = basis_msg(c, k);
-	m->channel = k->channel;
-	m->category = k->category;
-	m->priority = k->priority;
-	m->topic = (char *)k->topic;
-	m->description = (char *)k->description;
-	m->area = (char *)k->area;
-	m->registered_by = (char *)k->registered_by;
-	m->paused = k->paused_us != 0;
-	m->return_count = k->return_count;
-	m->reopen_count = k->reopen_count;
-	m->result = result_msg(c, k);
-	m->version = k->version;
-	m->created_at = hl_call_timestamp(c, k->created_us);
-	m->updated_at = hl_call_timestamp(c, k->updated_us);
-	m->locked_by = (char *)(full ? dispatch_lock_holder(c, k) : "");
+	static const char *const dept_roles[] = {HL_ROLE_HANDLER, HL_ROLE_DEPT_HEAD, NULL};
 	hl_status st;
-	if ((st = deadlines_msg(c, k, m)) || (full && (st = steps_msg(c, k, m))))
+	dispatch_viewer v;
+	if ((st = hl_call_require_any(c, dept_roles)) || (st = dispatch_viewer_load(c, &v)))
 		return st;
-	*out = m;
+	if (!dispatch_case_member(c, k, &v))
+		return hl_call_fail(c, HL_DENIED, "only staff of the case's department");
 	return HL_OK;
 }

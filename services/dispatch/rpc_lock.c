@@ -5,9 +5,14 @@
  * to the editor; each change that carries it renews the lease and writes
  * with the token's fence, and cases.fence refuses a write with an older
  * fence, so an editor whose lease ran out while someone else took over
- * cannot overwrite the newer work, even after Redis forgot the lock.  A
+ * cannot overwrite the newer work, even after Redis forgot the lock.  The
+ * fence is stored with the lock in Redis (part of the value a renewal
+ * compares) and the token's digest on the case, so a client cannot write
+ * with a fence it made up: while Redis answers, an altered token is "lost";
+ * while it cannot, only the token the case recorded last is accepted.  A
  * change without a token is refused while another user holds the lock.
- * When Redis is down nobody can take the lock and changes go on (degraded).
+ * When Redis is down nobody can take the lock and changes without a token
+ * go on (degraded).
  */
 #include <string.h>
 
@@ -19,57 +24,6 @@
 
 static const char *const lock_roles[] = {HL_ROLE_HANDLER, HL_ROLE_DEPT_HEAD, HL_ROLE_DISPATCHER, HL_ROLE_SUPERVISOR, NULL};
 
-/* The worker thread's Redis connection (workers live as long as the process). */
-static hl_redis *thread_redis(hl_call *c)
-{
-	static __thread hl_redis *r;
-	const dispatch_app *app = hl_call_app(c);
-	hl_error err;
-	if (!r && hl_redis_new(app->common->redis_url, 500, &r, &err))
-		r = NULL;
-	return r;
-}
-
-static const char *lock_name(hl_call *c, const dispatch_case *k)
-{
-	return hl_arena_printf(hl_call_arena(c), "case:%s:%s", k->tenant, k->id);
-}
-
-const char *dispatch_lock_holder(hl_call *c, const dispatch_case *k)
-{
-	const dispatch_app *app = hl_call_app(c);
-	const char *name = lock_name(c, k), *out;
-	hl_redis *r = thread_redis(c);
-	char holder[160];
-	hl_error err;
-	if (!r || !name || hl_lock_holder(r, app->common->redis_prefix, "dispatch", name, holder, sizeof holder, &err))
-		return "";
-	return (out = hl_arena_strdup(hl_call_arena(c), holder)) ? out : "";
-}
-
-hl_status dispatch_lock_check(hl_call *c, dispatch_case *k, const char *token)
-{
-	const dispatch_app *app = hl_call_app(c);
-	const char *me = hl_call_principal(c)->actor, *name = lock_name(c, k);
-	hl_redis *r = thread_redis(c);
-	hl_error err;
-	if (!name)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (token && token[0]) {
-		hl_lock l;
-		if (hl_lock_from_token(app->common->redis_prefix, "dispatch", name, me, token, &l, &err))
-			return hl_call_fail_err(c, &err);
-		if (r && hl_lock_renew(r, &l, app->lock_lease_ms, &err) == HL_ABORTED)
-			return hl_call_fail(c, HL_ABORTED, "lock_token: the edit lock was lost; lock again");
-		k->fence = l.fence; /* the store refuses it if a newer holder wrote since */
-		return HL_OK;
-	}
-	const char *holder = dispatch_lock_holder(c, k);
-	if (holder[0] && strcmp(holder, me) != 0)
-		return hl_call_fail(c, HL_ABORTED, "case is being edited by %s", holder);
-	return HL_OK;
-}
-
 hl_status dispatch_lock_case(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Dispatch__V1__LockCaseRequest *r = vreq;
@@ -79,31 +33,35 @@ hl_status dispatch_lock_case(hl_call *c, const void *vreq, void **resp)
 	if ((st = hl_call_require_any(c, lock_roles)) || (st = hl_call_begin(c)) ||
 	    (st = dispatch_case_load(c, r->case_id, true, &k)))
 		return st;
-	hl_redis *redis = thread_redis(c);
+	hl_redis *redis = dispatch_lock_redis(c);
 	if (!redis)
 		return hl_call_fail(c, HL_UNAVAILABLE, "edit locks are unavailable");
 	hl_lock l;
 	char holder[160] = "";
 	hl_error err;
 	const char *me = hl_call_principal(c)->actor;
-	st = hl_lock_acquire(redis, hl_call_pg(c), app->common->redis_prefix, "dispatch", lock_name(c, k), me,
+	st = hl_lock_acquire(redis, hl_call_pg(c), app->common->redis_prefix, "dispatch", dispatch_lock_name(c, k), me,
 			     app->lock_lease_ms, &l, holder, sizeof holder, &err);
 	if (st == HL_ABORTED)
 		return hl_call_fail(c, HL_ABORTED, "case is being edited by %s", holder[0] ? holder : "someone else");
 	if (st)
 		return hl_call_fail_err(c, &err);
+	char *token = hl_arena_alloc(hl_call_arena(c), HL_LOCK_TOKEN_MAX);
+	if (!token)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	hl_lock_token(&l, token);
 	k->fence = l.fence; /* from now on older tokens cannot write */
-	if ((st = dispatch_case_save(c, k)) || (st = hl_call_commit(c))) {
+	k->lock_digest = dispatch_digest(hl_call_arena(c), token);
+	if (!k->lock_digest || (st = dispatch_case_save(c, k)) || (st = hl_call_commit(c))) {
+		st = st ? st : hl_call_fail(c, HL_NOMEM, "out of memory");
 		hl_error ignored;
 		hl_status released = hl_lock_release(redis, &l, &ignored);
 		(void)released; /* when it fails, the lease ends the lock */
 		return st;
 	}
 	Hotline__Dispatch__V1__LockCaseResponse *out = HL_NEW(c, hotline__dispatch__v1__lock_case_response__descriptor);
-	char *token = hl_arena_alloc(hl_call_arena(c), HL_LOCK_TOKEN_MAX);
-	if (!out || !token)
+	if (!out)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	hl_lock_token(&l, token);
 	out->lock_token = token;
 	out->expires_at = hl_call_timestamp(c, (hl_now_ms() + app->lock_lease_ms) * 1000);
 	*resp = out;
@@ -122,8 +80,8 @@ hl_status dispatch_unlock_case(hl_call *c, const void *vreq, void **resp)
 	hl_pg_rollback(hl_call_pg(c));
 	hl_lock l;
 	hl_error err;
-	hl_redis *redis = thread_redis(c);
-	if (hl_lock_from_token(app->common->redis_prefix, "dispatch", lock_name(c, k), hl_call_principal(c)->actor,
+	hl_redis *redis = dispatch_lock_redis(c);
+	if (hl_lock_from_token(app->common->redis_prefix, "dispatch", dispatch_lock_name(c, k), hl_call_principal(c)->actor,
 			       r->lock_token, &l, &err))
 		return hl_call_fail_err(c, &err);
 	if (redis && hl_lock_release(redis, &l, &err))

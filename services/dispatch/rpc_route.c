@@ -22,17 +22,6 @@
 
 static const char *const assign_roles[] = {HL_ROLE_DISPATCHER, HL_ROLE_SUPERVISOR, HL_ROLE_DEPT_HEAD, NULL};
 static const char *const transfer_roles[] = {HL_ROLE_DISPATCHER, HL_ROLE_SUPERVISOR, NULL};
-static const char *const dept_roles[] = {HL_ROLE_HANDLER, HL_ROLE_DEPT_HEAD, NULL};
-
-hl_status dispatch_require_status(hl_call *c, const dispatch_case *k, unsigned mask, const char *action)
-{
-	if (mask & MASK(k->status))
-		return HL_OK;
-	const ProtobufCEnumValue *v =
-		protobuf_c_enum_descriptor_get_value(&hotline__dispatch__v1__case_status__descriptor, k->status);
-	hl_pg_rollback(hl_call_pg(c));
-	return hl_call_fail(c, HL_PRECONDITION, "cannot %s a case in status %s", action, v ? v->name : "?");
-}
 
 /* ---- rule matching ------------------------------------------------------------ */
 
@@ -285,24 +274,6 @@ hl_status dispatch_submit_ticket(hl_call *c, const void *vreq, void **resp)
 	return hl_inbox_commit(c, *resp);
 }
 
-/* ---- manual assignment, transfer, return ------------------------------------------------------------ */
-
-hl_status dispatch_case_answer(hl_call *c, dispatch_case *k, const ProtobufCMessageDescriptor *d, void **resp)
-{
-	hl_status st;
-	Hotline__Dispatch__V1__Case *m;
-	if ((st = dispatch_case_msg(c, k, true, &m)) || (st = hl_call_commit(c)))
-		return st;
-	/* every response that returns the case has it as its first field, a Case message */
-	ProtobufCMessage *out = hl_call_new_message(c, d);
-	if (!out || d->fields[0].type != PROTOBUF_C_TYPE_MESSAGE ||
-	    d->fields[0].descriptor != &hotline__dispatch__v1__case__descriptor)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	*(Hotline__Dispatch__V1__Case **)((char *)out + d->fields[0].offset) = m;
-	*resp = out;
-	return HL_OK;
-}
-
 /* Assisting cases of a co-handled ticket (主办/协办). */
 /* Whether the ticket of lead already has an assisting case in dept. */
 static bool assisted_by(dispatch_case **cases, int n, const char *dept)
@@ -433,18 +404,6 @@ hl_status dispatch_transfer_case(hl_call *c, const void *vreq, void **resp)
 	if ((st = dispatch_assign(c, k, r->department_id, NULL, NULL)))
 		return st;
 	return dispatch_case_answer(c, k, &hotline__dispatch__v1__transfer_case_response__descriptor, resp);
-}
-
-/* The caller works in the case's department (staff with a handling role, or its head or deputy). */
-hl_status dispatch_require_member(hl_call *c, const dispatch_case *k)
-{
-	hl_status st;
-	dispatch_viewer v;
-	if ((st = hl_call_require_any(c, dept_roles)) || (st = dispatch_viewer_load(c, &v)))
-		return st;
-	if (!dispatch_case_member(c, k, &v))
-		return hl_call_fail(c, HL_DENIED, "only staff of the case's department");
-	return HL_OK;
 }
 
 hl_status dispatch_return_case(hl_call *c, const void *vreq, void **resp)

@@ -1,5 +1,6 @@
 /*
- * store.h - dispatch's data access: the only code with SQL for schema
+ * store.h - dispatch's data access, defined in store_directory.c,
+ * store_case.c and store_deadline.c: the only files with SQL for schema
  * dispatch.  Every function runs inside the caller's transaction (acting
  * tenant set, so row-level security confines it to that tenant).  Results
  * are arena memory; "not found" is *out == NULL, not an error.

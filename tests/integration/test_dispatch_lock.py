@@ -10,7 +10,10 @@ Against the real stack (Redis holds the lock, PostgreSQL the fencing numbers on 
   its old token is ABORTED and the case keeps B's change;
 - Redis forgets the lock (FLUSHALL): A's old token is still refused; with Redis unreachable, where
   only PostgreSQL can decide, A's old token is refused by the fence (B's newer fence is stored on
-  the case) while B's token still writes (the control that shows it is the fence that refuses).
+  the case), and so is A's old token dressed in B's fence (the case records the digest of the
+  token it handed out last), while B's token still writes (the control);
+- a fence is never the client's word: the holder's own token with a raised fence is refused while
+  Redis holds the lock (the fence is part of the lock's value), and the case's fence stays.
 """
 import time
 import unittest
@@ -80,7 +83,13 @@ class LockTest(unittest.TestCase):
         code, details = self.note(cid, "h-a", "A 伪造令牌", "%d.%s" % (fence, "0" * 24))
         self.assertEqual(code, H.ABORTED, details)
         self.assertIn("lock_token", details)
+        # the holder's own token with a fence it made up: Redis stores the fence with the lock
+        forged = "%d.%s" % (fence + 1000, lk.lock_token.split(".", 1)[1])
+        code, details = self.note(cid, "h-a", "A 抬高栅栏", forged)
+        self.assertEqual(code, H.ABORTED, details)
+        self.assertIn("lock_token", details)
         self.assertEqual(self.state(cid)[0], before[0] + 1, "only the note with the real token")
+        self.assertEqual(self.state(cid)[2], fence, "the case's fence did not jump to the forged one")
 
         t.call("UnlockCase", dpb.UnlockCaseRequest(case_id=cid, lock_token=lk.lock_token), sub="h-a", roles=HANDLER)
         self.assertEqual(t.get(cid).locked_by, "")
@@ -133,6 +142,11 @@ class LockTest(unittest.TestCase):
                 code, details = self.note(cid, "h-a", "A 趁 Redis 停机", la.lock_token)
                 self.assertEqual(code, H.ABORTED, details)
                 self.assertIn("newer edit-lock holder", details, "refused by the fence")
+                # A dresses its old token in B's fence: with Redis silent the fence is not taken on trust
+                forged = "%d.%s" % (fb, la.lock_token.split(".", 1)[1])
+                code, details = self.note(cid, "h-a", "A 冒用新栅栏", forged)
+                self.assertEqual(code, H.ABORTED, details)
+                self.assertIn("newer edit-lock holder", details)
                 self.assertEqual(self.state(cid), b_state, "B's fence is still the case's")
                 self.assertEqual(self.note(cid, "h-b", "B 在 Redis 停机时", lb.lock_token), (None, None),
                                  "control: the newest fence still writes")

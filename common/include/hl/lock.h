@@ -1,7 +1,7 @@
 /*
  * lock.h - Redis token locks with PostgreSQL fencing (DESIGN §5.3).
  *
- *   SET key value NX PX lease      acquire (value = random token + holder)
+ *   SET key value NX PX lease      acquire (value = "<fence>.<random> <holder>")
  *   Lua: if GET == value then PEXPIRE / DEL      renew / release
  *
  * Redis can forget a lock (FLUSHALL, failover) and a holder can be paused
@@ -26,7 +26,7 @@
 
 typedef struct hl_lock {
 	char key[200];
-	char value[160]; /* "<token> <holder>" */
+	char value[160]; /* "<fence>.<random hex> <holder>": the fence is stored with the lock */
 	int64_t fence;
 } hl_lock;
 
@@ -47,7 +47,12 @@ hl_status hl_lock_release(hl_redis *r, const hl_lock *l, hl_error *err) HL_MUST_
  * User-visible locks whose holder comes back in a later request: the token
  * "<fence>.<random hex>" (at most HL_LOCK_TOKEN_MAX bytes) is handed to the
  * holder, and hl_lock_from_token() rebuilds the lock from it (for renew,
- * release and the fence check).  HL_INVALID for a malformed token.
+ * release and the fence check).  HL_INVALID for a malformed token.  The
+ * token's fence is the client's word until hl_lock_renew() succeeds: Redis
+ * compares the whole value, fence included, so a token whose fence was
+ * altered is "lost" (ABORTED).  When Redis cannot answer, the caller must
+ * not take the fence from the token on trust (dispatch checks the token's
+ * digest recorded on the case instead).
  */
 #define HL_LOCK_TOKEN_MAX 64
 void hl_lock_token(const hl_lock *l, char out[HL_LOCK_TOKEN_MAX]);

@@ -114,6 +114,11 @@ const char *hl_pg_get_opt(const PGresult *res, int r, int c);
 /* An int[] value (see hl_pg_get_array) as an arena array of ints; err names a malformed value. */
 hl_status hl_pg_get_int_array(const PGresult *res, int r, int c, hl_arena *ar, int **out, int *n,
 			      hl_error *err) HL_MUST_CHECK;
+/* A text[] value as arena strings (hl_pg_get_array), err naming a malformed value. */
+hl_status hl_pg_get_text_array(const PGresult *res, int r, int c, hl_arena *ar, const char ***out, int *n,
+			       hl_error *err) HL_MUST_CHECK;
+/* Add n strings as one text[] parameter (hl_pg_text_array; SQL NULL when out of memory). */
+void hl_pg_arg_text_array(hl_pg_args *a, hl_arena *ar, const char *const *items, int n);
 /* A PostgreSQL int[] literal of n ints in arena memory; NULL when out of memory. */
 char *hl_pg_int_array(hl_arena *ar, const int *v, int n);
 /* The arguments of a query by one text key. */
