@@ -5,6 +5,8 @@
  */
 #include "hl/pg.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +303,45 @@ hl_status hl_pg_script(hl_pg *pg, const char *sql, hl_error *err)
 {
 	hl_status st = hl_pg_connect(pg, err);
 	return st ? st : simple(pg, sql, err);
+}
+
+/* Wait until the connection's answer is complete or deadline (monotonic ms) passes. */
+static bool await_answer(hl_pg *pg, int64_t deadline)
+{
+	while (PQisBusy(pg->conn)) {
+		int64_t left = deadline - mono_ms();
+		struct pollfd pfd = {.fd = PQsocket(pg->conn), .events = POLLIN};
+		if (left <= 0 || pfd.fd < 0)
+			return false;
+		int n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno != EINTR)
+			return false;
+		if (n > 0 && !PQconsumeInput(pg->conn))
+			return false;
+	}
+	return true;
+}
+
+hl_status hl_pg_ping(hl_pg *pg, int timeout_ms, hl_error *err)
+{
+	hl_status st = hl_pg_connect(pg, err);
+	if (st)
+		return st;
+	if (pg->in_tx)
+		return hl_fail(err, HL_INTERNAL, "ping inside a transaction");
+	if (!PQsendQuery(pg->conn, "SELECT 1") || !await_answer(pg, mono_ms() + timeout_ms)) {
+		disconnect(pg); /* a late answer must not be read as that of the next statement */
+		return hl_fail(err, HL_UNAVAILABLE, "database did not answer within %d ms", timeout_ms);
+	}
+	PGresult *r;
+	while ((r = PQgetResult(pg->conn))) {
+		if (PQresultStatus(r) != PGRES_TUPLES_OK && !st)
+			st = translate(pg, r, err);
+		PQclear(r);
+		if (!pg->conn)
+			break;
+	}
+	return st;
 }
 
 /* Transaction serials are unique in the process, whatever the connection. */

@@ -81,6 +81,14 @@ hl_status hl_pg_sqlstate_status(const char *sqlstate);
 hl_status hl_pg_connect(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
 
 /*
+ * Check that the server answers "SELECT 1" within timeout_ms (outside a
+ * transaction; the connect itself is bounded by connect_timeout).  A server
+ * that does not answer in time (stopped, partitioned) costs the connection,
+ * and is HL_UNAVAILABLE.  For readiness probes.
+ */
+hl_status hl_pg_ping(hl_pg *pg, int timeout_ms, hl_error *err) HL_MUST_CHECK;
+
+/*
  * BEGIN a transaction acting for tenant (NULL: no tenant, for the system
  * role) with statement_timeout = timeout_ms (0: none).
  */
