@@ -7,6 +7,12 @@
  * the whole response) -> LINGER (after shutdown(SHUT_WR), drain what the
  * client still sends until it closes, so that closing never resets the
  * connection before the client has read the response) -> closed.
+ *
+ * The readiness callback never runs on that thread: a second thread runs it
+ * every HL_OPS_READY_INTERVAL_MS and keeps the last answer, which /readyz
+ * serves (503 when it is older than HL_OPS_READY_STALE_MS: a check that
+ * hangs, on a stopped database say, means not ready).  So /healthz and
+ * /metrics always answer at once, whatever the dependencies do.
  */
 #define _GNU_SOURCE             /* accept4, pipe2 */
 #include "hl/ops.h"
@@ -40,6 +46,18 @@ struct conn {
 	size_t out_off;
 };
 
+/* The last readiness answer, written by the checker thread, read by the serving thread. */
+struct readiness {
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	bool ok;
+	int64_t at; /* monotonic ms of the last answer; 0: none yet */
+	hl_buf body;
+};
+
 struct hl_ops {
 	int lfd;
 	int wake[2];
@@ -47,6 +65,7 @@ struct hl_ops {
 	int64_t accept_pause_until;     /* after accept() ran out of descriptors */
 	pthread_t thread;
 	hl_ops_config cfg;
+	struct readiness rd;
 	struct conn conns[HL_OPS_MAX_CONNS];
 };
 
@@ -118,12 +137,67 @@ static void respond_text(hl_ops *ops, struct conn *c, int code, const char *text
 	hl_buf_release(&body);
 }
 
+/*
+ * The checker thread: run the readiness callback, publish its answer, sleep
+ * HL_OPS_READY_INTERVAL_MS, until hl_ops_stop.
+ */
+static void *checker_main(void *arg)
+{
+	hl_ops *ops = arg;
+	struct readiness *rd = &ops->rd;
+	hl_buf body = HL_BUF_INIT;
+	pthread_mutex_lock(&rd->mu);
+	while (!rd->stop) {
+		pthread_mutex_unlock(&rd->mu);
+		hl_buf_reset(&body);
+		bool ok = ops->cfg.ready(ops->cfg.ready_arg, &body);
+		pthread_mutex_lock(&rd->mu);
+		hl_buf tmp = rd->body;
+		rd->body = body;
+		body = tmp;
+		rd->ok = ok;
+		rd->at = now_ms();
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += HL_OPS_READY_INTERVAL_MS / 1000;
+		until.tv_nsec += (long)(HL_OPS_READY_INTERVAL_MS % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		if (!rd->stop)
+			pthread_cond_timedwait(&rd->cv, &rd->mu, &until);
+	}
+	pthread_mutex_unlock(&rd->mu);
+	hl_buf_release(&body);
+	return NULL;
+}
+
+/* Copy the last readiness answer into body; false when it is missing, stale or not ready. */
+static bool last_readiness(hl_ops *ops, hl_buf *body)
+{
+	struct readiness *rd = &ops->rd;
+	pthread_mutex_lock(&rd->mu);
+	int64_t age = now_ms() - rd->at;
+	bool ready = false;
+	if (rd->at == 0) {
+		hl_buf_puts(body, "readiness not checked yet\n");
+	} else if (age > HL_OPS_READY_STALE_MS) {
+		hl_buf_printf(body, "readiness check not answering for %lld ms\n", (long long)age);
+	} else {
+		hl_buf_append(body, rd->body.data, rd->body.len);
+		ready = rd->ok;
+	}
+	pthread_mutex_unlock(&rd->mu);
+	return ready;
+}
+
 static void serve_readyz(hl_ops *ops, struct conn *c, bool head_only)
 {
 	hl_buf body = HL_BUF_INIT;
 	bool ready = true;
 	if (ops->cfg.ready)
-		ready = ops->cfg.ready(ops->cfg.ready_arg, &body);
+		ready = last_readiness(ops, &body);
 	if (body.len == 0)
 		hl_buf_puts(&body, ready ? "ok\n" : "not ready\n");
 	if (hl_buf_failed(&body))
@@ -438,8 +512,39 @@ static hl_status open_listener(hl_ops *ops, const char *addr, hl_error *err)
 	return HL_OK;
 }
 
+/* Start the checker thread (signals blocked by the caller). */
+static int start_checker(hl_ops *ops)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ops->rd.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	int rc = pthread_create(&ops->rd.thread, NULL, checker_main, ops);
+	ops->rd.started = rc == 0;
+	return rc;
+}
+
+/* Stop the checker thread: it finishes the check in hand (which bounds its own waiting). */
+static void stop_checker(hl_ops *ops)
+{
+	struct readiness *rd = &ops->rd;
+	if (!rd->started)
+		return;
+	pthread_mutex_lock(&rd->mu);
+	rd->stop = true;
+	pthread_cond_signal(&rd->cv);
+	pthread_mutex_unlock(&rd->mu);
+	pthread_join(rd->thread, NULL);
+	pthread_cond_destroy(&rd->cv);
+	rd->started = false;
+}
+
 static void ops_free(hl_ops *ops)
 {
+	stop_checker(ops);
+	pthread_mutex_destroy(&ops->rd.mu);
+	hl_buf_release(&ops->rd.body);
 	for (int i = 0; i < HL_OPS_MAX_CONNS; i++) {
 		conn_close(&ops->conns[i]);
 		hl_buf_release(&ops->conns[i].out);
@@ -461,6 +566,8 @@ hl_status hl_ops_start(const char *addr, const hl_ops_config *cfg, hl_ops **out,
 		return hl_fail(err, HL_NOMEM, "ops: out of memory");
 	ops->lfd = -1;
 	ops->wake[0] = ops->wake[1] = -1;
+	pthread_mutex_init(&ops->rd.mu, NULL);
+	hl_buf_init(&ops->rd.body);
 	for (int i = 0; i < HL_OPS_MAX_CONNS; i++) {
 		ops->conns[i].fd = -1;
 		hl_buf_init(&ops->conns[i].out);
@@ -481,7 +588,9 @@ hl_status hl_ops_start(const char *addr, const hl_ops_config *cfg, hl_ops **out,
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&ops->thread, NULL, ops_main, ops);
+	int rc = ops->cfg.ready ? start_checker(ops) : 0;
+	if (rc == 0)
+		rc = pthread_create(&ops->thread, NULL, ops_main, ops);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		st = hl_fail(err, HL_INTERNAL, "ops: cannot start thread: %s", strerror(rc));
@@ -508,5 +617,6 @@ void hl_ops_stop(hl_ops *ops)
 		w = write(ops->wake[1], "x", 1);
 	while (w < 0 && errno == EINTR);
 	pthread_join(ops->thread, NULL);
+	ops->thread = 0;
 	ops_free(ops);
 }

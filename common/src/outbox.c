@@ -1,6 +1,8 @@
 /*
- * outbox.c - the outbox relay (see outbox.h).  The SQL here is that of the
- * shared outbox table, which every service schema has (000_common.sql).
+ * outbox.c - the outbox relay (see outbox.h): lease a batch in one short
+ * transaction, deliver it with no transaction open, mark the results in a
+ * second one.  The SQL here is that of the shared outbox table, which every
+ * service schema has (000_common.sql).
  */
 #include "hl/outbox.h"
 
@@ -18,6 +20,8 @@
 #include "hl/rpc_client.h"
 
 #define MAX_TARGETS 8
+#define LEASE_MARGIN_MS 5000 /* a lease lasts the call timeout and this */
+#define TX_TIMEOUT_MS 30000  /* statement_timeout of the claim and mark transactions */
 
 /* The targets that have undelivered rows: a loose index scan, one probe per target. */
 static const char SQL_TARGETS[] =
@@ -26,14 +30,23 @@ static const char SQL_TARGETS[] =
 	"AND o.dead_at IS NULL AND o.target > t.target ORDER BY o.target LIMIT 1) FROM t WHERE t.target IS NOT NULL) "
 	"SELECT target FROM t WHERE target IS NOT NULL LIMIT 64";
 
-/* Up to $1 due rows of target $2, each the oldest undelivered row of its subject for the target. */
+/*
+ * Lease up to $1 due rows of target $2, each the oldest undelivered row of its
+ * subject for the target, for $3 ms: their next_attempt_at moves past the
+ * deliveries, so no other claim takes them (nor, since they stay the oldest
+ * undelivered rows of their subjects, the rows behind them) until they are
+ * marked or the lease runs out.  The row locks last only as long as this
+ * statement's transaction.
+ */
 static const char SQL_CLAIM[] =
-	"SELECT o.tenant_id, o.id, o.target, o.method, o.idempotency_key, o.actor, o.payload, o.attempts "
-	"FROM outbox o WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.target = $2 "
-	"AND o.next_attempt_at <= now() "
+	"WITH due AS (SELECT o.tenant_id, o.id FROM outbox o WHERE o.delivered_at IS NULL AND o.dead_at IS NULL "
+	"AND o.target = $2 AND o.next_attempt_at <= now() "
 	"AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = o.tenant_id AND p.subject_id = o.subject_id "
 	"AND p.target = o.target AND p.id < o.id AND p.delivered_at IS NULL AND p.dead_at IS NULL) "
-	"ORDER BY o.next_attempt_at, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
+	"ORDER BY o.next_attempt_at, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED) "
+	"UPDATE outbox o SET next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) "
+	"FROM due WHERE o.tenant_id = due.tenant_id AND o.id = due.id "
+	"RETURNING o.tenant_id, o.id, o.target, o.method, o.idempotency_key, o.actor, o.payload, o.attempts";
 
 /*
  * The claim's good plan is known and does not depend on the data: walk the
@@ -52,13 +65,15 @@ static const char SQL_DELIVERED[] =
 	"UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, last_error = NULL "
 	"WHERE (tenant_id, id) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))";
 
+/* (A row whose lease ran out may have been delivered by another claim meanwhile: left as it is.) */
 static const char SQL_RETRY[] =
 	"UPDATE outbox SET attempts = attempts + 1, last_error = $3, "
 	"next_attempt_at = now() + make_interval(secs => $4::double precision / 1000) "
-	"WHERE tenant_id = $1 AND id = $2";
+	"WHERE tenant_id = $1 AND id = $2 AND delivered_at IS NULL AND dead_at IS NULL";
 
 static const char SQL_DEAD[] =
-	"UPDATE outbox SET attempts = attempts + 1, last_error = $3, dead_at = now() WHERE tenant_id = $1 AND id = $2";
+	"UPDATE outbox SET attempts = attempts + 1, last_error = $3, dead_at = now() "
+	"WHERE tenant_id = $1 AND id = $2 AND delivered_at IS NULL AND dead_at IS NULL";
 
 static const char SQL_STATS[] =
 	"SELECT count(*) FILTER (WHERE dead_at IS NULL), "
@@ -210,6 +225,16 @@ static hl_status read_rows(const PGresult *res, hl_arena *a, struct row *rows, i
 }
 
 /*
+ * How long a claim leases its rows: longer than the deliveries (which run side
+ * by side, each bounded by the call timeout) and the marks that follow.  A
+ * relay killed in between leaves its rows to come due again after this.
+ */
+static int lease_ms(const hl_relay *r)
+{
+	return r->cfg.call_timeout_ms + LEASE_MARGIN_MS;
+}
+
+/*
  * Claim up to a batch: target by target (skipping the resting ones), starting
  * with the next target each time so that one busy target does not crowd out
  * the others.
@@ -236,6 +261,7 @@ static hl_status claim(struct relay_thread *t, hl_arena *a, struct row **rows, i
 		hl_pg_args_init(&args);
 		hl_pg_arg_int(&args, a, batch - *n);
 		hl_pg_arg_text(&args, target);
+		hl_pg_arg_int(&args, a, lease_ms(t->r));
 		PGresult *res;
 		if ((st = hl_pg_exec(t->pg, a, SQL_CLAIM, &args, &res, err)) || (st = read_rows(res, a, *rows, n, err)))
 			return st;
@@ -343,17 +369,25 @@ static void count_results(struct relay_thread *t, const struct row *rows, int n)
 	}
 }
 
-/* Claim, deliver and mark one batch; *n_rows tells how many were claimed. */
-static hl_status run_batch(struct relay_thread *t, int *n_rows, hl_error *err)
+/* Lease a batch in one short transaction of its own (committed before any delivery). */
+static hl_status claim_batch(struct relay_thread *t, hl_arena *a, struct row **rows, int *n, hl_error *err)
 {
-	hl_arena *a = hl_arena_new();
-	struct row *rows = NULL;
-	int n = 0;
-	hl_status st = a ? hl_pg_begin(t->pg, NULL, 60000, err) : hl_fail(err, HL_NOMEM, "out of memory");
+	hl_status st = hl_pg_begin(t->pg, NULL, TX_TIMEOUT_MS, err);
 	if (!st)
-		st = claim(t, a, &rows, &n, err);
+		st = claim(t, a, rows, n, err);
 	if (!st)
-		deliver_all(t, a, rows, n);
+		st = hl_pg_commit(t->pg, err);
+	if (st) {
+		hl_pg_rollback(t->pg);
+		*n = 0;
+	}
+	return st;
+}
+
+/* Mark what became of every row of the batch in a second short transaction. */
+static hl_status mark_batch(struct relay_thread *t, hl_arena *a, const struct row *rows, int n, hl_error *err)
+{
+	hl_status st = hl_pg_begin(t->pg, NULL, TX_TIMEOUT_MS, err);
 	if (!st)
 		st = mark_delivered(t, a, rows, n, err);
 	for (int i = 0; i < n && !st; i++)
@@ -361,9 +395,27 @@ static hl_status run_batch(struct relay_thread *t, int *n_rows, hl_error *err)
 			st = mark_failed(t, a, &rows[i], err);
 	if (!st)
 		st = hl_pg_commit(t->pg, err);
-	if (st) {
+	if (st)
 		hl_pg_rollback(t->pg);
-	} else {
+	return st;
+}
+
+/*
+ * Lease, deliver and mark one batch; *n_rows tells how many were claimed.
+ * No transaction (and so no row lock) is open while the calls are in flight;
+ * rows whose marks fail come due again when their lease runs out.
+ */
+static hl_status run_batch(struct relay_thread *t, int *n_rows, hl_error *err)
+{
+	hl_arena *a = hl_arena_new();
+	struct row *rows = NULL;
+	int n = 0;
+	hl_status st = a ? claim_batch(t, a, &rows, &n, err) : hl_fail(err, HL_NOMEM, "out of memory");
+	if (!st && n) {
+		deliver_all(t, a, rows, n);
+		st = mark_batch(t, a, rows, n, err);
+	}
+	if (!st) {
 		count_results(t, rows, n);
 		update_rests(t, rows, n);
 	}

@@ -1,8 +1,12 @@
 /*
- * pg.c - PostgreSQL connections, transactions and statements (see pg.h).
+ * pg.c - PostgreSQL connections, transactions and statements (see pg.h):
+ * connection parameters for failing networks, SQLSTATE translation,
+ * prepared statements, result helpers.
  */
 #include "hl/pg.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +149,36 @@ static void log_notice(void *arg, const PGresult *res)
 			     hl_log_quote(q, sizeof q, msg ? msg : ""));
 }
 
+/*
+ * Defaults for a network that can fail silently (a partition, a server that
+ * stopped): a connect gives up after connect_timeout seconds, and keepalives
+ * plus tcp_user_timeout make a connection whose peer vanished fail in about
+ * 15 s instead of waiting for the kernel's two hours.  Listed before the DSN,
+ * so that a DSN that sets one of them wins (expand_dbname: later wins).
+ */
+static const char *const conn_defaults[][2] = {
+	{"connect_timeout", "5"},
+	{"keepalives", "1"},
+	{"keepalives_idle", "10"},
+	{"keepalives_interval", "5"},
+	{"keepalives_count", "3"},
+	{"tcp_user_timeout", "15000"},
+};
+_Static_assert(sizeof conn_defaults / sizeof conn_defaults[0] + 1 == HL__PG_CONN_PARAMS, "HL__PG_CONN_PARAMS");
+
+void hl__pg_conn_params(const char *dsn, const char **kw, const char **val)
+{
+	size_t n = sizeof conn_defaults / sizeof conn_defaults[0];
+	for (size_t i = 0; i < n; i++) {
+		kw[i] = conn_defaults[i][0];
+		val[i] = conn_defaults[i][1];
+	}
+	kw[n] = "dbname";
+	val[n] = dsn;
+	kw[n + 1] = NULL;
+	val[n + 1] = NULL;
+}
+
 hl_status hl_pg_connect(hl_pg *pg, hl_error *err)
 {
 	if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
@@ -153,7 +187,9 @@ hl_status hl_pg_connect(hl_pg *pg, hl_error *err)
 	int64_t now = mono_ms();
 	if (now < pg->retry_at_ms)
 		return hl_fail(err, HL_UNAVAILABLE, "database unavailable (reconnecting)");
-	pg->conn = PQconnectdb(pg->dsn);
+	const char *kw[HL__PG_CONN_PARAMS + 1], *val[HL__PG_CONN_PARAMS + 1];
+	hl__pg_conn_params(pg->dsn, kw, val);
+	pg->conn = PQconnectdbParams(kw, val, 1);
 	if (PQstatus(pg->conn) != CONNECTION_OK) {
 		disconnect(pg);
 		pg->backoff_ms = pg->backoff_ms ? pg->backoff_ms * 2 : 100;
@@ -173,6 +209,52 @@ hl_status hl_pg_connect(hl_pg *pg, hl_error *err)
 	return HL_OK;
 }
 
+/* Whether SQLSTATE `state` begins with the two-character class `cls`. */
+static bool in_class(const char *state, const char *cls)
+{
+	return strncmp(state, cls, 2) == 0;
+}
+
+hl_status hl_pg_sqlstate_status(const char *state)
+{
+	if (!state || !*state)
+		return HL_UNAVAILABLE;
+	if (strcmp(state, "23505") == 0)
+		return HL_EXISTS;
+	/* serialization failure, deadlock, lock not available, statement completion unknown: the
+	 * transaction did not (visibly) happen, the caller retries it */
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0 ||
+	    strcmp(state, "40003") == 0)
+		return HL_ABORTED;
+	if (strcmp(state, "57014") == 0)
+		return HL_DEADLINE;
+	/* 08P01 (protocol violation, e.g. a bind with the wrong parameter count) is our bug, not an
+	 * outage: it falls through to a database error. */
+	if (in_class(state, "08") && strcmp(state, "08P01") != 0)
+		return HL_UNAVAILABLE;
+	/* admin, crash and starting-up shutdowns, a read-only transaction (a primary that became a
+	 * standby in a failover), insufficient resources (out of memory, disk full, too many
+	 * connections): all pass, so the call is retried, never dead-lettered */
+	if (strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 ||
+	    strcmp(state, "25006") == 0 || in_class(state, "53"))
+		return HL_UNAVAILABLE;
+	if (in_class(state, "22"))
+		return HL_INVALID;
+	if (in_class(state, "23"))
+		return HL_PRECONDITION;
+	if (strcmp(state, "42501") == 0)
+		return HL_DENIED;
+	return HL_DB;
+}
+
+/* Whether the connection is of no further use after SQLSTATE `state` (its server went away,
+ * or it now leads to a standby). */
+static bool drop_after(const char *state)
+{
+	return (in_class(state, "08") && strcmp(state, "08P01") != 0) || strncmp(state, "57P0", 4) == 0 ||
+	       strcmp(state, "25006") == 0;
+}
+
 /* Translate a failed result; drops the connection when it is broken. */
 static hl_status translate(hl_pg *pg, const PGresult *res, hl_error *err)
 {
@@ -184,25 +266,27 @@ static hl_status translate(hl_pg *pg, const PGresult *res, hl_error *err)
 		disconnect(pg);
 		return hl_fail(err, HL_UNAVAILABLE, "database connection lost");
 	}
-	if (strcmp(state, "23505") == 0)
-		return hl_fail(err, HL_EXISTS, "duplicate (%s)", pg->constraint);
-	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0)
-		return hl_fail(err, HL_ABORTED, "concurrent change, retry");
-	if (strcmp(state, "57014") == 0)
-		return hl_fail(err, HL_DEADLINE, "database statement timed out");
-	/* 08P01 (protocol violation, e.g. a bind with the wrong parameter count) is our bug, not an
-	 * outage: it falls through to a database error. */
-	if ((strncmp(state, "08", 2) == 0 && strcmp(state, "08P01") != 0) || strcmp(state, "57P01") == 0 || strcmp(state, "57P03") == 0) {
-		disconnect(pg);
-		return hl_fail(err, HL_UNAVAILABLE, "database unavailable");
+	hl_status st = hl_pg_sqlstate_status(state);
+	switch (st) {
+	case HL_EXISTS:
+		return hl_fail(err, st, "duplicate (%s)", pg->constraint);
+	case HL_ABORTED:
+		return hl_fail(err, st, "concurrent change, retry");
+	case HL_DEADLINE:
+		return hl_fail(err, st, "database statement timed out");
+	case HL_UNAVAILABLE:
+		if (drop_after(state))
+			disconnect(pg);
+		return hl_fail(err, st, "database unavailable (SQLSTATE %s)", state);
+	case HL_INVALID:
+		return hl_fail(err, st, "value rejected by the database (SQLSTATE %s)", state);
+	case HL_PRECONDITION:
+		return hl_fail(err, st, "constraint %s violated", pg->constraint);
+	case HL_DENIED:
+		return hl_fail(err, st, "database permission denied");
+	default:
+		return hl_fail(err, HL_DB, "database error (SQLSTATE %s)", state);
 	}
-	if (strncmp(state, "22", 2) == 0)
-		return hl_fail(err, HL_INVALID, "value rejected by the database (SQLSTATE %s)", state);
-	if (strncmp(state, "23", 2) == 0)
-		return hl_fail(err, HL_PRECONDITION, "constraint %s violated", pg->constraint);
-	if (strcmp(state, "42501") == 0)
-		return hl_fail(err, HL_DENIED, "database permission denied");
-	return hl_fail(err, HL_DB, "database error (SQLSTATE %s)", state);
 }
 
 static hl_status simple(hl_pg *pg, const char *sql, hl_error *err)
@@ -220,6 +304,45 @@ hl_status hl_pg_script(hl_pg *pg, const char *sql, hl_error *err)
 {
 	hl_status st = hl_pg_connect(pg, err);
 	return st ? st : simple(pg, sql, err);
+}
+
+/* Wait until the connection's answer is complete or deadline (monotonic ms) passes. */
+static bool await_answer(hl_pg *pg, int64_t deadline)
+{
+	while (PQisBusy(pg->conn)) {
+		int64_t left = deadline - mono_ms();
+		struct pollfd pfd = {.fd = PQsocket(pg->conn), .events = POLLIN};
+		if (left <= 0 || pfd.fd < 0)
+			return false;
+		int n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno != EINTR)
+			return false;
+		if (n > 0 && !PQconsumeInput(pg->conn))
+			return false;
+	}
+	return true;
+}
+
+hl_status hl_pg_ping(hl_pg *pg, int timeout_ms, hl_error *err)
+{
+	hl_status st = hl_pg_connect(pg, err);
+	if (st)
+		return st;
+	if (pg->in_tx)
+		return hl_fail(err, HL_INTERNAL, "ping inside a transaction");
+	if (!PQsendQuery(pg->conn, "SELECT 1") || !await_answer(pg, mono_ms() + timeout_ms)) {
+		disconnect(pg); /* a late answer must not be read as that of the next statement */
+		return hl_fail(err, HL_UNAVAILABLE, "database did not answer within %d ms", timeout_ms);
+	}
+	PGresult *r;
+	while ((r = PQgetResult(pg->conn))) {
+		if (PQresultStatus(r) != PGRES_TUPLES_OK && !st)
+			st = translate(pg, r, err);
+		PQclear(r);
+		if (!pg->conn)
+			break;
+	}
+	return st;
 }
 
 /* Transaction serials are unique in the process, whatever the connection. */

@@ -65,17 +65,10 @@ struct readiness {
 
 static bool check_db(struct readiness *r, hl_buf *body)
 {
-	hl_arena *a = hl_arena_new();
 	hl_error err;
-	bool ok = false;
 	pthread_mutex_lock(&r->mu);
-	if (a && hl_pg_begin(r->pg, NULL, 1000, &err) == HL_OK) {
-		static const char SQL_PING[] = "SELECT 1";
-		ok = hl_pg_exec(r->pg, a, SQL_PING, NULL, NULL, &err) == HL_OK;
-		hl_pg_rollback(r->pg);
-	}
+	bool ok = hl_pg_ping(r->pg, 1000, &err) == HL_OK;
 	pthread_mutex_unlock(&r->mu);
-	hl_arena_free(a);
 	hl_buf_printf(body, "db %s\n", ok ? "ok" : "unavailable");
 	return ok;
 }

@@ -96,6 +96,8 @@ struct hl_call {
 	char peer_name[80];
 	void *local; /* the service's per-call state (hl_call_local) */
 	struct call_timer *timers; /* put in the open transaction, pushed to Redis after its commit */
+	unsigned stream_requests;  /* reflection: requests answered on this stream */
+	size_t stream_bytes;       /* reflection: bytes of those answers */
 };
 
 /* A timer the call's transaction put, to push to Redis once that transaction commits. */
@@ -715,6 +717,13 @@ static void stream_recv(hl_call *c, bool with_initial_metadata)
 		finish_status(c, HL_INTERNAL, "reflection stream failed");
 }
 
+/*
+ * Answer the reflection request in c->recv_buf, or end the stream with
+ * RESOURCE_EXHAUSTED once it has had HL_REFLECT_MAX_REQUESTS requests or
+ * HL_REFLECT_MAX_STREAM_BYTES bytes of answers.  Each answer is built in an
+ * arena of its own, freed once it is copied into the send buffer, so a
+ * long stream does not grow the call's arena.
+ */
 static void stream_answer(hl_call *c)
 {
 	grpc_byte_buffer_reader r;
@@ -723,18 +732,37 @@ static void stream_answer(hl_call *c)
 	grpc_byte_buffer_reader_destroy(&r);
 	grpc_byte_buffer_destroy(c->recv_buf);
 	c->recv_buf = NULL;
+	if (++c->stream_requests > HL_REFLECT_MAX_REQUESTS) {
+		grpc_slice_unref(sl);
+		hl_fail(&c->err, HL_EXHAUSTED, "reflection stream: more than %d requests, open a new stream",
+			HL_REFLECT_MAX_REQUESTS);
+		finish_status(c, HL_EXHAUSTED, NULL);
+		return;
+	}
+	hl_arena *a = hl_arena_new();
 	uint8_t *out;
 	size_t len;
-	hl_status st = hl_reflect_answer(c->s->reflect, GRPC_SLICE_START_PTR(sl), GRPC_SLICE_LENGTH(sl),
-					 c->arena, &out, &len);
+	hl_status st = a ? hl_reflect_answer(c->s->reflect, GRPC_SLICE_START_PTR(sl), GRPC_SLICE_LENGTH(sl), a,
+					     &out, &len)
+			 : HL_NOMEM;
 	grpc_slice_unref(sl);
 	if (st) {
+		hl_arena_free(a);
 		finish_status(c, st, "malformed reflection request");
+		return;
+	}
+	c->stream_bytes += len;
+	if (c->stream_bytes > HL_REFLECT_MAX_STREAM_BYTES) {
+		hl_arena_free(a);
+		hl_fail(&c->err, HL_EXHAUSTED, "reflection stream: more than %d bytes of answers, open a new stream",
+			HL_REFLECT_MAX_STREAM_BYTES);
+		finish_status(c, HL_EXHAUSTED, NULL);
 		return;
 	}
 	if (c->send_buf)
 		grpc_byte_buffer_destroy(c->send_buf);
 	grpc_slice body = grpc_slice_from_copied_buffer((const char *)out, len);
+	hl_arena_free(a);
 	c->send_buf = grpc_raw_byte_buffer_create(&body, 1);
 	grpc_slice_unref(body);
 	grpc_op op;

@@ -43,6 +43,7 @@ struct seg {
 struct ctx {
 	const hl_validate_limits *lim;
 	hl_error *err;
+	size_t unknown_fields, unknown_bytes; /* so far, in the whole message */
 };
 
 static void path_put(char *out, size_t size, size_t *pos, const struct seg *s)
@@ -83,6 +84,21 @@ static hl_status fail_at(struct ctx *c, const struct seg *s, const char *fmt, ..
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
 	return hl_fail(c->err, HL_INVALID, "%s: %s", s ? path : "message", what);
+}
+
+/*
+ * Count an unknown field of `bytes` encoded bytes (tag included): protobuf-c
+ * keeps each one as an allocation of its own, so their number and size are
+ * bounded over the whole message.
+ */
+static hl_status count_unknown(struct ctx *c, const struct seg *s, size_t bytes)
+{
+	c->unknown_fields++;
+	c->unknown_bytes += bytes;
+	if (c->unknown_fields > c->lim->max_unknown_fields || c->unknown_bytes > c->lim->max_unknown_bytes)
+		return fail_at(c, s, "unknown field %u: too many unknown fields (max %zu fields, %zu bytes)",
+			       (unsigned)s->number, c->lim->max_unknown_fields, c->lim->max_unknown_bytes);
+	return HL_OK;
 }
 
 /*
@@ -272,6 +288,7 @@ static hl_status walk(struct ctx *c, const ProtobufCMessageDescriptor *desc,
 
 	while (pos < len) {
 		uint64_t tag, v;
+		size_t field_start = pos;
 		if (!read_varint(buf, len, &pos, &tag)) {
 			st = fail_at(c, where, "truncated or malformed tag");
 			goto out;
@@ -336,6 +353,8 @@ static hl_status walk(struct ctx *c, const ProtobufCMessageDescriptor *desc,
 			st = fail_at(c, &s, "invalid wire type %u", wt);
 			goto out;
 		}
+		if (!fd && (st = count_unknown(c, &s, pos - field_start)) != HL_OK)
+			goto out;
 		if (repeated) {
 			if (elems > lim->max_repeated || *count > lim->max_repeated - elems) {
 				s.index = -1;
@@ -358,6 +377,8 @@ hl_validate_limits hl_validate_limits_default(void)
 		.max_bytes = HL_VALIDATE_MAX_BYTES,
 		.max_repeated = HL_VALIDATE_MAX_REPEATED,
 		.max_depth = HL_VALIDATE_MAX_DEPTH,
+		.max_unknown_fields = HL_VALIDATE_MAX_UNKNOWN_FIELDS,
+		.max_unknown_bytes = HL_VALIDATE_MAX_UNKNOWN_BYTES,
 		.overrides = NULL,
 		.n_overrides = 0,
 	};
@@ -368,7 +389,7 @@ hl_status hl_validate_wire(const ProtobufCMessageDescriptor *desc, const uint8_t
 			   const hl_validate_limits *lim, hl_error *err)
 {
 	hl_validate_limits dflt = hl_validate_limits_default();
-	struct ctx c = {lim ? lim : &dflt, err};
+	struct ctx c = {lim ? lim : &dflt, err, 0, 0};
 
 	if (!desc || (!buf && len))
 		return hl_fail(err, HL_INVALID, "message: no descriptor or data");

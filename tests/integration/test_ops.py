@@ -3,7 +3,9 @@
 (degraded, still ready) and through a PostgreSQL restart (no ticket lost, no call failed once it is back), and
 a graceful SIGTERM.  Real stack: PostgreSQL, Redis, intake over mTLS."""
 import concurrent.futures
+import os
 import re
+import signal
 import time
 import unittest
 import urllib.error
@@ -51,6 +53,32 @@ def series_value(ms, name, *needles):
         if (k == name or k.startswith(name + "{")) and all(n in k for n in needles):
             total += v
     return total
+
+
+def postgres_pids():
+    """The stack's postmaster and its children (backends and helpers), from /proc."""
+    with open(os.path.join(ht.ENV["HOTLINE_RUN_DIR"], "pgdata.path")) as f:
+        base = f.readline().strip()
+    with open(os.path.join(base, "data", "postmaster.pid")) as f:
+        master = int(f.readline())
+    pids = [master]
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == master:
+                pids.append(int(d))
+    return pids
+
+
+def timed_get(path):
+    """(status, body, seconds) of GET on intake's ops port."""
+    t0 = time.monotonic()
+    code, body = http_get(path)
+    return code, body, time.monotonic() - t0
 
 
 class Ops(unittest.TestCase):
@@ -120,6 +148,33 @@ class Ops(unittest.TestCase):
         finally:
             ht.stack("start-redis")
         ht.wait_for(lambda: "redis ok" in http_get("/readyz")[1], timeout=15, what="redis ok in /readyz")
+
+    def test_healthz_answers_while_postgres_is_stopped(self):
+        """PostgreSQL SIGSTOPped (every process: it accepts TCP, never answers): /healthz still
+        answers at once, /readyz answers at once too and says not ready within a bounded time."""
+        ht.wait_for(lambda: http_get("/readyz")[0] == 200, timeout=15, what="ready before")
+        pids = postgres_pids()
+        for p in pids:
+            os.kill(p, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            not_ready = None
+            while time.monotonic() - t0 < 12:
+                code, _, took = timed_get("/healthz")
+                self.assertEqual(code, 200)
+                self.assertLess(took, 1.0, "/healthz waited for the readiness check")
+                code, body, took = timed_get("/readyz")
+                self.assertLess(took, 1.0, "/readyz waited for the readiness check")
+                if code == 503:
+                    not_ready = time.monotonic() - t0
+                    break
+                time.sleep(0.2)
+            self.assertIsNotNone(not_ready, "/readyz still ready 12 s after PostgreSQL stopped")
+            print("  /readyz not ready %.1f s after PostgreSQL stopped: %s" % (not_ready, body.strip()))
+        finally:
+            for p in pids:
+                os.kill(p, signal.SIGCONT)
+        ht.wait_for(lambda: http_get("/readyz")[0] == 200, timeout=30, what="ready again after SIGCONT")
 
     def test_postgres_restart_loses_no_ticket(self):
         t = self.create().ticket

@@ -388,6 +388,22 @@ class OutboxTest(unittest.TestCase):
         print("  kills at (effects, marked delivered) %s; redeliveries answered from the inbox: %d"
               % (kills, replays))
 
+    def test_10_no_row_lock_while_a_delivery_is_in_flight(self):
+        """The relay leases rows in a short transaction and delivers with none open: while a call
+        is in flight (the receiver answers 4 s after its commit) another session takes the row
+        FOR UPDATE NOWAIT; the row is marked delivered afterwards."""
+        self.receiver().start(HOTLINE_TESTPEER_APPLY_DELAY_MS="4s")
+        sender = self.sender().start()
+        enqueue(sender, self.tenant, ["lock-1"], 1)
+        ht.wait_for(lambda: effect_count(self.tenant) >= 1, timeout=20, interval=0.05, what="the effect")
+        self.assertEqual(outbox_state("testpeer_a", self.tenant)["delivered"], 0, "the call is in flight")
+        rows = ht.psql("SELECT id FROM testpeer_a.outbox WHERE tenant_id = %s FOR UPDATE NOWAIT"
+                       % sql_text(self.tenant))  # raises "could not obtain lock" if the relay holds it
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(outbox_state("testpeer_a", self.tenant)["delivered"], 0, "still in flight")
+        self.wait_delivered("testpeer_a", self.tenant, 1, 20)
+        self.assert_exactly_once(self.tenant, ["lock-1"], 1)
+
     def test_2_sender_killed_between_commit_and_delivery(self):
         """A sender killed after its commit (receiver down), and one killed while delivering."""
         receiver = self.receiver()

@@ -96,11 +96,33 @@ static void get(int port, const char *path, struct resp *r)
 	http(port, req, (size_t)n, r);
 }
 
+/* GET path until the status is `status` (the readiness answer is refreshed every
+ * HL_OPS_READY_INTERVAL_MS), for up to 5 s. */
+static void get_until(int port, const char *path, int status, struct resp *r)
+{
+	for (int i = 0; i < 100; i++) {
+		get(port, path, r);
+		if (r->status == status)
+			return;
+		usleep(50000);
+	}
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static atomic_int ready_flag = 1;
+static atomic_int hang_flag; /* the readiness check hangs (a stopped database) while set, up to 20 s */
 
 static bool ready_cb(void *arg, hl_buf *body)
 {
 	(void)arg;
+	for (int i = 0; i < 2000 && atomic_load(&hang_flag); i++)
+		usleep(10000);
 	bool ok = atomic_load(&ready_flag);
 	hl_buf_puts(body, "db ok\n");
 	hl_buf_puts(body, ok ? "redis ok\n" : "redis down\n");
@@ -144,9 +166,9 @@ static void test_readyz(void)
 	int port = hl_ops_port(ops);
 	struct resp down;
 	atomic_store(&ready_flag, 1);
-	get(port, "/readyz", &r);
+	get_until(port, "/readyz", 200, &r);
 	atomic_store(&ready_flag, 0);
-	get(port, "/readyz", &down);
+	get_until(port, "/readyz", 503, &down);
 	atomic_store(&ready_flag, 1);
 	hl_ops_stop(ops);
 	T_EQ_INT(r.status, 200);
@@ -154,6 +176,42 @@ static void test_readyz(void)
 	T_EQ_INT(down.status, 503);
 	T_EQ_STR(down.body, "db ok\nredis down\nmigrations ok\n");
 	T_ASSERT(strstr(down.head, "HTTP/1.1 503 Service Unavailable\r\n") == down.head);
+}
+
+/* A readiness check that hangs: /healthz and /readyz still answer at once, and /readyz
+ * says not ready once the last answer is older than HL_OPS_READY_STALE_MS. */
+static void test_healthz_while_readiness_hangs(void)
+{
+	hl_ops *ops = start(NULL, 0);
+	T_ASSERT(ops != NULL);
+	int port = hl_ops_port(ops);
+	struct resp h, rd;
+	get_until(port, "/readyz", 200, &rd);
+	atomic_store(&hang_flag, 1);
+	usleep((HL_OPS_READY_INTERVAL_MS + 100) * 1000); /* the next check has started, and hangs */
+	double t0 = mono_s();
+	get(port, "/healthz", &h);
+	double healthz_s = mono_s() - t0;
+	double worst = 0, t_stale = 0;
+	rd.status = -1;
+	while (mono_s() - t0 < 8) {
+		double t1 = mono_s();
+		get(port, "/readyz", &rd);
+		if (mono_s() - t1 > worst)
+			worst = mono_s() - t1;
+		if (rd.status == 503 && strstr(rd.body, "not answering")) {
+			t_stale = mono_s() - t0;
+			break;
+		}
+		usleep(100000);
+	}
+	atomic_store(&hang_flag, 0);
+	hl_ops_stop(ops);
+	T_EQ_INT(h.status, 200);
+	T_ASSERT(healthz_s < 1.0);
+	T_ASSERT(worst < 1.0);
+	T_EQ_INT(rd.status, 503);
+	T_ASSERT(t_stale > 0 && t_stale < (HL_OPS_READY_STALE_MS + 1000) / 1000.0);
 }
 
 static void test_readyz_without_callback(void)
@@ -355,6 +413,7 @@ int main(void)
 {
 	T_RUN(test_healthz);
 	T_RUN(test_readyz);
+	T_RUN(test_healthz_while_readiness_hangs);
 	T_RUN(test_readyz_without_callback);
 	T_RUN(test_metrics);
 	T_RUN(test_not_found_and_methods);

@@ -551,6 +551,47 @@ static void test_wire_types(void)
 	T_EQ_STR(err.msg, "caller: truncated or malformed tag");
 }
 
+/* Unknown fields are bounded in number and in bytes over the whole message (nested too). */
+static void test_unknown_fields_capped(void)
+{
+	struct w w = {.n = 0}, p = {.n = 0};
+	hl_error err;
+
+	for (unsigned i = 0; i < HL_VALIDATE_MAX_UNKNOWN_FIELDS; i++) {
+		w_tag(&w, 1000 + i, 0);
+		w_varint(&w, 1);
+	}
+	T_EQ_INT(check(&w, &err), HL_OK);
+	w_tag(&w, 2000, 0);
+	w_varint(&w, 1);
+	T_EQ_INT(check(&w, &err), HL_INVALID);
+	T_EQ_STR(err.msg, "#2000: unknown field 2000: too many unknown fields (max 64 fields, 65536 bytes)");
+
+	w.n = 0; /* counted across nesting: 40 at the top, 30 in caller */
+	for (unsigned i = 0; i < 40; i++) {
+		w_tag(&w, 1000 + i, 0);
+		w_varint(&w, 1);
+	}
+	for (unsigned i = 0; i < 30; i++) {
+		w_tag(&p, 1000 + i, 0);
+		w_varint(&p, 1);
+	}
+	w_sub(&w, 4, &p);
+	T_EQ_INT(check(&w, &err), HL_INVALID);
+	T_EQ_STR(err.msg, "caller.#1024: unknown field 1024: too many unknown fields (max 64 fields, 65536 bytes)");
+
+	hl_validate_limits lim = hl_validate_limits_default();
+	lim.max_unknown_bytes = 10; /* bytes: one 3-byte unknown field is fine, four are not */
+	w.n = 0;
+	w_bytes(&w, 100, "x", 1);
+	hl_error_clear(&err);
+	T_EQ_INT(hl_validate_wire(SAMPLE, w.b, w.n, &lim, &err), HL_OK);
+	for (int i = 0; i < 3; i++)
+		w_bytes(&w, 100, "x", 1);
+	T_EQ_INT(hl_validate_wire(SAMPLE, w.b, w.n, &lim, &err), HL_INVALID);
+	T_EQ_STR(err.msg, "#100: unknown field 100: too many unknown fields (max 64 fields, 10 bytes)");
+}
+
 static void test_unknown_fields(void)
 {
 	struct w w = {.n = 0}, p = {.n = 0};
@@ -690,6 +731,7 @@ int main(void)
 	T_RUN(test_truncated_and_overlong_varints);
 	T_RUN(test_wire_types);
 	T_RUN(test_unknown_fields);
+	T_RUN(test_unknown_fields_capped);
 	T_RUN(test_repeated_limits_and_packed);
 	T_RUN(test_bytes_fields_not_utf8_checked);
 	T_RUN(test_null_err_is_allowed);

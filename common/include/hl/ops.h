@@ -4,7 +4,7 @@
  * One background thread serves HTTP/1.0 and HTTP/1.1 on its own address,
  * for probes and scrapers only:
  *   GET /healthz  200 "ok\n" while the process runs
- *   GET /readyz   200 or 503 with the readiness callback's text
+ *   GET /readyz   200 or 503 with the readiness callback's last answer
  *   GET /metrics  200 with the registry in Prometheus text format 0.0.4
  *   other paths   404; methods other than GET and HEAD: 405
  * Every response carries Content-Length and "Connection: close"; the
@@ -29,14 +29,19 @@
 #define HL_OPS_MAX_REQUEST 8192
 #define HL_OPS_MAX_CONNS 16
 #define HL_OPS_READ_TIMEOUT_MS 5000
+#define HL_OPS_READY_INTERVAL_MS 500  /* between two readiness checks */
+#define HL_OPS_READY_STALE_MS 3000    /* an older answer (a check hangs): not ready */
 
 typedef struct hl_ops hl_ops;
 
 /*
  * Readiness check: append a short text report to body (e.g.
  * "db ok\nredis degraded\nmigrations ok\n") and return true when the service
- * is ready to take traffic.  Runs on the ops thread, one call at a time; it
- * must bound its own waiting (a probe times out after a second or so).
+ * is ready to take traffic.  Runs on a checker thread of its own every
+ * HL_OPS_READY_INTERVAL_MS, never on the serving thread, one call at a time;
+ * /readyz serves its last answer, and 503 when that answer is older than
+ * HL_OPS_READY_STALE_MS.  It should still bound its own waiting: hl_ops_stop
+ * waits for the check in hand.
  */
 typedef bool (*hl_ops_ready_fn)(void *arg, hl_buf *body);
 

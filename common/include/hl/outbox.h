@@ -7,22 +7,28 @@
  *
  *   - each relay thread has its own connection as the schema's system role,
  *     whose row policy opens the outbox of every tenant and nothing else;
- *   - a claim takes, in one transaction, up to `batch` due rows that are the
- *     oldest undelivered row of their subject for their target, FOR UPDATE
- *     SKIP LOCKED, so replicas and threads never deliver the same row at
- *     once and each target receives the rows of one subject in order (a
- *     target that is down holds back only its own rows);
- *   - each row is sent to its target (HOTLINE_<TARGET>_ADDR) with metadata
+ *   - a claim leases, in one short transaction of its own, up to `batch` due
+ *     rows that are the oldest undelivered row of their subject for their
+ *     target (FOR UPDATE SKIP LOCKED, then next_attempt_at is moved to the
+ *     end of the lease: the call timeout + 5 s, and the transaction
+ *     commits), so replicas and threads never deliver the same row at once
+ *     and each target receives the rows of one subject in order: a leased
+ *     row is still its subject's oldest undelivered one, so the rows behind
+ *     it wait (a target that is down holds back only its own rows);
+ *   - each row is sent to its target (HOTLINE_<TARGET>_ADDR), with no
+ *     transaction open and no row lock held, with metadata
  *     idempotency-key, x-tenant-id and x-actor and a deadline; the calls of
  *     a batch are in flight together (distinct subject/target pairs, so no
  *     order is lost), and the next claim follows at once while rows come;
- *   - results are marked for the whole batch in one statement each:
+ *   - results are marked for the whole batch in a second short transaction:
  *     delivered; retry later (UNAVAILABLE, UNIMPLEMENTED, DEADLINE_EXCEEDED,
  *     RESOURCE_EXHAUSTED, ABORTED: capped exponential backoff with jitter,
  *     forever); dead letter (any other code: kept, counted, re-drivable);
- *   - the transaction commits after the marks, so a relay killed at any
- *     point leaves its rows to be delivered again: receivers make that
- *     harmless with the inbox (hl/inbox.h).
+ *   - a relay killed (or a database lost) between the claim and the marks
+ *     leaves its rows leased: they come due again when the lease ends and
+ *     are delivered again; receivers make that harmless with the inbox
+ *     (hl/inbox.h).  Delivered rows are kept (delivered_at), for the
+ *     statistics of OutboxService.
  */
 #ifndef HL_OUTBOX_H
 #define HL_OUTBOX_H

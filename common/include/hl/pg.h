@@ -4,10 +4,18 @@
  * parameterized queries prepared once per connection.
  *
  * This is the only module that talks to libpq; it translates libpq errors
- * into hl_status (unique violation -> EXISTS, serialization failure or
- * deadlock -> ABORTED, statement timeout -> DEADLINE, lost connection ->
- * UNAVAILABLE) and never passes PostgreSQL's message text to clients, since
- * it can quote row values.  SQL text itself lives only in each service's
+ * into hl_status (hl_pg_sqlstate_status: unique violation -> EXISTS,
+ * serialization failure, deadlock or unknown completion -> ABORTED,
+ * statement timeout -> DEADLINE, lost connection, shutdown, read-only
+ * transaction or insufficient resources -> UNAVAILABLE; the retryable codes,
+ * so that an outbox relay retries a receiver that answers during a
+ * failover) and never passes PostgreSQL's message text to clients, since
+ * it can quote row values.
+ *
+ * Connections get connect_timeout=5 s, TCP keepalives (idle 10 s, interval
+ * 5 s, count 3) and tcp_user_timeout=15 s unless the DSN sets them, so a
+ * network partition or a stopped server fails a call in bounded time
+ * instead of hanging it.  SQL text itself lives only in each service's
  * store module; statements are identified by the address of their static
  * text, so a store passes the same `static const char SQL[]` every time.
  *
@@ -51,11 +59,34 @@ hl_status hl_pg_new(const char *dsn, const char *schema, hl_pg **out, hl_error *
 void hl_pg_free(hl_pg *pg);
 
 /*
+ * The libpq keywords and values hl_pg connects with for dsn (a conninfo
+ * string or URI): the defaults above, then dbname=dsn, which libpq expands
+ * (expand_dbname) so that the DSN's own settings win; NULL-terminated, at
+ * most HL__PG_CONN_PARAMS + 1 entries each.  Pure; for tests and pg.c.
+ */
+#define HL__PG_CONN_PARAMS 7
+void hl__pg_conn_params(const char *dsn, const char **kw, const char **val);
+
+/*
+ * The status a failed statement's SQLSTATE is translated to (NULL or "": a
+ * lost connection, UNAVAILABLE).  Pure.
+ */
+hl_status hl_pg_sqlstate_status(const char *sqlstate);
+
+/*
  * Make sure the connection is up.  After a failure, reconnecting is tried
  * again only after a backoff (100 ms doubling to 5 s), failing fast with
  * UNAVAILABLE in between so that callers do not pile up.
  */
 hl_status hl_pg_connect(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
+
+/*
+ * Check that the server answers "SELECT 1" within timeout_ms (outside a
+ * transaction; the connect itself is bounded by connect_timeout).  A server
+ * that does not answer in time (stopped, partitioned) costs the connection,
+ * and is HL_UNAVAILABLE.  For readiness probes.
+ */
+hl_status hl_pg_ping(hl_pg *pg, int timeout_ms, hl_error *err) HL_MUST_CHECK;
 
 /*
  * BEGIN a transaction acting for tenant (NULL: no tenant, for the system

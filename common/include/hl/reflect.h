@@ -4,6 +4,11 @@
  *
  * The index is built once at start-up and is read-only afterwards, so one
  * index serves every completion-queue thread.
+ *
+ * One reflection stream is bounded (rpc_server.c): after HL_REFLECT_MAX_REQUESTS
+ * requests, or HL_REFLECT_MAX_STREAM_BYTES bytes of answers (the whole
+ * descriptor set is some 30 KiB), the stream ends with RESOURCE_EXHAUSTED; a
+ * client opens a new one.  Tools such as grpcurl need a few dozen.
  */
 #ifndef HL_REFLECT_H
 #define HL_REFLECT_H
@@ -13,6 +18,9 @@
 
 #include "hl/arena.h"
 #include "hl/status.h"
+
+#define HL_REFLECT_MAX_REQUESTS 256
+#define HL_REFLECT_MAX_STREAM_BYTES (1024 * 1024)
 
 typedef struct hl_reflect hl_reflect;
 

@@ -19,7 +19,13 @@
  *   - repeated fields: at most max_repeated elements per field (packed
  *     elements are counted one by one);
  *   - nesting: at most max_depth levels of messages, the top level being 1.
- * Unknown fields are skipped after their structure is checked.
+ *   - unknown fields (numbers the descriptor does not know): their structure
+ *     is checked, and at most max_unknown_fields of them, of at most
+ *     max_unknown_bytes encoded bytes in all, in the whole message, since
+ *     protobuf-c keeps every one of them as an allocation of its own (a
+ *     request full of one-byte unknown fields would multiply its size in
+ *     memory); a few are accepted so that a sender with a newer .proto can
+ *     still talk to this version.
  *
  * Errors are HL_INVALID with a message naming the field path and the fault,
  * e.g. "caller.name: invalid UTF-8", "topic: contains NUL byte",
@@ -47,6 +53,8 @@ typedef struct hl_validate_limits {
 	size_t max_bytes;               /* per bytes field / unknown length-delimited value */
 	size_t max_repeated;            /* elements per repeated field, per message */
 	unsigned max_depth;             /* message nesting, top level = 1 */
+	size_t max_unknown_fields;      /* unknown fields in the whole message */
+	size_t max_unknown_bytes;       /* their encoded bytes (tags included) in all */
 	const hl_validate_override *overrides;  /* optional, may be NULL */
 	size_t n_overrides;
 } hl_validate_limits;
@@ -55,10 +63,13 @@ typedef struct hl_validate_limits {
 #define HL_VALIDATE_MAX_BYTES (1024 * 1024)
 #define HL_VALIDATE_MAX_REPEATED 1000
 #define HL_VALIDATE_MAX_DEPTH 32
+#define HL_VALIDATE_MAX_UNKNOWN_FIELDS 64
+#define HL_VALIDATE_MAX_UNKNOWN_BYTES (64 * 1024)
 
 /*
  * The default limits: strings 4096 bytes, bytes 1 MiB, 1000 elements per
- * repeated field, depth 32, no overrides.
+ * repeated field, depth 32, 64 unknown fields of 64 KiB in all, no
+ * overrides.
  */
 hl_validate_limits hl_validate_limits_default(void);
 
