@@ -17,9 +17,6 @@
 enum intake_caller_field { F_NAME, F_PHONE, F_ID_NUMBER, F_ADDRESS, F_EMAIL, F_COUNT };
 extern const char *const intake_caller_fields[F_COUNT]; /* "name", "phone", ... */
 
-/* Longest description and on-the-spot answer, in characters (up to 4 bytes each on the wire). */
-#define INTAKE_LONG_TEXT_MAX 5000
-
 typedef struct intake_app {
 	hl_keyring *keys;
 	int retention_years;

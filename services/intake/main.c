@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hl/limits.h"
 #include "hl/program.h"
 #include "intake.h"
 #include "store.h"
@@ -26,11 +27,14 @@ static const hl_config_item items[] = {
 	 "years a ticket's caller data is kept (selects its retention-period key)", false},
 };
 
-/* The long free-text fields pass the wire check; the handlers bound them in characters. */
+/* Wire bounds of the free-text fields (hl/limits.h, shared with dispatch); the handlers bound
+ * them in characters. AmendTicket's new_value is at most the longest amendable field. */
 static const hl_validate_override field_limits[] = {
-	{"hotline.intake.v1.CreateTicketRequest.description", 4 * INTAKE_LONG_TEXT_MAX},
-	{"hotline.intake.v1.CreateTicketRequest.answer", 4 * INTAKE_LONG_TEXT_MAX},
-	{"hotline.intake.v1.AmendTicketRequest.new_value", 4 * INTAKE_LONG_TEXT_MAX},
+	{"hotline.intake.v1.CreateTicketRequest.topic", HL_LIMIT_WIRE_BYTES(HL_LIMIT_TOPIC_CHARS)},
+	{"hotline.intake.v1.CreateTicketRequest.description", HL_LIMIT_WIRE_BYTES(HL_LIMIT_DESCRIPTION_CHARS)},
+	{"hotline.intake.v1.CreateTicketRequest.area", HL_LIMIT_WIRE_BYTES(HL_LIMIT_AREA_CHARS)},
+	{"hotline.intake.v1.CreateTicketRequest.answer", HL_LIMIT_WIRE_BYTES(HL_LIMIT_ANSWER_CHARS)},
+	{"hotline.intake.v1.AmendTicketRequest.new_value", HL_LIMIT_WIRE_BYTES(HL_LIMIT_DESCRIPTION_CHARS)},
 };
 
 extern const hl_migration intake_migrations[];

@@ -10,6 +10,7 @@
 #include "hl/audit.h"
 #include "hl/buf.h"
 #include "hl/crypto.h"
+#include "hl/limits.h"
 #include "hl/roles.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "intake.h"
@@ -26,9 +27,9 @@ typedef struct amend_field {
 } amend_field;
 
 static const amend_field fields[] = {
-	{"topic", -1, NULL, 200},
-	{"description", -1, NULL, INTAKE_LONG_TEXT_MAX},
-	{"area", -1, NULL, 100},
+	{"topic", -1, NULL, HL_LIMIT_TOPIC_CHARS},
+	{"description", -1, NULL, HL_LIMIT_DESCRIPTION_CHARS},
+	{"area", -1, NULL, HL_LIMIT_AREA_CHARS},
 	{"category", -1, &hotline__common__v1__category__descriptor, 64},
 	{"priority", -1, &hotline__common__v1__priority__descriptor, 64},
 	{"confidentiality", -1, &hotline__common__v1__confidentiality__descriptor, 64},

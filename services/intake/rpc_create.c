@@ -17,6 +17,7 @@
 #include "hl/crypto.h"
 #include "hl/enqueue.h"
 #include "hl/handler.h"
+#include "hl/limits.h"
 #include "hl/mask.h"
 #include "hl/roles.h"
 #include "hotline/common/v1/common.pb-c.h"
@@ -81,10 +82,10 @@ static hl_status validate(hl_call *c, const Hotline__Intake__V1__CreateTicketReq
 		return hl_call_fail(c, HL_INVALID, "priority: not a Priority value");
 	if (r->confidentiality && !enum_known(&hotline__common__v1__confidentiality__descriptor, r->confidentiality))
 		return hl_call_fail(c, HL_INVALID, "confidentiality: not a Confidentiality value");
-	if ((st = hl_call_check_text(c, "topic", r->topic, 200, true)) ||
-	    (st = hl_call_check_text(c, "description", r->description, INTAKE_LONG_TEXT_MAX, false)) ||
-	    (st = hl_call_check_text(c, "area", r->area, 100, false)) ||
-	    (st = hl_call_check_text(c, "answer", r->answer, INTAKE_LONG_TEXT_MAX, false)))
+	if ((st = hl_call_check_text(c, "topic", r->topic, HL_LIMIT_TOPIC_CHARS, true)) ||
+	    (st = hl_call_check_text(c, "description", r->description, HL_LIMIT_DESCRIPTION_CHARS, false)) ||
+	    (st = hl_call_check_text(c, "area", r->area, HL_LIMIT_AREA_CHARS, false)) ||
+	    (st = hl_call_check_text(c, "answer", r->answer, HL_LIMIT_ANSWER_CHARS, false)))
 		return st;
 	if (r->answer_on_spot && r->category != HOTLINE__COMMON__V1__CATEGORY__CATEGORY_CONSULTATION)
 		return hl_call_fail(c, HL_INVALID, "answer_on_spot: only consultations are answered on the spot");

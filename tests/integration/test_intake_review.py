@@ -1,0 +1,113 @@
+"""test_intake_review - the intake defects found in security review, each proven against the real
+stack (PostgreSQL, Redis, intake and dispatch over mutual TLS, python3-grpcio clients).
+
+- Limits: every free-text field that intake sends to dispatch has one limit (hl/limits.h) on
+  both sides: the longest value intake accepts (4-byte characters, the worst case on the wire)
+  reaches dispatch and becomes a case (no dead letter); one character more is refused by intake
+  with INVALID_ARGUMENT naming the field.
+"""
+import random
+import unittest
+
+import grpc
+
+import hotline_test as ht
+from hotline.common.v1 import common_pb2 as cm
+from hotline.intake.v1 import intake_pb2 as pb
+
+INTAKE = "hotline.intake.v1.IntakeService"
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+WIDE = "\U00020000"  # 𠀀: 4 bytes of UTF-8, the longest a character can be
+
+RESPONSES = {
+    "CreateTicket": pb.CreateTicketResponse,
+    "GetTicket": pb.GetTicketResponse,
+    "ListTickets": pb.ListTicketsResponse,
+    "AmendTicket": pb.AmendTicketResponse,
+    "RevealCaller": pb.RevealCallerResponse,
+    "FindTicketsByPhone": pb.FindTicketsByPhoneResponse,
+}
+
+# field -> the limit in characters (hl/limits.h)
+LIMITS = {"topic": 200, "description": 5000, "area": 100}
+
+
+def phone():
+    return "137" + "".join(random.choice("0123456789") for _ in range(8))
+
+
+class Review(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ch = ht.channel("intake")
+        grpc.channel_ready_future(cls.ch).result(timeout=30)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ch.close()
+
+    def call(self, method, req, tenant="demo", roles=("agent",), sub="agent-1", **claims):
+        md = ht.auth(roles=roles, tenant=tenant, sub=sub, **claims)
+        return ht.rpc(self.ch, INTAKE, method, req, RESPONSES[method], metadata=md, timeout=20)
+
+    def fails(self, method, req, **kw):
+        return ht.code_of(self.call, method, req, **kw)
+
+    @staticmethod
+    def request(**kw):
+        fields = dict(request_id=ht.request_id(), channel=cm.CHANNEL_PHONE, category=cm.CATEGORY_COMPLAINT,
+                      topic="复核测试工单", description="市民来电反映问题。", area="朝阳区",
+                      caller=pb.Caller(name="张三", phone=phone()))
+        fields.update(kw)
+        return pb.CreateTicketRequest(**fields)
+
+    def create(self, tenant="demo", **kw):
+        return self.call("CreateTicket", self.request(**kw), tenant=tenant)
+
+
+class Limits(Review):
+
+    def delivered(self, ticket_id):
+        """The SubmitTicket row of the ticket was delivered (not dead-lettered) and dispatch has a case."""
+        sql = ("SELECT coalesce(bool_or(delivered_at IS NOT NULL), false), coalesce(bool_or(dead_at IS NOT NULL), false) "
+               "FROM intake.outbox WHERE subject_id = '%s' AND target = 'dispatch'" % ticket_id)
+
+        def done():
+            row = ht.psql(sql)[0]
+            return row if "t" in row else None
+
+        delivered, dead = ht.wait_for(done, timeout=60, what="SubmitTicket delivery of " + ticket_id)
+        self.assertEqual((delivered, dead), ("t", "f"), "SubmitTicket dead-lettered")
+        self.assertEqual(ht.count_rows("dispatch.cases", "ticket_id = '%s'" % ticket_id), 1, "no case at dispatch")
+
+    def test_longest_accepted_values_reach_dispatch(self):
+        tenant = ht.new_tenant("lim")
+        t = self.create(tenant=tenant, topic=WIDE * LIMITS["topic"], description=WIDE * LIMITS["description"],
+                        area=WIDE * LIMITS["area"]).ticket
+        self.delivered(t.id)
+
+    def test_one_character_over_is_refused_naming_the_field(self):
+        tenant = ht.new_tenant("lim")
+        for field, n in LIMITS.items():
+            code, details = self.fails("CreateTicket", self.request(**{field: WIDE * (n + 1)}), tenant=tenant)
+            self.assertEqual(code, INVALID, field)
+            self.assertIn(field, details)
+        answer = dict(category=cm.CATEGORY_CONSULTATION, answer_on_spot=True)
+        self.create(tenant=tenant, answer=WIDE * 5000, **answer)
+        code, details = self.fails("CreateTicket", self.request(answer=WIDE * 5001, **answer), tenant=tenant)
+        self.assertEqual((code, "answer" in details), (INVALID, True))
+        self.assertEqual(ht.count_rows("intake.tickets", "tenant_id = '%s'" % tenant), 1)
+
+    def test_amended_text_has_the_same_limits(self):
+        tenant = ht.new_tenant("lim")
+        t = self.create(tenant=tenant).ticket
+        for field, n in LIMITS.items():
+            amend = lambda v: pb.AmendTicketRequest(id=t.id, field=field, new_value=v, reason="更正",
+                                                    request_id=ht.request_id())
+            self.call("AmendTicket", amend(WIDE * n), tenant=tenant)
+            code, details = self.fails("AmendTicket", amend(WIDE * (n + 1)), tenant=tenant)
+            self.assertEqual((code, "new_value" in details), (INVALID, True), field)
+
+
+if __name__ == "__main__":
+    unittest.main()
