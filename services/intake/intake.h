@@ -30,6 +30,7 @@ typedef struct intake_blob {
 
 typedef struct intake_ticket {
 	const char *tenant, *id, *ticket_no, *request_id;
+	const char *request_digest; /* intake_request_digest of the creating request; NULL for old rows */
 	int status;
 	int64_t status_version;
 	int channel, category, priority, confidentiality;
@@ -56,6 +57,16 @@ Hotline__Intake__V1__Amendment *intake_amendment_msg(hl_call *c, const struct st
 hl_status intake_notes_msg(hl_call *c, const char *ticket_id, Hotline__Intake__V1__PublicNote ***out,
 			   size_t *n) HL_MUST_CHECK;
 hl_status intake_unwrap_key(hl_call *c, const intake_ticket *t, uint8_t dek[32]) HL_MUST_CHECK;
+/*
+ * The digest that tells whether a repeated request_id carries the same request (R31): the
+ * HMAC, under the tenant's keyed-index key, of the SHA-256 of msg packed (the caller clears its
+ * request_id first).  Keyed because requests hold caller data: a stored digest must not let
+ * anyone confirm a guessed phone.  *out is lowercase hex in the arena.
+ */
+hl_status intake_request_digest(hl_call *c, const char *method, const ProtobufCMessage *msg,
+				const char **out) HL_MUST_CHECK;
+/* Fail the call with INVALID_ARGUMENT when request_id was first used for a request of another digest. */
+hl_status intake_same_request(hl_call *c, const char *first_digest, const char *digest) HL_MUST_CHECK;
 
 /* rpc_create.c, shared with the other handlers */
 /* Seal one caller field of ticket t with its data key; empty value: no cipher, "" mask. */

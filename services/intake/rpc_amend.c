@@ -152,6 +152,22 @@ static hl_status apply(hl_call *c, const Hotline__Intake__V1__AmendTicketRequest
 	return hl_call_commit(c);
 }
 
+static hl_status amend_digest(hl_call *c, const Hotline__Intake__V1__AmendTicketRequest *r, const char **digest)
+{
+	Hotline__Intake__V1__AmendTicketRequest body = *r;
+	body.request_id = "";
+	return intake_request_digest(c, "AmendTicket", &body.base, digest);
+}
+
+/* The amendment a repeated request_id made before (*am NULL: none); a different request is refused. */
+static hl_status find_repeat(hl_call *c, const char *request_id, const char *digest, store_amendment **am)
+{
+	hl_error err;
+	if (store_amendment_by_request(hl_call_pg(c), hl_call_arena(c), request_id, am, &err))
+		return hl_call_fail_err(c, &err);
+	return *am ? intake_same_request(c, (*am)->request_digest, digest) : HL_OK;
+}
+
 hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Intake__V1__AmendTicketRequest *r = vreq;
@@ -164,8 +180,9 @@ hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
 	hl_error err;
 	store_amendment *am = NULL;
 	intake_ticket *t;
-	if (r->request_id[0] && store_amendment_by_request(pg, a, r->request_id, &am, &err))
-		return hl_call_fail_err(c, &err);
+	const char *digest = NULL;
+	if (r->request_id[0] && ((st = amend_digest(c, r, &digest)) || (st = find_repeat(c, r->request_id, digest, &am))))
+		return st;
 	if (!am) {
 		if (store_ticket_get(pg, a, r->id, NULL, true, &t, &err))
 			return hl_call_fail_err(c, &err);
@@ -174,6 +191,7 @@ hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
 		am = hl_arena_alloc(a, sizeof *am);
 		if (!am)
 			return hl_call_fail(c, HL_NOMEM, "out of memory");
+		am->request_digest = digest;
 		if ((st = apply(c, r, f, t, am)))
 			return st == HL_EXISTS ? hl_call_fail(c, HL_ABORTED, "concurrent amendment, retry") : st;
 		if ((st = hl_call_begin(c)))

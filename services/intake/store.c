@@ -12,7 +12,7 @@
 	"phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, "           \
 	"caller_address, caller_email, masked_name, masked_phone, masked_id_number, masked_address, "   \
 	"masked_email, query_code, (extract(epoch from created_at) * 1000000)::bigint, "                \
-	"(extract(epoch from updated_at) * 1000000)::bigint"
+	"(extract(epoch from updated_at) * 1000000)::bigint, request_digest"
 
 const char store_missing_chain_sql[] =
 	"SELECT t.id::text FROM tickets t WHERE t.tenant_id = current_tenant() AND NOT EXISTS "
@@ -23,11 +23,11 @@ static const char SQL_INSERT[] =
 	"category, priority, confidentiality, topic, description, area, answer, registered_by, anonymous, "
 	"repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, "
 	"caller_address, caller_email, masked_name, masked_phone, masked_id_number, masked_address, "
-	"masked_email, query_code) VALUES ($1, $2, "
+	"masked_email, query_code, request_digest) VALUES ($1, $2, "
 	"to_char(now() AT TIME ZONE $30, 'YYYYMMDD') || "
 	"(SELECT lpad(n::text, greatest(7, length(n::text)), '0') FROM nextval('ticket_no_seq') n), "
 	"$3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, "
-	"$23, $24, $25, $26, $27, $28, $29) "
+	"$23, $24, $25, $26, $27, $28, $29, $31) "
 	"RETURNING ticket_no, (extract(epoch from created_at) * 1000000)::bigint), "
 	"r AS (INSERT INTO registrations (tenant_id, ticket_id, channel, category, priority, confidentiality, "
 	"topic, description, area, anonymous, answer, registered_by, caller_name, caller_phone, "
@@ -67,11 +67,11 @@ static const char SQL_SET_STATUS[] =
 
 static const char SQL_AMEND_INSERT[] =
 	"INSERT INTO amendments (tenant_id, id, ticket_id, request_id, field, old_value, new_value, new_cipher, "
-	"reason, author) VALUES (current_tenant(), $1, $2, $3, $4, $5, $6, $7, $8, $9) "
+	"reason, author, request_digest) VALUES (current_tenant(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
 	"RETURNING (extract(epoch from created_at) * 1000000)::bigint";
 #define AMEND_COLS                                                                                       \
 	"id, ticket_id, request_id, field, old_value, new_value, new_cipher, reason, author, "          \
-	"(extract(epoch from created_at) * 1000000)::bigint"
+	"(extract(epoch from created_at) * 1000000)::bigint, request_digest"
 static const char SQL_AMEND_BY_REQUEST[] =
 	"SELECT " AMEND_COLS " FROM amendments WHERE tenant_id = current_tenant() AND request_id = $1";
 static const char SQL_AMENDMENTS[] =
@@ -165,6 +165,7 @@ static hl_status row_ticket(const PGresult *r, int i, hl_arena *a, intake_ticket
 		st = blob(r, i, 30, a, &t->query_code);
 	t->created_us = hl_pg_get_int(r, i, 31);
 	t->updated_us = hl_pg_get_int(r, i, 32);
+	t->request_digest = hl_pg_get(r, i, 33);
 	*out = t;
 	return st;
 }
@@ -231,6 +232,7 @@ hl_status store_ticket_insert(hl_pg *pg, hl_arena *a, intake_ticket *t, const ch
 		hl_pg_arg_text(&args, t->masked[f]);
 	arg_blob(&args, t->query_code);                   /* 29 */
 	hl_pg_arg_text(&args, time_zone);                 /* 30 */
+	hl_pg_arg_text(&args, t->request_digest);         /* 31 */
 	PGresult *r;
 	hl_status st = hl_pg_exec(pg, a, SQL_INSERT, &args, &r, err);
 	if (st)
@@ -387,6 +389,7 @@ hl_status store_amendment_insert(hl_pg *pg, hl_arena *a, store_amendment *am, hl
 	arg_blob(&args, am->new_cipher);
 	hl_pg_arg_text(&args, am->reason);
 	hl_pg_arg_text(&args, am->author);
+	hl_pg_arg_text(&args, am->request_digest);
 	PGresult *r;
 	hl_status st = hl_pg_exec(pg, a, SQL_AMEND_INSERT, &args, &r, err);
 	if (st == HL_OK)
@@ -415,6 +418,7 @@ static hl_status rows_amendments(const PGresult *r, hl_arena *a, store_amendment
 		m->reason = text(r, i, 7);
 		m->author = text(r, i, 8);
 		m->created_us = hl_pg_get_int(r, i, 9);
+		m->request_digest = hl_pg_get(r, i, 10);
 		(*out)[i] = m;
 	}
 	return HL_OK;

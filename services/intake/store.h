@@ -21,6 +21,7 @@ typedef struct store_list_filter {
 
 typedef struct store_amendment {
 	const char *id, *ticket_id, *request_id, *field, *old_value, *new_value, *reason, *author;
+	const char *request_digest; /* intake_request_digest of the amending request; NULL for old rows */
 	intake_blob new_cipher;
 	int64_t created_us;
 } store_amendment;

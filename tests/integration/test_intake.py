@@ -387,9 +387,9 @@ class IntakeTest(unittest.TestCase):
                                        % first.ticket.id), 1)
         self.assertEqual(self.audit_actions(first.ticket.id, "ticket.create"), 1)
 
-    def test_same_request_id_with_another_body_returns_the_first_ticket(self):
-        # The code answers a repeated request_id with the first result, whatever the body says
-        # (rpc_create.c: find_replay before validation of the differences): nothing is changed.
+    def test_same_request_id_with_another_body_is_refused(self):
+        # A repeated request_id must carry the same request (its keyed digest is stored with the
+        # ticket): another body is INVALID_ARGUMENT and nothing is changed or written.
         tenant = ht.new_tenant("in-idem2")
         req = self.request(topic="第一次的主题" + han(3))
         first = self.call("CreateTicket", req, tenant=tenant)
@@ -399,11 +399,12 @@ class IntakeTest(unittest.TestCase):
         other.topic = "完全不同的主题"
         other.category = cm.CATEGORY_PRAISE
         other.caller.phone = phone()
-        again = self.call("CreateTicket", other, tenant=tenant)
-        self.assertEqual((again.ticket.id, again.ticket.ticket_no, again.query_code),
-                         (first.ticket.id, first.ticket.ticket_no, first.query_code))
-        self.assertEqual((again.ticket.topic, again.ticket.category), (req.topic, cm.CATEGORY_COMPLAINT))
-        self.assertEqual(again.ticket.caller.phone, masked_phone(req.caller.phone))
+        code, details = self.fails("CreateTicket", other, tenant=tenant)
+        self.assertEqual((code, details),
+                         (grpc.StatusCode.INVALID_ARGUMENT, "request_id: already used for a different request"))
+        again = self.call("GetTicket", pb.GetTicketRequest(id=first.ticket.id), tenant=tenant).ticket
+        self.assertEqual((again.topic, again.category), (req.topic, cm.CATEGORY_COMPLAINT))
+        self.assertEqual(again.caller.phone, masked_phone(req.caller.phone))
         after = self.counts(tenant)
         for table in ("tickets", "registrations", tenant + ":tickets", tenant + ":amendments"):
             self.assertEqual(after[table], before[table], "nothing written for the repeat: " + table)

@@ -5,7 +5,12 @@ stack (PostgreSQL, Redis, intake and dispatch over mutual TLS, python3-grpcio cl
   both sides: the longest value intake accepts (4-byte characters, the worst case on the wire)
   reaches dispatch and becomes a case (no dead letter); one character more is refused by intake
   with INVALID_ARGUMENT naming the field.
+- Request ids: a repeated request_id with the same request replays the first result; with a
+  different request (CreateTicket or AmendTicket) it is INVALID_ARGUMENT "request_id: already
+  used for a different request", nothing is written, and the stored digest is keyed per tenant
+  (not a plain hash that would confirm a guessed phone).
 """
+import hashlib
 import random
 import unittest
 
@@ -107,6 +112,58 @@ class Limits(Review):
             self.call("AmendTicket", amend(WIDE * n), tenant=tenant)
             code, details = self.fails("AmendTicket", amend(WIDE * (n + 1)), tenant=tenant)
             self.assertEqual((code, "new_value" in details), (INVALID, True), field)
+
+
+class RequestIds(Review):
+    REUSED = "request_id: already used for a different request"
+
+    def test_same_request_replays_different_request_is_refused(self):
+        tenant = ht.new_tenant("rid")
+        req = self.request()
+        first = self.call("CreateTicket", req, tenant=tenant)
+        again = self.call("CreateTicket", req, tenant=tenant)
+        self.assertEqual((again.ticket.id, again.query_code), (first.ticket.id, first.query_code))
+        changes = [dict(description="另一件事"), dict(caller=pb.Caller(name="张三", phone=phone())),
+                   dict(category=cm.CATEGORY_HELP), dict(anonymous=True)]
+        for change in changes:
+            other = pb.CreateTicketRequest()
+            other.CopyFrom(req)
+            for k, v in change.items():
+                if isinstance(v, pb.Caller):
+                    other.caller.CopyFrom(v)
+                else:
+                    setattr(other, k, v)
+            code, details = self.fails("CreateTicket", other, tenant=tenant)
+            self.assertEqual((code, details), (INVALID, self.REUSED), change)
+        self.assertEqual(ht.count_rows("intake.tickets", "tenant_id = '%s'" % tenant), 1)
+
+    def test_digest_is_keyed_per_tenant(self):
+        a, b = ht.new_tenant("rid"), ht.new_tenant("rid")
+        req = self.request()
+        ta = self.call("CreateTicket", req, tenant=a).ticket
+        tb = self.call("CreateTicket", req, tenant=b).ticket
+        da = ht.psql("SELECT request_digest FROM intake.tickets WHERE id = '%s'" % ta.id)[0][0]
+        db = ht.psql("SELECT request_digest FROM intake.tickets WHERE id = '%s'" % tb.id)[0][0]
+        self.assertRegex(da, "^[0-9a-f]{64}$")
+        self.assertNotEqual(da, db, "the same request in another tenant has another digest")
+        plain = pb.CreateTicketRequest()
+        plain.CopyFrom(req)
+        plain.request_id = ""
+        self.assertNotEqual(da, hashlib.sha256(plain.SerializeToString()).hexdigest(), "not a plain hash")
+
+    def test_amendment_request_id_reused_for_another_change(self):
+        tenant = ht.new_tenant("rid")
+        t = self.create(tenant=tenant).ticket
+        rid = ht.request_id()
+        req = pb.AmendTicketRequest(id=t.id, field="caller.phone", new_value=phone(), reason="来电人更正",
+                                    request_id=rid)
+        first = self.call("AmendTicket", req, tenant=tenant)
+        self.assertEqual(self.call("AmendTicket", req, tenant=tenant).amendment.id, first.amendment.id)
+        other = pb.AmendTicketRequest(id=t.id, field="caller.phone", new_value=phone(), reason="来电人更正",
+                                      request_id=rid)
+        code, details = self.fails("AmendTicket", other, tenant=tenant)
+        self.assertEqual((code, details), (INVALID, self.REUSED))
+        self.assertEqual(ht.count_rows("intake.amendments", "tenant_id = '%s'" % tenant), 1)
 
 
 if __name__ == "__main__":
