@@ -42,9 +42,26 @@ typedef struct intake_ticket {
 	const char *masked[F_COUNT];
 	intake_blob query_code;
 	int64_t created_us, updated_us;
-	const char *const *implicated; /* CreateTicket only: departments a report implicates (to dispatch) */
+	const char *const *implicated; /* departments a report implicates (recusal, R33; sent to dispatch) */
 	size_t n_implicated;
 } intake_ticket;
+
+/*
+ * Who may see a ticket at intake (docs/security.md §3.1): recusal first - a principal whose
+ * JWT dept is one of the ticket's implicated departments never sees it - then confidentiality:
+ * the registering principal sees its own tickets, others up to their clearance (inspector:
+ * secret; supervisor, auditor, tenant_admin: confidential; every other staff role: internal).
+ */
+typedef struct intake_viewer {
+	const char *actor; /* sees the tickets it registered */
+	const char *dept;  /* NULL: none; tickets implicating it are hidden */
+	int clearance;     /* highest Confidentiality value seen on others' tickets */
+} intake_viewer;
+
+/* The viewer the calling principal is. */
+void intake_viewer_of(hl_call *c, intake_viewer *v);
+/* True when v may see t. */
+bool intake_may_see(const intake_viewer *v, const intake_ticket *t);
 
 /* methods.c */
 extern const hl_service intake_service;

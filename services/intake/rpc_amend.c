@@ -40,6 +40,14 @@ static const amend_field fields[] = {
 	{"caller.email", F_EMAIL, NULL, 128},
 };
 
+/* t exists and the caller may see it (a ticket one may not see answers as an unknown one). */
+static bool visible(hl_call *c, const intake_ticket *t)
+{
+	intake_viewer v;
+	intake_viewer_of(c, &v);
+	return t && intake_may_see(&v, t);
+}
+
 static const amend_field *find_field(const char *name)
 {
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
@@ -186,7 +194,7 @@ hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
 	if (!am) {
 		if (store_ticket_get(pg, a, r->id, NULL, true, &t, &err))
 			return hl_call_fail_err(c, &err);
-		if (!t)
+		if (!visible(c, t))
 			return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
 		am = hl_arena_alloc(a, sizeof *am);
 		if (!am)
@@ -201,6 +209,8 @@ hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
 	if (store_ticket_get(pg, a, am->ticket_id ? am->ticket_id : r->id, NULL, false, &t, &err))
 		return hl_call_fail_err(c, &err);
 	hl_pg_rollback(pg);
+	if (t && !visible(c, t))
+		return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
 	Hotline__Intake__V1__AmendTicketResponse *out =
 		HL_NEW(c, hotline__intake__v1__amend_ticket_response__descriptor);
 	if (!t || !out || !(out->ticket = intake_ticket_msg(c, t)) || !(out->amendment = intake_amendment_msg(c, am)))
@@ -244,7 +254,7 @@ hl_status intake_reveal_caller(hl_call *c, const void *vreq, void **resp)
 	intake_ticket *t;
 	if (store_ticket_get(pg, a, r->id, NULL, false, &t, &err))
 		return hl_call_fail_err(c, &err);
-	if (!t)
+	if (!visible(c, t)) /* recusal and confidentiality come before the pii_reader role's reach */
 		return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
 	Hotline__Intake__V1__RevealCallerResponse *out =
 		HL_NEW(c, hotline__intake__v1__reveal_caller_response__descriptor);

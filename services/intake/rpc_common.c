@@ -7,6 +7,8 @@
 #include "hl/crypto.h"
 #include "hl/handler.h"
 #include "hl/pg.h"
+#include "hl/roles.h"
+#include "hotline/common/v1/common.pb-c.h"
 #include "intake.h"
 #include "store.h"
 
@@ -24,6 +26,29 @@ hl_status intake_unwrap_key(hl_call *c, const intake_ticket *t, uint8_t dek[32])
 	if (st == HL_CRYPTO)
 		return hl_call_fail(c, HL_DATA_LOSS, "caller data cannot be decrypted: the stored key was altered");
 	return st ? hl_call_fail(c, HL_INTERNAL, "caller data cannot be decrypted") : HL_OK;
+}
+
+void intake_viewer_of(hl_call *c, intake_viewer *v)
+{
+	const hl_principal *p = hl_call_principal(c);
+	v->actor = p->actor;
+	v->dept = p->claims && p->claims->dept && p->claims->dept[0] ? p->claims->dept : NULL;
+	if (hl_call_has_role(c, HL_ROLE_INSPECTOR))
+		v->clearance = HOTLINE__COMMON__V1__CONFIDENTIALITY__CONFIDENTIALITY_SECRET;
+	else if (hl_call_has_role(c, HL_ROLE_SUPERVISOR) || hl_call_has_role(c, HL_ROLE_AUDITOR) ||
+		 hl_call_has_role(c, HL_ROLE_TENANT_ADMIN))
+		v->clearance = HOTLINE__COMMON__V1__CONFIDENTIALITY__CONFIDENTIALITY_CONFIDENTIAL;
+	else
+		v->clearance = HOTLINE__COMMON__V1__CONFIDENTIALITY__CONFIDENTIALITY_INTERNAL;
+}
+
+/* Written once more, as SQL, in store.c (VISIBLE_TO_VIEWER) for lists: keep the two alike. */
+bool intake_may_see(const intake_viewer *v, const intake_ticket *t)
+{
+	for (size_t i = 0; v->dept && i < t->n_implicated; i++)
+		if (strcmp(t->implicated[i], v->dept) == 0)
+			return false;
+	return t->confidentiality <= v->clearance || strcmp(t->registered_by, v->actor) == 0;
 }
 
 hl_status intake_request_digest(hl_call *c, const char *method, const ProtobufCMessage *msg, const char **out)

@@ -1,6 +1,7 @@
 /*
  * rpc_read.c - GetTicket, ListTickets and FindTicketsByPhone: what staff
- * see of tickets, with caller data always masked.
+ * see of tickets, with caller data always masked, and only the tickets they
+ * may see (recusal and confidentiality: intake_may_see).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,14 +48,14 @@ hl_status intake_get_ticket(hl_call *c, const void *vreq, void **resp)
 	if ((st = hl_call_begin(c)))
 		return st;
 	intake_ticket *t;
+	intake_viewer v;
 	hl_error err;
 	if (store_ticket_get(hl_call_pg(c), hl_call_arena(c), r->id[0] ? r->id : NULL,
 			     r->id[0] ? NULL : r->ticket_no, false, &t, &err))
 		return hl_call_fail_err(c, &err);
-	if (!t) {
-		hl_pg_rollback(hl_call_pg(c));
+	intake_viewer_of(c, &v);
+	if (!t || !intake_may_see(&v, t)) /* a ticket one may not see is not there */
 		return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
-	}
 	Hotline__Intake__V1__GetTicketResponse *out = HL_NEW(c, hotline__intake__v1__get_ticket_response__descriptor);
 	if (!out || !(out->ticket = intake_ticket_msg(c, t)))
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
@@ -140,10 +141,13 @@ hl_status intake_list_tickets(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Intake__V1__ListTicketsRequest *r = vreq;
 	store_list_filter f;
+	intake_viewer v;
 	hl_status st;
 	if ((st = hl_call_require_any(c, hl_roles_staff)) || (st = list_filter(c, r, &f)) ||
 	    (st = hl_call_begin(c)))
 		return st;
+	intake_viewer_of(c, &v);
+	f.viewer = &v;
 	intake_ticket **rows;
 	int n;
 	hl_error err;
@@ -181,9 +185,11 @@ hl_status intake_find_by_phone(hl_call *c, const void *vreq, void **resp)
 		return st;
 	intake_ticket **rows;
 	int n;
+	intake_viewer v;
 	hl_error err;
-	st = store_ticket_by_phone(hl_call_pg(c), hl_call_arena(c), index, r->page_size ? r->page_size : 50, &rows, &n,
-				   &err);
+	intake_viewer_of(c, &v);
+	st = store_ticket_by_phone(hl_call_pg(c), hl_call_arena(c), index, &v, r->page_size ? r->page_size : 50, &rows,
+				   &n, &err);
 	hl_pg_rollback(hl_call_pg(c));
 	if (st)
 		return hl_call_fail_err(c, &err);

@@ -176,8 +176,12 @@ class IntakeTest(unittest.TestCase):
                            description="希望在建国路增设一条夜间公交线路。😀 mixed ASCII", area="北京市朝阳区")
         created = self.call("CreateTicket", req, tenant=tenant, sub="agent-7")
         t = created.ticket
-        by_id = self.call("GetTicket", pb.GetTicketRequest(id=t.id), tenant=tenant).ticket
-        by_no = self.call("GetTicket", pb.GetTicketRequest(ticket_no=t.ticket_no), tenant=tenant).ticket
+        # confidential: seen by a supervisor (docs/security.md §3.1), not by another agent
+        by_id = self.call("GetTicket", pb.GetTicketRequest(id=t.id), tenant=tenant, roles=("supervisor",)).ticket
+        by_no = self.call("GetTicket", pb.GetTicketRequest(ticket_no=t.ticket_no), tenant=tenant,
+                          roles=("supervisor",)).ticket
+        self.assertEqual(self.fails("GetTicket", pb.GetTicketRequest(id=t.id), tenant=tenant)[0],
+                         grpc.StatusCode.NOT_FOUND)
         for got in (by_id, by_no):
             self.assertEqual((got.id, got.ticket_no, got.tenant), (t.id, t.ticket_no, tenant))
             self.assertEqual((got.channel, got.category, got.priority, got.confidentiality),

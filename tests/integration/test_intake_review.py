@@ -9,6 +9,10 @@ stack (PostgreSQL, Redis, intake and dispatch over mutual TLS, python3-grpcio cl
   different request (CreateTicket or AmendTicket) it is INVALID_ARGUMENT "request_id: already
   used for a different request", nothing is written, and the stored digest is keyed per tenant
   (not a plain hash that would confirm a guessed phone).
+- Visibility: a principal whose JWT dept is implicated by a report gets NOT_FOUND on GetTicket,
+  RevealCaller and AmendTicket and does not find it in ListTickets or FindTicketsByPhone (even an
+  inspector); confidential tickets are seen by their registrant, supervisor, auditor,
+  tenant_admin and inspector only, secret ones by their registrant and inspector only.
 """
 import hashlib
 import random
@@ -164,6 +168,78 @@ class RequestIds(Review):
         code, details = self.fails("AmendTicket", other, tenant=tenant)
         self.assertEqual((code, details), (INVALID, self.REUSED))
         self.assertEqual(ht.count_rows("intake.amendments", "tenant_id = '%s'" % tenant), 1)
+
+
+NOT_FOUND = grpc.StatusCode.NOT_FOUND
+
+
+class Visibility(Review):
+    """One tenant; tickets registered by agent-1; every reader another principal."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tenant = ht.new_tenant("vis")
+        cls.marker = "可见性" + ht.request_id()[-10:]
+
+    def register(self, **kw):
+        p = phone()
+        kw.setdefault("topic", self.marker + " " + ht.request_id()[-6:])
+        t = self.call("CreateTicket", self.request(caller=pb.Caller(name="李四", phone=p), **kw),
+                      tenant=self.tenant).ticket
+        return t, p
+
+    def sees(self, t, p, roles, dept=None, sub="reader-1"):
+        """What the principal gets: (GetTicket ok, listed, found by phone, revealed) for ticket t."""
+        claims = dict(roles=roles, sub=sub, tenant=self.tenant)
+        if dept:
+            claims["dept"] = dept
+        got = self.fails("GetTicket", pb.GetTicketRequest(id=t.id), **claims)[0]
+        listed = t.id in [x.id for x in self.call("ListTickets", pb.ListTicketsRequest(keyword=self.marker,
+                                                                                        page_size=100),
+                                                   **claims).tickets]
+        found = t.id in [x.id for x in self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=p),
+                                                  **dict(claims, roles=list(roles) + ["pii_reader"])).tickets]
+        revealed = self.fails("RevealCaller", pb.RevealCallerRequest(id=t.id, reason="核实"),
+                              **dict(claims, roles=list(roles) + ["pii_reader"]))[0]
+        self.assertIn(got, (None, NOT_FOUND))
+        self.assertIn(revealed, (None, NOT_FOUND))
+        return got is None, listed, found, revealed is None
+
+    ALL = (True, True, True, True)
+    NONE = (False, False, False, False)
+
+    def test_implicated_department_does_not_see_the_report(self):
+        t, p = self.register(category=cm.CATEGORY_REPORT, implicated_department_ids=["housing", "police"])
+        self.assertEqual(self.sees(t, p, ["handler"], dept="housing"), self.NONE)
+        self.assertEqual(self.sees(t, p, ["inspector"], dept="police"), self.NONE, "recusal beats clearance")
+        self.assertEqual(self.sees(t, p, ["inspector"], dept="water"), self.ALL)
+        self.assertEqual(self.sees(t, p, ["inspector"]), self.ALL)
+        code, _ = self.fails("AmendTicket", pb.AmendTicketRequest(id=t.id, field="area", new_value="海淀区",
+                                                                  reason="更正"),
+                             roles=["supervisor"], sub="sup-1", dept="housing", tenant=self.tenant)
+        self.assertEqual(code, NOT_FOUND)
+
+    def test_confidential_ticket_is_seen_by_cleared_roles_and_its_registrant(self):
+        t, p = self.register(category=cm.CATEGORY_REPORT)  # reports default to confidential
+        self.assertEqual(t.confidentiality, cm.CONFIDENTIALITY_CONFIDENTIAL)
+        for roles in (["handler"], ["agent"], ["dept_head", "analyst"]):
+            self.assertEqual(self.sees(t, p, roles), self.NONE, roles)
+        for roles in (["supervisor"], ["auditor"], ["tenant_admin"], ["inspector"]):
+            self.assertEqual(self.sees(t, p, roles), self.ALL, roles)
+        self.assertEqual(self.sees(t, p, ["agent"], sub="agent-1"), self.ALL, "the registering agent")
+
+    def test_secret_ticket_is_seen_by_inspector_and_its_registrant(self):
+        t, p = self.register(category=cm.CATEGORY_REPORT, confidentiality=cm.CONFIDENTIALITY_SECRET)
+        for roles in (["handler"], ["supervisor"], ["auditor", "tenant_admin"]):
+            self.assertEqual(self.sees(t, p, roles), self.NONE, roles)
+        self.assertEqual(self.sees(t, p, ["inspector"]), self.ALL)
+        self.assertEqual(self.sees(t, p, ["agent"], sub="agent-1"), self.ALL, "the registering agent")
+
+    def test_internal_ticket_is_seen_by_all_staff(self):
+        t, p = self.register(category=cm.CATEGORY_COMPLAINT)
+        self.assertEqual(t.confidentiality, cm.CONFIDENTIALITY_INTERNAL)
+        self.assertEqual(self.sees(t, p, ["handler"], dept="water"), self.ALL)
 
 
 if __name__ == "__main__":
