@@ -10,6 +10,7 @@
 
 #include "hl/handler.h"
 #include "hl/keyring.h"
+#include "hl/program.h"
 #include "hl/rpc.h"
 #include "hotline/intake/v1/intake.pb-c.h"
 
@@ -18,7 +19,9 @@ enum intake_caller_field { F_NAME, F_PHONE, F_ID_NUMBER, F_ADDRESS, F_EMAIL, F_C
 extern const char *const intake_caller_fields[F_COUNT]; /* "name", "phone", ... */
 
 typedef struct intake_app {
+	const hl_common_config *common; /* Redis URL and key prefix */
 	hl_keyring *keys;
+	int phone_lookups_per_minute;   /* FindTicketsByPhone calls per user and tenant (Redis) */
 	int retention_years;
 	const char *time_zone; /* for ticket numbers (date part) */
 } intake_app;

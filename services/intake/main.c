@@ -13,7 +13,7 @@
 
 struct intake_config {
 	char *master_key_file, *key_dir, *time_zone;
-	long long retention_years;
+	long long retention_years, phone_lookups_per_minute;
 };
 
 #define F(field) offsetof(struct intake_config, field)
@@ -25,6 +25,8 @@ static const hl_config_item items[] = {
 	{"HOTLINE_TIME_ZONE", HL_CFG_STRING, "Asia/Shanghai", 0, 0, F(time_zone), "time zone of ticket-number dates", false},
 	{"HOTLINE_RETENTION_YEARS", HL_CFG_INT, "10", 1, 100, F(retention_years),
 	 "years a ticket's caller data is kept (selects its retention-period key)", false},
+	{"HOTLINE_PHONE_LOOKUPS_PER_MINUTE", HL_CFG_INT, "30", 1, 10000, F(phone_lookups_per_minute),
+	 "FindTicketsByPhone calls one user may make per minute in one tenant (counted in Redis)", false},
 };
 
 /* Wire bounds of the free-text fields (hl/limits.h, shared with dispatch); the handlers bound
@@ -44,7 +46,6 @@ static struct intake_config config;
 
 static hl_status init(void *cfgp, const hl_common_config *common, void **out, hl_error *err)
 {
-	(void)common;
 	struct intake_config *cfg = cfgp;
 	intake_app *app = calloc(1, sizeof *app);
 	if (!app)
@@ -54,7 +55,9 @@ static hl_status init(void *cfgp, const hl_common_config *common, void **out, hl
 		free(app);
 		return st;
 	}
+	app->common = common;
 	app->retention_years = (int)cfg->retention_years;
+	app->phone_lookups_per_minute = (int)cfg->phone_lookups_per_minute;
 	app->time_zone = cfg->time_zone;
 	*out = app;
 	return HL_OK;

@@ -36,6 +36,7 @@ AUDIT = "hotline.audit.v1.AuditService"
 CREATE_PATH = "/%s/CreateTicket" % INTAKE
 AMEND_PATH = "/%s/AmendTicket" % INTAKE
 SHANGHAI = timezone(timedelta(hours=8))  # no daylight saving time
+PII = ("pii_reader",)  # FindTicketsByPhone's role
 
 RESPONSES = {
     "CreateTicket": pb.CreateTicketResponse,
@@ -365,9 +366,9 @@ class IntakeTest(unittest.TestCase):
         clear = self.call("RevealCaller", pb.RevealCallerRequest(id=t.id, reason="回访"), tenant=tenant,
                           roles=("pii_reader",)).caller
         self.assertEqual((clear.name, clear.phone), ("李四四", p2))
-        found = self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=p2), tenant=tenant)
+        found = self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=p2), tenant=tenant, roles=PII)
         self.assertEqual([x.id for x in found.tickets], [t.id])
-        found = self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=p1), tenant=tenant)
+        found = self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=p1), tenant=tenant, roles=PII)
         self.assertEqual(len(found.tickets), 0)
 
     # ---- idempotency ---------------------------------------------------------------------------
@@ -508,7 +509,7 @@ class IntakeTest(unittest.TestCase):
             self.call("GetTicket", pb.GetTicketRequest(id=t.id)),
             self.call("GetTicket", pb.GetTicketRequest(ticket_no=t.ticket_no)),
             self.call("ListTickets", pb.ListTicketsRequest(page_size=500)),
-            self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=ph)),
+            self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=ph), roles=PII),
             self.call("AmendTicket", pb.AmendTicketRequest(id=t.id, field="area", new_value="东城区", reason="更正")),
         ]
         listed = [x for x in answers[2].tickets if x.id == t.id]
@@ -594,7 +595,7 @@ class IntakeTest(unittest.TestCase):
         answers = [created,
                    self.call("GetTicket", pb.GetTicketRequest(id=t.id), tenant=tenant),
                    self.call("ListTickets", pb.ListTicketsRequest(), tenant=tenant),
-                   self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=ph), tenant=tenant)]
+                   self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=ph), tenant=tenant, roles=PII)]
         shown = [answers[0].ticket, answers[1].ticket, answers[2].tickets[0], answers[3].tickets[0]]
         for x in shown:
             self.assertEqual(x.caller, want)
@@ -668,26 +669,27 @@ class IntakeTest(unittest.TestCase):
         self.assertFalse(other.repeat_caller)
         want = [x.id for x in reversed(mine)]
         for f in formats:
-            got = self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=f), tenant=tenant)
+            got = self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=f), tenant=tenant, roles=PII)
             self.assertEqual([x.id for x in got.tickets], want, f)
             self.assertTrue(all(x.caller.phone == masked_phone(p) for x in got.tickets))
-        got = self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=p, page_size=2), tenant=tenant)
+        got = self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=p, page_size=2), tenant=tenant, roles=PII)
         self.assertEqual([x.id for x in got.tickets], want[:2])
-        got = self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=phone()), tenant=tenant)
+        got = self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=phone()), tenant=tenant, roles=PII)
         self.assertEqual(len(got.tickets), 0)
         # the blind index is per tenant: the same phone elsewhere finds nothing here
         elsewhere = ht.new_tenant("in-phone2")
         e = self.create(elsewhere, caller=pb.Caller(name="张三", phone=p)).ticket
         self.assertFalse(e.repeat_caller)
-        got = self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=p), tenant=elsewhere)
+        got = self.call("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=p), tenant=elsewhere, roles=PII)
         self.assertEqual([x.id for x in got.tickets], [e.id])
         idx = ht.psql("SELECT DISTINCT phone_index FROM intake.tickets WHERE id IN ('%s', '%s')"
                       % (mine[0].id, e.id))
         self.assertEqual(len(idx), 2)
         self.assertNotIn(p, idx[0][0] + idx[1][0])
         self.assert_invalid(*self.fails("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone="abc"),
-                                        tenant=tenant), "caller.phone")
-        self.assert_invalid(*self.fails("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(), tenant=tenant), "phone")
+                                        tenant=tenant, roles=PII), "caller.phone")
+        self.assert_invalid(*self.fails("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(), tenant=tenant, roles=PII),
+                            "phone")
 
     # ---- protocol and input errors -----------------------------------------------------------
 

@@ -13,6 +13,10 @@ stack (PostgreSQL, Redis, intake and dispatch over mutual TLS, python3-grpcio cl
   RevealCaller and AmendTicket and does not find it in ListTickets or FindTicketsByPhone (even an
   inspector); confidential tickets are seen by their registrant, supervisor, auditor,
   tenant_admin and inspector only, secret ones by their registrant and inspector only.
+- Phone lookups: FindTicketsByPhone needs pii_reader (agent, supervisor, tenant_admin are
+  refused); every lookup leaves a `phone.lookup` audit entry without the phone; the 31st lookup
+  of a user in a tenant within a minute is RESOURCE_EXHAUSTED (other users and tenants unaffected);
+  with Redis down lookups fail closed (UNAVAILABLE) and work again when it is back.
 """
 import hashlib
 import random
@@ -21,6 +25,7 @@ import unittest
 import grpc
 
 import hotline_test as ht
+from hotline.audit.v1 import audit_pb2
 from hotline.common.v1 import common_pb2 as cm
 from hotline.intake.v1 import intake_pb2 as pb
 
@@ -240,6 +245,70 @@ class Visibility(Review):
         t, p = self.register(category=cm.CATEGORY_COMPLAINT)
         self.assertEqual(t.confidentiality, cm.CONFIDENTIALITY_INTERNAL)
         self.assertEqual(self.sees(t, p, ["handler"], dept="water"), self.ALL)
+
+
+EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
+DENIED = grpc.StatusCode.PERMISSION_DENIED
+PII = ["pii_reader"]
+
+
+class PhoneLookup(Review):
+
+    def find(self, p, tenant, sub, roles=PII):
+        return self.fails("FindTicketsByPhone", pb.FindTicketsByPhoneRequest(phone=p), tenant=tenant, roles=roles,
+                          sub=sub)
+
+    def test_only_pii_reader_may_look_up(self):
+        tenant = ht.new_tenant("ph")
+        for roles in (["agent"], ["supervisor"], ["tenant_admin"], ["agent", "supervisor", "tenant_admin"]):
+            code, details = self.find(phone(), tenant, "agent-1", roles=roles)
+            self.assertEqual(code, DENIED, roles)
+            self.assertIn("pii_reader", details)
+        self.assertEqual(self.find(phone(), tenant, "agent-1")[0], None)
+
+    def test_every_lookup_is_audited_without_the_phone(self):
+        tenant = ht.new_tenant("ph")
+        p = phone()
+        t = self.create(tenant=tenant, caller=pb.Caller(name="王五", phone=p)).ticket
+        self.assertEqual(self.find(p, tenant, "pii-7"), (None, None))
+        self.assertEqual(self.find(phone(), tenant, "pii-7"), (None, None))
+        rows = ht.psql("SELECT subject_id, actor, action, details FROM intake.audit_log WHERE tenant_id = '%s' "
+                       "AND action = 'phone.lookup' ORDER BY seq" % tenant)
+        self.assertEqual([(r[0], r[1], r[2]) for r in rows], [("phone-lookup:pii-7", "pii-7", "phone.lookup")] * 2)
+        self.assertIn(t.id, rows[0][3])
+        self.assertIn('"found":0', rows[1][3])
+        index = ht.psql("SELECT phone_index FROM intake.tickets WHERE id = '%s'" % t.id)[0][0]
+        for r in rows:
+            self.assertNotIn(p[-8:], r[3])
+            self.assertNotIn(index, r[3])
+        chain = ht.rpc(self.ch, "hotline.audit.v1.AuditService", "VerifyAuditChain",
+                       audit_pb2.VerifyAuditChainRequest(subject_id="phone-lookup:pii-7"),
+                       audit_pb2.VerifyAuditChainResponse, metadata=ht.auth(roles=("auditor",), tenant=tenant))
+        self.assertTrue(chain.ok)
+
+    def test_lookups_are_rate_limited_per_user_and_tenant(self):
+        tenant, other_tenant = ht.new_tenant("ph"), ht.new_tenant("ph")
+        sub = "pii-" + ht.request_id()[-8:]
+        for i in range(30):
+            self.assertEqual(self.find(phone(), tenant, sub)[0], None, "lookup %d" % (i + 1))
+        code, details = self.find(phone(), tenant, sub)
+        self.assertEqual(code, EXHAUSTED)
+        self.assertTrue(details.startswith("FindTicketsByPhone: rate limit"), details)
+        self.assertEqual(self.find(phone(), tenant, sub + "-b")[0], None, "another user")
+        self.assertEqual(self.find(phone(), other_tenant, sub)[0], None, "another tenant")
+        self.assertEqual(ht.count_rows("intake.audit_log", "tenant_id = '%s' AND actor = '%s'" % (tenant, sub)), 30,
+                         "refused lookups are not performed")
+
+    def test_redis_down_fails_closed(self):
+        tenant = ht.new_tenant("ph")
+        ht.stack("stop-redis")
+        try:
+            code, details = self.find(phone(), tenant, "pii-r")
+            self.assertEqual(code, grpc.StatusCode.UNAVAILABLE, details)
+            self.assertIn("FindTicketsByPhone", details)
+        finally:
+            ht.stack("start-redis")
+        ht.wait_for(lambda: self.find(phone(), tenant, "pii-r")[0] is None, timeout=30, what="lookups after Redis")
 
 
 if __name__ == "__main__":
