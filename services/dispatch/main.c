@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "dispatch.h"
+#include "hl/limits.h"
 #include "hl/program.h"
 #include "store.h"
 
@@ -17,6 +18,13 @@ struct dispatch_config {
 static const hl_config_item items[] = {
 	{"HOTLINE_EDIT_LOCK_LEASE_MS", HL_CFG_DURATION_MS, "2m", 1000, 3600000, F(lock_lease_ms),
 	 "lease of the user-visible case edit lock (renewed by each change made with it)", false},
+};
+
+/* Wire bounds of the free text intake sends (hl/limits.h: the same definition intake checks). */
+static const hl_validate_override field_limits[] = {
+	{"hotline.dispatch.v1.SubmitTicketRequest.topic", HL_LIMIT_WIRE_BYTES(HL_LIMIT_TOPIC_CHARS)},
+	{"hotline.dispatch.v1.SubmitTicketRequest.description", HL_LIMIT_WIRE_BYTES(HL_LIMIT_DESCRIPTION_CHARS)},
+	{"hotline.dispatch.v1.SubmitTicketRequest.area", HL_LIMIT_WIRE_BYTES(HL_LIMIT_AREA_CHARS)},
 };
 
 extern const hl_migration dispatch_migrations[];
@@ -54,6 +62,8 @@ int main(int argc, char **argv)
 		.services = &dispatch_service,
 		.n_services = 1,
 		.audit_missing_sql = store_missing_chain_sql,
+		.field_limits = field_limits,
+		.n_field_limits = sizeof field_limits / sizeof field_limits[0],
 		.init = init,
 		.release = release,
 		.timer_fire = dispatch_timer_fire,

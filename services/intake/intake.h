@@ -10,6 +10,7 @@
 
 #include "hl/handler.h"
 #include "hl/keyring.h"
+#include "hl/program.h"
 #include "hl/rpc.h"
 #include "hotline/intake/v1/intake.pb-c.h"
 
@@ -17,11 +18,10 @@
 enum intake_caller_field { F_NAME, F_PHONE, F_ID_NUMBER, F_ADDRESS, F_EMAIL, F_COUNT };
 extern const char *const intake_caller_fields[F_COUNT]; /* "name", "phone", ... */
 
-/* Longest description and on-the-spot answer, in characters (up to 4 bytes each on the wire). */
-#define INTAKE_LONG_TEXT_MAX 5000
-
 typedef struct intake_app {
+	const hl_common_config *common; /* Redis URL and key prefix */
 	hl_keyring *keys;
+	int phone_lookups_per_minute;   /* FindTicketsByPhone calls per user and tenant (Redis) */
 	int retention_years;
 	const char *time_zone; /* for ticket numbers (date part) */
 } intake_app;
@@ -33,6 +33,7 @@ typedef struct intake_blob {
 
 typedef struct intake_ticket {
 	const char *tenant, *id, *ticket_no, *request_id;
+	const char *request_digest; /* intake_request_digest of the creating request; NULL for old rows */
 	int status;
 	int64_t status_version;
 	int channel, category, priority, confidentiality;
@@ -44,9 +45,26 @@ typedef struct intake_ticket {
 	const char *masked[F_COUNT];
 	intake_blob query_code;
 	int64_t created_us, updated_us;
-	const char *const *implicated; /* CreateTicket only: departments a report implicates (to dispatch) */
+	const char *const *implicated; /* departments a report implicates (recusal, R33; sent to dispatch) */
 	size_t n_implicated;
 } intake_ticket;
+
+/*
+ * Who may see a ticket at intake (docs/security.md §3.1): recusal first - a principal whose
+ * JWT dept is one of the ticket's implicated departments never sees it - then confidentiality:
+ * the registering principal sees its own tickets, others up to their clearance (inspector:
+ * secret; supervisor, auditor, tenant_admin: confidential; every other staff role: internal).
+ */
+typedef struct intake_viewer {
+	const char *actor; /* sees the tickets it registered */
+	const char *dept;  /* NULL: none; tickets implicating it are hidden */
+	int clearance;     /* highest Confidentiality value seen on others' tickets */
+} intake_viewer;
+
+/* The viewer the calling principal is. */
+void intake_viewer_of(hl_call *c, intake_viewer *v);
+/* True when v may see t. */
+bool intake_may_see(const intake_viewer *v, const intake_ticket *t);
 
 /* methods.c */
 extern const hl_service intake_service;
@@ -59,6 +77,16 @@ Hotline__Intake__V1__Amendment *intake_amendment_msg(hl_call *c, const struct st
 hl_status intake_notes_msg(hl_call *c, const char *ticket_id, Hotline__Intake__V1__PublicNote ***out,
 			   size_t *n) HL_MUST_CHECK;
 hl_status intake_unwrap_key(hl_call *c, const intake_ticket *t, uint8_t dek[32]) HL_MUST_CHECK;
+/*
+ * The digest that tells whether a repeated request_id carries the same request (R31): the
+ * HMAC, under the tenant's keyed-index key, of the SHA-256 of msg packed (the caller clears its
+ * request_id first).  Keyed because requests hold caller data: a stored digest must not let
+ * anyone confirm a guessed phone.  *out is lowercase hex in the arena.
+ */
+hl_status intake_request_digest(hl_call *c, const char *method, const ProtobufCMessage *msg,
+				const char **out) HL_MUST_CHECK;
+/* Fail the call with INVALID_ARGUMENT when request_id was first used for a request of another digest. */
+hl_status intake_same_request(hl_call *c, const char *first_digest, const char *digest) HL_MUST_CHECK;
 
 /* rpc_create.c, shared with the other handlers */
 /* Seal one caller field of ticket t with its data key; empty value: no cipher, "" mask. */

@@ -6,13 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hl/limits.h"
 #include "hl/program.h"
 #include "intake.h"
 #include "store.h"
 
 struct intake_config {
 	char *master_key_file, *key_dir, *time_zone;
-	long long retention_years;
+	long long retention_years, phone_lookups_per_minute;
 };
 
 #define F(field) offsetof(struct intake_config, field)
@@ -24,13 +25,18 @@ static const hl_config_item items[] = {
 	{"HOTLINE_TIME_ZONE", HL_CFG_STRING, "Asia/Shanghai", 0, 0, F(time_zone), "time zone of ticket-number dates", false},
 	{"HOTLINE_RETENTION_YEARS", HL_CFG_INT, "10", 1, 100, F(retention_years),
 	 "years a ticket's caller data is kept (selects its retention-period key)", false},
+	{"HOTLINE_PHONE_LOOKUPS_PER_MINUTE", HL_CFG_INT, "30", 1, 10000, F(phone_lookups_per_minute),
+	 "FindTicketsByPhone calls one user may make per minute in one tenant (counted in Redis)", false},
 };
 
-/* The long free-text fields pass the wire check; the handlers bound them in characters. */
+/* Wire bounds of the free-text fields (hl/limits.h, shared with dispatch); the handlers bound
+ * them in characters. AmendTicket's new_value is at most the longest amendable field. */
 static const hl_validate_override field_limits[] = {
-	{"hotline.intake.v1.CreateTicketRequest.description", 4 * INTAKE_LONG_TEXT_MAX},
-	{"hotline.intake.v1.CreateTicketRequest.answer", 4 * INTAKE_LONG_TEXT_MAX},
-	{"hotline.intake.v1.AmendTicketRequest.new_value", 4 * INTAKE_LONG_TEXT_MAX},
+	{"hotline.intake.v1.CreateTicketRequest.topic", HL_LIMIT_WIRE_BYTES(HL_LIMIT_TOPIC_CHARS)},
+	{"hotline.intake.v1.CreateTicketRequest.description", HL_LIMIT_WIRE_BYTES(HL_LIMIT_DESCRIPTION_CHARS)},
+	{"hotline.intake.v1.CreateTicketRequest.area", HL_LIMIT_WIRE_BYTES(HL_LIMIT_AREA_CHARS)},
+	{"hotline.intake.v1.CreateTicketRequest.answer", HL_LIMIT_WIRE_BYTES(HL_LIMIT_ANSWER_CHARS)},
+	{"hotline.intake.v1.AmendTicketRequest.new_value", HL_LIMIT_WIRE_BYTES(HL_LIMIT_DESCRIPTION_CHARS)},
 };
 
 extern const hl_migration intake_migrations[];
@@ -40,7 +46,6 @@ static struct intake_config config;
 
 static hl_status init(void *cfgp, const hl_common_config *common, void **out, hl_error *err)
 {
-	(void)common;
 	struct intake_config *cfg = cfgp;
 	intake_app *app = calloc(1, sizeof *app);
 	if (!app)
@@ -50,7 +55,9 @@ static hl_status init(void *cfgp, const hl_common_config *common, void **out, hl
 		free(app);
 		return st;
 	}
+	app->common = common;
 	app->retention_years = (int)cfg->retention_years;
+	app->phone_lookups_per_minute = (int)cfg->phone_lookups_per_minute;
 	app->time_zone = cfg->time_zone;
 	*out = app;
 	return HL_OK;

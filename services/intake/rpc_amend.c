@@ -10,6 +10,7 @@
 #include "hl/audit.h"
 #include "hl/buf.h"
 #include "hl/crypto.h"
+#include "hl/limits.h"
 #include "hl/roles.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "intake.h"
@@ -26,9 +27,9 @@ typedef struct amend_field {
 } amend_field;
 
 static const amend_field fields[] = {
-	{"topic", -1, NULL, 200},
-	{"description", -1, NULL, INTAKE_LONG_TEXT_MAX},
-	{"area", -1, NULL, 100},
+	{"topic", -1, NULL, HL_LIMIT_TOPIC_CHARS},
+	{"description", -1, NULL, HL_LIMIT_DESCRIPTION_CHARS},
+	{"area", -1, NULL, HL_LIMIT_AREA_CHARS},
 	{"category", -1, &hotline__common__v1__category__descriptor, 64},
 	{"priority", -1, &hotline__common__v1__priority__descriptor, 64},
 	{"confidentiality", -1, &hotline__common__v1__confidentiality__descriptor, 64},
@@ -38,6 +39,14 @@ static const amend_field fields[] = {
 	{"caller.address", F_ADDRESS, NULL, 200},
 	{"caller.email", F_EMAIL, NULL, 128},
 };
+
+/* t exists and the caller may see it (a ticket one may not see answers as an unknown one). */
+static bool visible(hl_call *c, const intake_ticket *t)
+{
+	intake_viewer v;
+	intake_viewer_of(c, &v);
+	return t && intake_may_see(&v, t);
+}
 
 static const amend_field *find_field(const char *name)
 {
@@ -151,6 +160,22 @@ static hl_status apply(hl_call *c, const Hotline__Intake__V1__AmendTicketRequest
 	return hl_call_commit(c);
 }
 
+static hl_status amend_digest(hl_call *c, const Hotline__Intake__V1__AmendTicketRequest *r, const char **digest)
+{
+	Hotline__Intake__V1__AmendTicketRequest body = *r;
+	body.request_id = "";
+	return intake_request_digest(c, "AmendTicket", &body.base, digest);
+}
+
+/* The amendment a repeated request_id made before (*am NULL: none); a different request is refused. */
+static hl_status find_repeat(hl_call *c, const char *request_id, const char *digest, store_amendment **am)
+{
+	hl_error err;
+	if (store_amendment_by_request(hl_call_pg(c), hl_call_arena(c), request_id, am, &err))
+		return hl_call_fail_err(c, &err);
+	return *am ? intake_same_request(c, (*am)->request_digest, digest) : HL_OK;
+}
+
 hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Intake__V1__AmendTicketRequest *r = vreq;
@@ -163,16 +188,18 @@ hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
 	hl_error err;
 	store_amendment *am = NULL;
 	intake_ticket *t;
-	if (r->request_id[0] && store_amendment_by_request(pg, a, r->request_id, &am, &err))
-		return hl_call_fail_err(c, &err);
+	const char *digest = NULL;
+	if (r->request_id[0] && ((st = amend_digest(c, r, &digest)) || (st = find_repeat(c, r->request_id, digest, &am))))
+		return st;
 	if (!am) {
 		if (store_ticket_get(pg, a, r->id, NULL, true, &t, &err))
 			return hl_call_fail_err(c, &err);
-		if (!t)
+		if (!visible(c, t))
 			return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
 		am = hl_arena_alloc(a, sizeof *am);
 		if (!am)
 			return hl_call_fail(c, HL_NOMEM, "out of memory");
+		am->request_digest = digest;
 		if ((st = apply(c, r, f, t, am)))
 			return st == HL_EXISTS ? hl_call_fail(c, HL_ABORTED, "concurrent amendment, retry") : st;
 		if ((st = hl_call_begin(c)))
@@ -182,6 +209,8 @@ hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
 	if (store_ticket_get(pg, a, am->ticket_id ? am->ticket_id : r->id, NULL, false, &t, &err))
 		return hl_call_fail_err(c, &err);
 	hl_pg_rollback(pg);
+	if (t && !visible(c, t))
+		return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
 	Hotline__Intake__V1__AmendTicketResponse *out =
 		HL_NEW(c, hotline__intake__v1__amend_ticket_response__descriptor);
 	if (!t || !out || !(out->ticket = intake_ticket_msg(c, t)) || !(out->amendment = intake_amendment_msg(c, am)))
@@ -225,7 +254,7 @@ hl_status intake_reveal_caller(hl_call *c, const void *vreq, void **resp)
 	intake_ticket *t;
 	if (store_ticket_get(pg, a, r->id, NULL, false, &t, &err))
 		return hl_call_fail_err(c, &err);
-	if (!t)
+	if (!visible(c, t)) /* recusal and confidentiality come before the pii_reader role's reach */
 		return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
 	Hotline__Intake__V1__RevealCallerResponse *out =
 		HL_NEW(c, hotline__intake__v1__reveal_caller_response__descriptor);

@@ -7,6 +7,8 @@
 #include "hl/crypto.h"
 #include "hl/handler.h"
 #include "hl/pg.h"
+#include "hl/roles.h"
+#include "hotline/common/v1/common.pb-c.h"
 #include "intake.h"
 #include "store.h"
 
@@ -24,6 +26,59 @@ hl_status intake_unwrap_key(hl_call *c, const intake_ticket *t, uint8_t dek[32])
 	if (st == HL_CRYPTO)
 		return hl_call_fail(c, HL_DATA_LOSS, "caller data cannot be decrypted: the stored key was altered");
 	return st ? hl_call_fail(c, HL_INTERNAL, "caller data cannot be decrypted") : HL_OK;
+}
+
+void intake_viewer_of(hl_call *c, intake_viewer *v)
+{
+	const hl_principal *p = hl_call_principal(c);
+	v->actor = p->actor;
+	v->dept = p->claims && p->claims->dept && p->claims->dept[0] ? p->claims->dept : NULL;
+	if (hl_call_has_role(c, HL_ROLE_INSPECTOR))
+		v->clearance = HOTLINE__COMMON__V1__CONFIDENTIALITY__CONFIDENTIALITY_SECRET;
+	else if (hl_call_has_role(c, HL_ROLE_SUPERVISOR) || hl_call_has_role(c, HL_ROLE_AUDITOR) ||
+		 hl_call_has_role(c, HL_ROLE_TENANT_ADMIN))
+		v->clearance = HOTLINE__COMMON__V1__CONFIDENTIALITY__CONFIDENTIALITY_CONFIDENTIAL;
+	else
+		v->clearance = HOTLINE__COMMON__V1__CONFIDENTIALITY__CONFIDENTIALITY_INTERNAL;
+}
+
+/* Written once more, as SQL, in store.c (VISIBLE_TO_VIEWER) for lists: keep the two alike. */
+bool intake_may_see(const intake_viewer *v, const intake_ticket *t)
+{
+	for (size_t i = 0; v->dept && i < t->n_implicated; i++)
+		if (strcmp(t->implicated[i], v->dept) == 0)
+			return false;
+	return t->confidentiality <= v->clearance || strcmp(t->registered_by, v->actor) == 0;
+}
+
+hl_status intake_request_digest(hl_call *c, const char *method, const ProtobufCMessage *msg, const char **out)
+{
+	intake_app *app = hl_call_app(c);
+	hl_arena *a = hl_call_arena(c);
+	size_t n = protobuf_c_message_get_packed_size(msg);
+	uint8_t *packed = hl_arena_alloc(a, n ? n : 1), sum[HL_SHA256_LEN];
+	char sum_hex[2 * HL_SHA256_LEN + 1], hex[HL_BLIND_INDEX_HEX_LEN];
+	hl_error err;
+	if (!packed)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	protobuf_c_message_pack(msg, packed);
+	if (hl_sha256(packed, n, sum, &err))
+		return hl_call_fail(c, HL_INTERNAL, "cannot digest the request");
+	hl_hex_write(sum, sizeof sum, sum_hex);
+	/* the keyed index of "request/v1/<method>:<sha-256>": its own domain beside the phones' */
+	const char *value = hl_arena_printf(a, "request/v1/%s:%s", method, sum_hex);
+	if (!value || hl_keyring_blind_index(app->keys, hl_call_tenant(c), value, hex, &err))
+		return hl_call_fail(c, HL_INTERNAL, "cannot digest the request");
+	*out = hl_arena_strdup(a, hex);
+	return *out ? HL_OK : hl_call_fail(c, HL_NOMEM, "out of memory");
+}
+
+hl_status intake_same_request(hl_call *c, const char *first_digest, const char *digest)
+{
+	/* rows made before digests were stored cannot tell: they are answered as before */
+	if (!first_digest || strcmp(first_digest, digest) == 0)
+		return HL_OK;
+	return hl_call_fail(c, HL_INVALID, "request_id: already used for a different request");
 }
 
 Hotline__Intake__V1__Ticket *intake_ticket_msg(hl_call *c, const intake_ticket *t)

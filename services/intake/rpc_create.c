@@ -7,7 +7,9 @@
  * registrations never wait for each other), the first audit entry, the
  * first public note, and the outbox rows to dispatch (SubmitTicket, unless
  * answered on the spot) and reporting (the registration event).  A repeated
- * request_id returns the first ticket and its query code.
+ * request_id returns the first ticket and its query code when the request is
+ * the same (its keyed digest, stored with the ticket), and is refused with
+ * INVALID_ARGUMENT when it is not.
  */
 #include <string.h>
 #include <time.h>
@@ -17,6 +19,7 @@
 #include "hl/crypto.h"
 #include "hl/enqueue.h"
 #include "hl/handler.h"
+#include "hl/limits.h"
 #include "hl/mask.h"
 #include "hl/roles.h"
 #include "hotline/common/v1/common.pb-c.h"
@@ -81,10 +84,10 @@ static hl_status validate(hl_call *c, const Hotline__Intake__V1__CreateTicketReq
 		return hl_call_fail(c, HL_INVALID, "priority: not a Priority value");
 	if (r->confidentiality && !enum_known(&hotline__common__v1__confidentiality__descriptor, r->confidentiality))
 		return hl_call_fail(c, HL_INVALID, "confidentiality: not a Confidentiality value");
-	if ((st = hl_call_check_text(c, "topic", r->topic, 200, true)) ||
-	    (st = hl_call_check_text(c, "description", r->description, INTAKE_LONG_TEXT_MAX, false)) ||
-	    (st = hl_call_check_text(c, "area", r->area, 100, false)) ||
-	    (st = hl_call_check_text(c, "answer", r->answer, INTAKE_LONG_TEXT_MAX, false)))
+	if ((st = hl_call_check_text(c, "topic", r->topic, HL_LIMIT_TOPIC_CHARS, true)) ||
+	    (st = hl_call_check_text(c, "description", r->description, HL_LIMIT_DESCRIPTION_CHARS, false)) ||
+	    (st = hl_call_check_text(c, "area", r->area, HL_LIMIT_AREA_CHARS, false)) ||
+	    (st = hl_call_check_text(c, "answer", r->answer, HL_LIMIT_ANSWER_CHARS, false)))
 		return st;
 	if (r->answer_on_spot && r->category != HOTLINE__COMMON__V1__CATEGORY__CATEGORY_CONSULTATION)
 		return hl_call_fail(c, HL_INVALID, "answer_on_spot: only consultations are answered on the spot");
@@ -211,6 +214,13 @@ static hl_status fill_ticket(hl_call *c, const Hotline__Intake__V1__CreateTicket
 	t->tenant = hl_call_tenant(c);
 	t->id = hl_arena_strdup(a, id);
 	t->request_id = r->request_id[0] ? r->request_id : NULL;
+	if (t->request_id) {
+		Hotline__Intake__V1__CreateTicketRequest body = *r;
+		body.request_id = "";
+		hl_status st = intake_request_digest(c, "CreateTicket", &body.base, &t->request_digest);
+		if (st)
+			return st;
+	}
 	t->implicated = (const char *const *)r->implicated_department_ids;
 	t->n_implicated = r->n_implicated_department_ids;
 	t->status = r->answer_on_spot ? HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_ANSWERED_ON_SPOT
@@ -392,7 +402,10 @@ hl_status intake_create_ticket(hl_call *c, const void *vreq, void **resp)
 		hl_pg_rollback(hl_call_pg(c));
 		if ((st = find_replay(c, r->request_id, &prior)))
 			return st;
-		return prior ? replay(c, prior, resp) : hl_call_fail(c, HL_ABORTED, "concurrent registration, retry");
+		if (!prior)
+			return hl_call_fail(c, HL_ABORTED, "concurrent registration, retry");
+		return (st = intake_same_request(c, prior->request_digest, t->request_digest)) ? st
+											 : replay(c, prior, resp);
 	}
 	if (st)
 		return st;

@@ -1,6 +1,7 @@
 /*
  * rpc_read.c - GetTicket, ListTickets and FindTicketsByPhone: what staff
- * see of tickets, with caller data always masked.
+ * see of tickets, with caller data always masked, and only the tickets they
+ * may see (recusal and confidentiality: intake_may_see).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,12 +10,23 @@
 #include "google/protobuf/timestamp.pb-c.h"
 #include "hl/b64.h"
 #include "hl/crypto.h"
+#include "hl/audit.h"
+#include "hl/buf.h"
+#include "hl/redis.h"
 #include "hl/roles.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "intake.h"
 #include "store.h"
 
-static const char *const phone_roles[] = {HL_ROLE_AGENT, HL_ROLE_SUPERVISOR, HL_ROLE_TENANT_ADMIN, HL_ROLE_PII_READER, NULL};
+/* A masked phone shows 7 of 11 digits: looking up the 10,000 candidates would unmask it, so
+ * lookups need pii_reader, are audited and are rate-limited per user and tenant. */
+static const char *const phone_roles[] = {HL_ROLE_PII_READER, NULL};
+
+static const char RATE_LUA[] =
+	"local n = redis.call('INCR', KEYS[1]) "
+	"if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end "
+	"return n";
+static hl_redis_script rate_script = HL_REDIS_SCRIPT(RATE_LUA);
 
 static hl_status add_history(hl_call *c, Hotline__Intake__V1__Ticket *m, const char *id)
 {
@@ -47,14 +59,14 @@ hl_status intake_get_ticket(hl_call *c, const void *vreq, void **resp)
 	if ((st = hl_call_begin(c)))
 		return st;
 	intake_ticket *t;
+	intake_viewer v;
 	hl_error err;
 	if (store_ticket_get(hl_call_pg(c), hl_call_arena(c), r->id[0] ? r->id : NULL,
 			     r->id[0] ? NULL : r->ticket_no, false, &t, &err))
 		return hl_call_fail_err(c, &err);
-	if (!t) {
-		hl_pg_rollback(hl_call_pg(c));
+	intake_viewer_of(c, &v);
+	if (!t || !intake_may_see(&v, t)) /* a ticket one may not see is not there */
 		return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
-	}
 	Hotline__Intake__V1__GetTicketResponse *out = HL_NEW(c, hotline__intake__v1__get_ticket_response__descriptor);
 	if (!out || !(out->ticket = intake_ticket_msg(c, t)))
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
@@ -140,10 +152,13 @@ hl_status intake_list_tickets(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Intake__V1__ListTicketsRequest *r = vreq;
 	store_list_filter f;
+	intake_viewer v;
 	hl_status st;
 	if ((st = hl_call_require_any(c, hl_roles_staff)) || (st = list_filter(c, r, &f)) ||
 	    (st = hl_call_begin(c)))
 		return st;
+	intake_viewer_of(c, &v);
+	f.viewer = &v;
 	intake_ticket **rows;
 	int n;
 	hl_error err;
@@ -165,6 +180,61 @@ hl_status intake_list_tickets(hl_call *c, const void *vreq, void **resp)
 	return HL_OK;
 }
 
+/* The worker thread's Redis connection (workers live as long as the process). */
+static hl_redis *thread_redis(hl_call *c)
+{
+	static __thread hl_redis *redis;
+	const intake_app *app = hl_call_app(c);
+	hl_error err;
+	if (!redis && hl_redis_new(app->common->redis_url, 500, &redis, &err))
+		redis = NULL;
+	return redis;
+}
+
+/* Count one phone lookup of the caller in a one-minute window; over the limit, or without Redis
+ * to count in, the lookup is refused (fail closed). */
+static hl_status phone_rate_limit(hl_call *c)
+{
+	const intake_app *app = hl_call_app(c);
+	hl_redis *redis = thread_redis(c);
+	const char *key = hl_arena_printf(hl_call_arena(c), "%s:ratelimit:{%s}:phone-lookup:%s", app->common->redis_prefix,
+					  hl_call_tenant(c), hl_call_principal(c)->actor);
+	const char *window_ms = "60000";
+	redisReply *reply = NULL;
+	hl_error err;
+	if (!key)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	if (!redis || hl_redis_eval(redis, &rate_script, 1, &key, 1, &window_ms, &reply, &err))
+		return hl_call_fail(c, HL_UNAVAILABLE, "FindTicketsByPhone: rate limit store unavailable, retry later");
+	long long n = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
+	freeReplyObject(reply);
+	if (n < 1)
+		return hl_call_fail(c, HL_UNAVAILABLE, "FindTicketsByPhone: rate limit store unavailable, retry later");
+	if (n > app->phone_lookups_per_minute)
+		return hl_call_fail(c, HL_EXHAUSTED, "FindTicketsByPhone: rate limit of %d lookups per minute reached",
+				    app->phone_lookups_per_minute);
+	return HL_OK;
+}
+
+/* One audit entry per lookup, on the chain of the looking-up principal: what was found, never the phone. */
+static hl_status audit_lookup(hl_call *c, intake_ticket **rows, int n)
+{
+	const char *actor = hl_call_principal(c)->actor;
+	hl_error err;
+	hl_buf b = HL_BUF_INIT;
+	hl_buf_printf(&b, "{\"method\":\"FindTicketsByPhone\",\"found\":%d,\"ticket_ids\":[", n);
+	for (int i = 0; i < n; i++)
+		hl_buf_printf(&b, "%s\"%s\"", i ? "," : "", rows[i]->id);
+	hl_buf_puts(&b, "]}");
+	hl_status st = hl_buf_failed(&b) ? HL_NOMEM
+					 : hl_audit_append(hl_call_pg(c), hl_call_arena(c), hl_call_tenant(c), "principal",
+							   hl_arena_printf(hl_call_arena(c), "phone-lookup:%s", actor),
+							   actor, "phone.lookup", b.data, false, &err);
+	hl_buf_release(&b);
+	if (st == HL_NOMEM)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	return st ? hl_call_fail_err(c, &err) : HL_OK;
+}
 
 hl_status intake_find_by_phone(hl_call *c, const void *vreq, void **resp)
 {
@@ -177,16 +247,18 @@ hl_status intake_find_by_phone(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_INVALID, "phone: required");
 	if (r->page_size < 0 || r->page_size > 200)
 		return hl_call_fail(c, HL_INVALID, "page_size: between 0 and 200");
-	if ((st = intake_phone_index(c, r->phone, &index)) || (st = hl_call_begin(c)))
+	if ((st = phone_rate_limit(c)) || (st = intake_phone_index(c, r->phone, &index)) || (st = hl_call_begin(c)))
 		return st;
 	intake_ticket **rows;
 	int n;
+	intake_viewer v;
 	hl_error err;
-	st = store_ticket_by_phone(hl_call_pg(c), hl_call_arena(c), index, r->page_size ? r->page_size : 50, &rows, &n,
-				   &err);
-	hl_pg_rollback(hl_call_pg(c));
-	if (st)
+	intake_viewer_of(c, &v);
+	if (store_ticket_by_phone(hl_call_pg(c), hl_call_arena(c), index, &v, r->page_size ? r->page_size : 50, &rows,
+				  &n, &err))
 		return hl_call_fail_err(c, &err);
+	if ((st = audit_lookup(c, rows, n)) || (st = hl_call_commit(c)))
+		return st;
 	Hotline__Intake__V1__FindTicketsByPhoneResponse *out =
 		HL_NEW(c, hotline__intake__v1__find_tickets_by_phone_response__descriptor);
 	if (!out)

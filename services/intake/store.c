@@ -12,7 +12,12 @@
 	"phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, "           \
 	"caller_address, caller_email, masked_name, masked_phone, masked_id_number, masked_address, "   \
 	"masked_email, query_code, (extract(epoch from created_at) * 1000000)::bigint, "                \
-	"(extract(epoch from updated_at) * 1000000)::bigint"
+	"(extract(epoch from updated_at) * 1000000)::bigint, request_digest, implicated_departments"
+
+/* intake_may_see (rpc_common.c) as SQL; $v, $v+1, $v+2: the viewer's actor, dept, clearance. */
+#define VISIBLE_TO_VIEWER(a, d, k)                                                                      \
+	" AND NOT (" d "::text IS NOT NULL AND " d "::text = ANY (implicated_departments))"            \
+	" AND (confidentiality <= " k "::int OR registered_by = " a "::text)"
 
 const char store_missing_chain_sql[] =
 	"SELECT t.id::text FROM tickets t WHERE t.tenant_id = current_tenant() AND NOT EXISTS "
@@ -23,11 +28,11 @@ static const char SQL_INSERT[] =
 	"category, priority, confidentiality, topic, description, area, answer, registered_by, anonymous, "
 	"repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, "
 	"caller_address, caller_email, masked_name, masked_phone, masked_id_number, masked_address, "
-	"masked_email, query_code) VALUES ($1, $2, "
+	"masked_email, query_code, request_digest, implicated_departments) VALUES ($1, $2, "
 	"to_char(now() AT TIME ZONE $30, 'YYYYMMDD') || "
 	"(SELECT lpad(n::text, greatest(7, length(n::text)), '0') FROM nextval('ticket_no_seq') n), "
 	"$3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, "
-	"$23, $24, $25, $26, $27, $28, $29) "
+	"$23, $24, $25, $26, $27, $28, $29, $31, $32::text[]) "
 	"RETURNING ticket_no, (extract(epoch from created_at) * 1000000)::bigint), "
 	"r AS (INSERT INTO registrations (tenant_id, ticket_id, channel, category, priority, confidentiality, "
 	"topic, description, area, anonymous, answer, registered_by, caller_name, caller_phone, "
@@ -46,7 +51,7 @@ static const char SQL_PHONE_SEEN[] =
 	"SELECT EXISTS (SELECT 1 FROM tickets WHERE tenant_id = current_tenant() AND phone_index = $1)";
 static const char SQL_BY_PHONE[] =
 	"SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant() AND phone_index = $1 "
-	"ORDER BY created_at DESC, id DESC LIMIT $2";
+	VISIBLE_TO_VIEWER("$3", "$4", "$5") " ORDER BY created_at DESC, id DESC LIMIT $2";
 
 static const char SQL_LIST[] =
 	"SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant() "
@@ -59,7 +64,7 @@ static const char SQL_LIST[] =
 	"AND ($7::bigint IS NULL OR created_at >= to_timestamp($7::double precision / 1000000)) "
 	"AND ($8::bigint IS NULL OR created_at < to_timestamp($8::double precision / 1000000)) "
 	"AND ($9::bigint IS NULL OR (created_at, id) < (to_timestamp($9::double precision / 1000000), $10::uuid)) "
-	"ORDER BY created_at DESC, id DESC LIMIT $11";
+	VISIBLE_TO_VIEWER("$12", "$13", "$14") " ORDER BY created_at DESC, id DESC LIMIT $11";
 
 static const char SQL_SET_STATUS[] =
 	"UPDATE tickets SET status = $2, status_version = $3, updated_at = now() "
@@ -67,11 +72,11 @@ static const char SQL_SET_STATUS[] =
 
 static const char SQL_AMEND_INSERT[] =
 	"INSERT INTO amendments (tenant_id, id, ticket_id, request_id, field, old_value, new_value, new_cipher, "
-	"reason, author) VALUES (current_tenant(), $1, $2, $3, $4, $5, $6, $7, $8, $9) "
+	"reason, author, request_digest) VALUES (current_tenant(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
 	"RETURNING (extract(epoch from created_at) * 1000000)::bigint";
 #define AMEND_COLS                                                                                       \
 	"id, ticket_id, request_id, field, old_value, new_value, new_cipher, reason, author, "          \
-	"(extract(epoch from created_at) * 1000000)::bigint"
+	"(extract(epoch from created_at) * 1000000)::bigint, request_digest"
 static const char SQL_AMEND_BY_REQUEST[] =
 	"SELECT " AMEND_COLS " FROM amendments WHERE tenant_id = current_tenant() AND request_id = $1";
 static const char SQL_AMENDMENTS[] =
@@ -165,6 +170,13 @@ static hl_status row_ticket(const PGresult *r, int i, hl_arena *a, intake_ticket
 		st = blob(r, i, 30, a, &t->query_code);
 	t->created_us = hl_pg_get_int(r, i, 31);
 	t->updated_us = hl_pg_get_int(r, i, 32);
+	t->request_digest = hl_pg_get(r, i, 33);
+	const char **implicated = NULL;
+	int n_implicated = 0;
+	if (!st)
+		st = hl_pg_get_array(r, i, 34, a, &implicated, &n_implicated);
+	t->implicated = implicated;
+	t->n_implicated = st ? 0 : (size_t)n_implicated;
 	*out = t;
 	return st;
 }
@@ -231,6 +243,8 @@ hl_status store_ticket_insert(hl_pg *pg, hl_arena *a, intake_ticket *t, const ch
 		hl_pg_arg_text(&args, t->masked[f]);
 	arg_blob(&args, t->query_code);                   /* 29 */
 	hl_pg_arg_text(&args, time_zone);                 /* 30 */
+	hl_pg_arg_text(&args, t->request_digest);         /* 31 */
+	hl_pg_arg_text(&args, hl_pg_text_array(a, t->implicated, t->n_implicated)); /* 32 */
 	PGresult *r;
 	hl_status st = hl_pg_exec(pg, a, SQL_INSERT, &args, &r, err);
 	if (st)
@@ -273,6 +287,14 @@ static void arg_opt_int(hl_pg_args *args, hl_arena *a, long long v)
 		hl_pg_arg_text(args, NULL);
 }
 
+/* The three parameters of VISIBLE_TO_VIEWER. */
+static void arg_viewer(hl_pg_args *args, hl_arena *a, const intake_viewer *v)
+{
+	hl_pg_arg_text(args, v->actor);
+	hl_pg_arg_text(args, v->dept);
+	hl_pg_arg_int(args, a, v->clearance);
+}
+
 /* ILIKE pattern matching s literally anywhere. */
 static char *contains_pattern(hl_arena *a, const char *s)
 {
@@ -308,6 +330,7 @@ hl_status store_ticket_list(hl_pg *pg, hl_arena *a, const store_list_filter *f, 
 	arg_opt_int(&args, a, f->after_us);
 	hl_pg_arg_text(&args, f->after_us ? f->after_id : NULL);
 	hl_pg_arg_int(&args, a, f->limit);
+	arg_viewer(&args, a, f->viewer);
 	PGresult *r;
 	hl_status st = hl_pg_exec(pg, a, SQL_LIST, &args, &r, err);
 	if (st)
@@ -315,13 +338,14 @@ hl_status store_ticket_list(hl_pg *pg, hl_arena *a, const store_list_filter *f, 
 	return rows_tickets(r, a, out, n) ? hl_fail(err, HL_NOMEM, "out of memory") : HL_OK;
 }
 
-hl_status store_ticket_by_phone(hl_pg *pg, hl_arena *a, const char *phone_index, int limit, intake_ticket ***out,
-				int *n, hl_error *err)
+hl_status store_ticket_by_phone(hl_pg *pg, hl_arena *a, const char *phone_index, const intake_viewer *v, int limit,
+				intake_ticket ***out, int *n, hl_error *err)
 {
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_text(&args, phone_index);
 	hl_pg_arg_int(&args, a, limit);
+	arg_viewer(&args, a, v);
 	PGresult *r;
 	hl_status st = hl_pg_exec(pg, a, SQL_BY_PHONE, &args, &r, err);
 	if (st)
@@ -387,6 +411,7 @@ hl_status store_amendment_insert(hl_pg *pg, hl_arena *a, store_amendment *am, hl
 	arg_blob(&args, am->new_cipher);
 	hl_pg_arg_text(&args, am->reason);
 	hl_pg_arg_text(&args, am->author);
+	hl_pg_arg_text(&args, am->request_digest);
 	PGresult *r;
 	hl_status st = hl_pg_exec(pg, a, SQL_AMEND_INSERT, &args, &r, err);
 	if (st == HL_OK)
@@ -415,6 +440,7 @@ static hl_status rows_amendments(const PGresult *r, hl_arena *a, store_amendment
 		m->reason = text(r, i, 7);
 		m->author = text(r, i, 8);
 		m->created_us = hl_pg_get_int(r, i, 9);
+		m->request_digest = hl_pg_get(r, i, 10);
 		(*out)[i] = m;
 	}
 	return HL_OK;

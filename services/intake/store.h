@@ -17,10 +17,12 @@ typedef struct store_list_filter {
 	int64_t after_us;              /* page token: created_at of the last row, 0: first page */
 	const char *after_id;
 	int limit;
+	const intake_viewer *viewer;   /* only what it may see */
 } store_list_filter;
 
 typedef struct store_amendment {
 	const char *id, *ticket_id, *request_id, *field, *old_value, *new_value, *reason, *author;
+	const char *request_digest; /* intake_request_digest of the amending request; NULL for old rows */
 	intake_blob new_cipher;
 	int64_t created_us;
 } store_amendment;
@@ -45,7 +47,8 @@ hl_status store_phone_seen(hl_pg *pg, hl_arena *a, const char *phone_index, bool
 			   hl_error *err) HL_MUST_CHECK;
 hl_status store_ticket_list(hl_pg *pg, hl_arena *a, const store_list_filter *f, intake_ticket ***out, int *n,
 			    hl_error *err) HL_MUST_CHECK;
-hl_status store_ticket_by_phone(hl_pg *pg, hl_arena *a, const char *phone_index, int limit,
+/* The newest tickets of a blind index that v may see. */
+hl_status store_ticket_by_phone(hl_pg *pg, hl_arena *a, const char *phone_index, const intake_viewer *v, int limit,
 				intake_ticket ***out, int *n, hl_error *err) HL_MUST_CHECK;
 /* Set the current value of an amendable field (see rpc_amend.c for the list). */
 hl_status store_ticket_set_field(hl_pg *pg, hl_arena *a, const char *id, const char *field, const char *text,

@@ -93,7 +93,7 @@ class HotlinectlCase(unittest.TestCase):
 
 AGENT = ("--as", "agent-ctl", "--roles", "agent")
 AUDITOR = ("--as", "auditor-ctl", "--roles", "auditor")
-PII = ("--as", "pii-ctl", "--roles", "pii_reader")
+PII = ("--as", "pii-ctl", "--roles", "pii_reader,supervisor")  # the life-cycle ticket is confidential (security.md §3.1)
 
 
 class TestToken(HotlinectlCase):
@@ -235,9 +235,9 @@ class TestTicketFlow(HotlinectlCase):
         text = self.ok(*pii, "ticket", "reveal", tid, "--reason", "回访核实")
         self.assertIn("caller:\n  name: 张三\n  phone: %s\n" % phone, text)
 
-        # --- by-phone (blind index); control: another number finds nothing
-        self.assertEqual([x["id"] for x in self.ok_json(*agent, "ticket", "by-phone", phone)["tickets"]], [tid])
-        self.assertEqual(self.ok_json(*agent, "ticket", "by-phone", random_phone())["tickets"], [])
+        # --- by-phone (blind index, pii_reader); control: another number finds nothing
+        self.assertEqual([x["id"] for x in self.ok_json(*pii, "ticket", "by-phone", phone)["tickets"]], [tid])
+        self.assertEqual(self.ok_json(*pii, "ticket", "by-phone", random_phone())["tickets"], [])
 
         # --- public-status: number + query code, no token, no personal data
         pub_raw = self.ok("--json", "--tenant", tenant, "public-status", no, code)

@@ -301,7 +301,7 @@ class CanaryScan(PrivacyBase):
                            ht.auth()).ticket
         cls.responses.append(("GetTicket", cls.got.SerializeToString()))
         found = cls.call("FindTicketsByPhone", intake_pb2.FindTicketsByPhoneRequest(phone=c["amended phone"]),
-                         intake_pb2.FindTicketsByPhoneResponse, ht.auth())
+                         intake_pb2.FindTicketsByPhoneResponse, ht.auth(roles=("pii_reader",)))
         cls.found_ids = [x.id for x in found.tickets]
         cls.responses.append(("FindTicketsByPhone", found.SerializeToString()))
         listed = cls.call("ListTickets", intake_pb2.ListTicketsRequest(keyword=cls.topic, page_size=5),

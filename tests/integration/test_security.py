@@ -182,9 +182,9 @@ class TenantIsolation(Intake):
         self.assertEqual({t.tenant for t in everything.tickets}, {self.b})
         find = intake_pb2.FindTicketsByPhoneRequest(phone=self.phone)
         self.assertEqual([t.id for t in self.rpc("FindTicketsByPhone", find, intake_pb2.FindTicketsByPhoneResponse,
-                                                 ht.auth()).tickets], [self.a_ticket.id])
+                                                 ht.auth(roles=("pii_reader",))).tickets], [self.a_ticket.id])
         self.assertEqual(len(self.rpc("FindTicketsByPhone", find, intake_pb2.FindTicketsByPhoneResponse,
-                                      b_md).tickets), 0)
+                                      ht.auth(tenant=self.b, roles=("pii_reader",))).tickets), 0)
         pub = intake_pb2.GetPublicStatusRequest(ticket_no=self.a_ticket.ticket_no, query_code=self.a_code)
         self.assertCode(ht.code_of(self.rpc, "GetPublicStatus", pub, intake_pb2.GetPublicStatusResponse,
                                    [("x-tenant-id", "demo")]), OK, "public query in its tenant")
@@ -636,7 +636,8 @@ class Roles(Intake):
              [("agent",), ("supervisor", "tenant_admin", "auditor")], ("pii_reader",), "pii_reader"),
             ("AmendTicket", lambda r: self.amend(ht.auth(roles=r), t.id), [("pii_reader", "analyst"), ("handler",)],
              ("supervisor",), "agent"),
-            ("FindTicketsByPhone", find, [("handler",), ("analyst",)], ("pii_reader",), "agent"),
+            ("FindTicketsByPhone", find, [("agent",), ("supervisor", "tenant_admin"), ("handler",)], ("pii_reader",),
+             "pii_reader"),
             ("GetTicket", lambda r: self.get(ht.auth(roles=r), id=t.id), [(), ("citizen",)], ("handler",), "agent"),
             ("VerifyAuditChain", verify, [("agent",), ("pii_reader",)], ("auditor",), None),
         ]
