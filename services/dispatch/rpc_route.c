@@ -12,6 +12,7 @@
 
 #include "hl/crypto.h"
 #include "hl/handler.h"
+#include "hl/limits.h"
 #include "hl/inbox.h"
 #include "hl/roles.h"
 #include "hotline/common/v1/common.pb-c.h"
@@ -171,9 +172,9 @@ static hl_status validate_submit(hl_call *c, const Hotline__Dispatch__V1__Submit
 	if (!protobuf_c_enum_descriptor_get_value(&hotline__common__v1__priority__descriptor, r->priority) ||
 	    !r->priority)
 		return hl_call_fail(c, HL_INVALID, "priority: required");
-	if ((st = hl_call_check_text(c, "topic", r->topic, 200, true)) ||
-	    (st = hl_call_check_text(c, "description", r->description, 5000, false)) ||
-	    (st = hl_call_check_text(c, "area", r->area, 100, false)) ||
+	if ((st = hl_call_check_text(c, "topic", r->topic, HL_LIMIT_TOPIC_CHARS, true)) ||
+	    (st = hl_call_check_text(c, "description", r->description, HL_LIMIT_DESCRIPTION_CHARS, false)) ||
+	    (st = hl_call_check_text(c, "area", r->area, HL_LIMIT_AREA_CHARS, false)) ||
 	    (st = hl_call_check_text(c, "registered_by", r->registered_by, 128, false)))
 		return st;
 	if (r->n_implicated_department_ids > 16)
