@@ -11,8 +11,8 @@
 	"confidentiality, topic, description, area, answer, registered_by, anonymous, repeat_caller, "  \
 	"phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, "           \
 	"caller_address, caller_email, masked_name, masked_phone, masked_id_number, masked_address, "   \
-	"masked_email, query_code, (extract(epoch from created_at) * 1000000)::bigint, "                \
-	"(extract(epoch from updated_at) * 1000000)::bigint, request_digest, implicated_departments"
+	"masked_email, query_code, " HL_PG_US("created_at") ", "                \
+	HL_PG_US("updated_at") ", request_digest, implicated_departments"
 
 /* intake_may_see (rpc_common.c) as SQL; $v, $v+1, $v+2: the viewer's actor, dept, clearance. */
 #define VISIBLE_TO_VIEWER(a, d, k)                                                                      \
@@ -33,7 +33,7 @@ static const char SQL_INSERT[] =
 	"(SELECT lpad(n::text, greatest(7, length(n::text)), '0') FROM nextval('ticket_no_seq') n), "
 	"$3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, "
 	"$23, $24, $25, $26, $27, $28, $29, $31, $32::text[]) "
-	"RETURNING ticket_no, (extract(epoch from created_at) * 1000000)::bigint), "
+	"RETURNING ticket_no, " HL_PG_US("created_at") "), "
 	"r AS (INSERT INTO registrations (tenant_id, ticket_id, channel, category, priority, confidentiality, "
 	"topic, description, area, anonymous, answer, registered_by, caller_name, caller_phone, "
 	"caller_id_number, caller_address, caller_email) VALUES ($1, $2, $5, $6, $7, $8, $9, $10, $11, $14, "
@@ -73,10 +73,10 @@ static const char SQL_SET_STATUS[] =
 static const char SQL_AMEND_INSERT[] =
 	"INSERT INTO amendments (tenant_id, id, ticket_id, request_id, field, old_value, new_value, new_cipher, "
 	"reason, author, request_digest) VALUES (current_tenant(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-	"RETURNING (extract(epoch from created_at) * 1000000)::bigint";
+	"RETURNING " HL_PG_US("created_at");
 #define AMEND_COLS                                                                                       \
 	"id, ticket_id, request_id, field, old_value, new_value, new_cipher, reason, author, "          \
-	"(extract(epoch from created_at) * 1000000)::bigint, request_digest"
+	HL_PG_US("created_at") ", request_digest"
 static const char SQL_AMEND_BY_REQUEST[] =
 	"SELECT " AMEND_COLS " FROM amendments WHERE tenant_id = current_tenant() AND request_id = $1";
 static const char SQL_AMENDMENTS[] =
@@ -86,7 +86,7 @@ static const char SQL_AMENDMENTS[] =
 static const char SQL_NOTE_INSERT[] =
 	"INSERT INTO public_notes (tenant_id, ticket_id, status, note) VALUES (current_tenant(), $1, $2, $3)";
 static const char SQL_NOTES[] =
-	"SELECT status, note, (extract(epoch from created_at) * 1000000)::bigint FROM public_notes "
+	"SELECT status, note, " HL_PG_US("created_at") " FROM public_notes "
 	"WHERE tenant_id = current_tenant() AND ticket_id = $1::uuid ORDER BY id";
 
 
@@ -131,20 +131,12 @@ static hl_status blob(const PGresult *r, int row, int col, hl_arena *a, intake_b
 	return st;
 }
 
-static const char *text(const PGresult *r, int row, int col)
+static hl_status read_ticket(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)
 {
-	const char *v = hl_pg_get(r, row, col);
-	return v ? v : "";
-}
-
-static hl_status row_ticket(const PGresult *r, int i, hl_arena *a, intake_ticket **out)
-{
-	intake_ticket *t = hl_arena_alloc(a, sizeof *t);
-	if (!t)
-		return HL_NOMEM;
-	t->tenant = text(r, i, 0);
-	t->id = text(r, i, 1);
-	t->ticket_no = text(r, i, 2);
+	intake_ticket *t = out;
+	t->tenant = hl_pg_get_text(r, i, 0);
+	t->id = hl_pg_get_text(r, i, 1);
+	t->ticket_no = hl_pg_get_text(r, i, 2);
 	t->request_id = hl_pg_get(r, i, 3);
 	t->status = (int)hl_pg_get_int(r, i, 4);
 	t->status_version = hl_pg_get_int(r, i, 5);
@@ -152,20 +144,20 @@ static hl_status row_ticket(const PGresult *r, int i, hl_arena *a, intake_ticket
 	t->category = (int)hl_pg_get_int(r, i, 7);
 	t->priority = (int)hl_pg_get_int(r, i, 8);
 	t->confidentiality = (int)hl_pg_get_int(r, i, 9);
-	t->topic = text(r, i, 10);
-	t->description = text(r, i, 11);
-	t->area = text(r, i, 12);
-	t->answer = text(r, i, 13);
-	t->registered_by = text(r, i, 14);
+	t->topic = hl_pg_get_text(r, i, 10);
+	t->description = hl_pg_get_text(r, i, 11);
+	t->area = hl_pg_get_text(r, i, 12);
+	t->answer = hl_pg_get_text(r, i, 13);
+	t->registered_by = hl_pg_get_text(r, i, 14);
 	t->anonymous = hl_pg_get_bool(r, i, 15);
 	t->repeat_caller = hl_pg_get_bool(r, i, 16);
 	t->phone_index = hl_pg_get(r, i, 17);
-	t->key_period = text(r, i, 18);
+	t->key_period = hl_pg_get_text(r, i, 18);
 	hl_status st = blob(r, i, 19, a, &t->wrapped_key);
 	for (int f = 0; f < F_COUNT && !st; f++)
 		st = blob(r, i, 20 + f, a, &t->caller[f]);
 	for (int f = 0; f < F_COUNT; f++)
-		t->masked[f] = text(r, i, 25 + f);
+		t->masked[f] = hl_pg_get_text(r, i, 25 + f);
 	if (!st)
 		st = blob(r, i, 30, a, &t->query_code);
 	t->created_us = hl_pg_get_int(r, i, 31);
@@ -177,37 +169,14 @@ static hl_status row_ticket(const PGresult *r, int i, hl_arena *a, intake_ticket
 		st = hl_pg_get_array(r, i, 34, a, &implicated, &n_implicated);
 	t->implicated = implicated;
 	t->n_implicated = st ? 0 : (size_t)n_implicated;
-	*out = t;
-	return st;
-}
-
-static hl_status rows_tickets(const PGresult *r, hl_arena *a, intake_ticket ***out, int *n)
-{
-	*n = PQntuples(r);
-	*out = hl_arena_alloc(a, (size_t)(*n ? *n : 1) * sizeof **out);
-	if (!*out)
-		return HL_NOMEM;
-	for (int i = 0; i < *n; i++) {
-		hl_status st = row_ticket(r, i, a, &(*out)[i]);
-		if (st)
-			return st;
-	}
-	return HL_OK;
+	return st ? hl_fail(err, st, "ticket row unreadable") : HL_OK;
 }
 
 static hl_status one_ticket(hl_pg *pg, hl_arena *a, const char *sql, const char *key, intake_ticket **out,
 			    hl_error *err)
 {
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, key);
-	PGresult *r;
-	*out = NULL;
-	hl_status st = hl_pg_exec(pg, a, sql, &args, &r, err);
-	if (st || PQntuples(r) == 0)
-		return st;
-	st = row_ticket(r, 0, a, out);
-	return st ? hl_fail(err, st, "out of memory") : HL_OK;
+	hl_pg_args args = hl_pg_args_key(key);
+	return hl_pg_fetch_one(pg, a, sql, &args, sizeof **out, read_ticket, (void **)out, err);
 }
 
 static void arg_blob(hl_pg_args *args, intake_blob b)
@@ -249,7 +218,7 @@ hl_status store_ticket_insert(hl_pg *pg, hl_arena *a, intake_ticket *t, const ch
 	hl_status st = hl_pg_exec(pg, a, SQL_INSERT, &args, &r, err);
 	if (st)
 		return st;
-	t->ticket_no = text(r, 0, 0);
+	t->ticket_no = hl_pg_get_text(r, 0, 0);
 	t->created_us = t->updated_us = hl_pg_get_int(r, 0, 1);
 	return HL_OK;
 }
@@ -331,11 +300,7 @@ hl_status store_ticket_list(hl_pg *pg, hl_arena *a, const store_list_filter *f, 
 	hl_pg_arg_text(&args, f->after_us ? f->after_id : NULL);
 	hl_pg_arg_int(&args, a, f->limit);
 	arg_viewer(&args, a, f->viewer);
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_LIST, &args, &r, err);
-	if (st)
-		return st;
-	return rows_tickets(r, a, out, n) ? hl_fail(err, HL_NOMEM, "out of memory") : HL_OK;
+	return hl_pg_fetch(pg, a, SQL_LIST, &args, sizeof ***out, read_ticket, (void ***)out, n, err);
 }
 
 hl_status store_ticket_by_phone(hl_pg *pg, hl_arena *a, const char *phone_index, const intake_viewer *v, int limit,
@@ -346,11 +311,7 @@ hl_status store_ticket_by_phone(hl_pg *pg, hl_arena *a, const char *phone_index,
 	hl_pg_arg_text(&args, phone_index);
 	hl_pg_arg_int(&args, a, limit);
 	arg_viewer(&args, a, v);
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_BY_PHONE, &args, &r, err);
-	if (st)
-		return st;
-	return rows_tickets(r, a, out, n) ? hl_fail(err, HL_NOMEM, "out of memory") : HL_OK;
+	return hl_pg_fetch(pg, a, SQL_BY_PHONE, &args, sizeof ***out, read_ticket, (void ***)out, n, err);
 }
 
 hl_status store_ticket_set_field(hl_pg *pg, hl_arena *a, const char *id, const char *field, const char *txt,
@@ -429,16 +390,16 @@ static hl_status rows_amendments(const PGresult *r, hl_arena *a, store_amendment
 		store_amendment *m = hl_arena_alloc(a, sizeof *m);
 		if (!m)
 			return HL_NOMEM;
-		m->id = text(r, i, 0);
-		m->ticket_id = text(r, i, 1);
+		m->id = hl_pg_get_text(r, i, 0);
+		m->ticket_id = hl_pg_get_text(r, i, 1);
 		m->request_id = hl_pg_get(r, i, 2);
-		m->field = text(r, i, 3);
-		m->old_value = text(r, i, 4);
-		m->new_value = text(r, i, 5);
+		m->field = hl_pg_get_text(r, i, 3);
+		m->old_value = hl_pg_get_text(r, i, 4);
+		m->new_value = hl_pg_get_text(r, i, 5);
 		if (blob(r, i, 6, a, &m->new_cipher))
 			return HL_NOMEM;
-		m->reason = text(r, i, 7);
-		m->author = text(r, i, 8);
+		m->reason = hl_pg_get_text(r, i, 7);
+		m->author = hl_pg_get_text(r, i, 8);
 		m->created_us = hl_pg_get_int(r, i, 9);
 		m->request_digest = hl_pg_get(r, i, 10);
 		(*out)[i] = m;
@@ -507,7 +468,7 @@ hl_status store_notes(hl_pg *pg, hl_arena *a, const char *ticket_id, store_note 
 		if (!note)
 			return hl_fail(err, HL_NOMEM, "out of memory");
 		note->status = (int)hl_pg_get_int(r, i, 0);
-		note->note = text(r, i, 1);
+		note->note = hl_pg_get_text(r, i, 1);
 		note->created_us = hl_pg_get_int(r, i, 2);
 		(*out)[i] = note;
 	}
