@@ -196,7 +196,7 @@ static hl_status start_server(const hl_program *p, const hl_common_config *cc, h
 		.tls_ca = cc->tls_ca, .cq_threads = (int)cc->cq_threads, .workers = (int)cc->workers,
 		.queue_max = (int)cc->queue_max, .max_message = (int)cc->max_message,
 		.field_limits = p->field_limits, .n_field_limits = p->n_field_limits,
-		.grace_ms = (int)cc->grace_ms, .db_dsn = cc->db_dsn, .db_schema = cc->db_schema, .jwt = jwt,
+		.grace_ms = (int)cc->grace_ms, .db_dsn = cc->db_dsn, .db_schema = cc->db_schema, .redis_url = cc->redis_url, .jwt = jwt,
 		.metrics = metrics, .app = app,
 	};
 	hl_service audit = hl_audit_service(p->audit_missing_sql), outbox = hl_outbox_service();

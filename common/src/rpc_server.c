@@ -18,6 +18,7 @@
  */
 #include "hl/rpc.h"
 
+#include "hl/redis.h"
 #include "hl/timers.h"
 
 #include <grpc/byte_buffer_reader.h>
@@ -69,6 +70,7 @@ struct worker {
 	hl_server *s;
 	pthread_t th;
 	hl_pg *pg;
+	hl_redis *redis; /* made on first use (hl_call_redis) */
 };
 
 struct hl_call {
@@ -990,7 +992,10 @@ void hl_server_free(hl_server *s)
 				grpc_completion_queue_destroy(s->cqs[i].cq);
 	if (s->workers)
 		for (int i = 0; i < s->cfg.workers; i++)
+		{
 			hl_pg_free(s->workers[i].pg);
+			hl_redis_free(s->workers[i].redis);
+		}
 	if (s->creds)
 		grpc_server_credentials_release(s->creds);
 	hl_reflect_free(s->reflect);
@@ -1020,6 +1025,17 @@ const hl_principal *hl_call_principal(const hl_call *c)
 hl_pg *hl_call_pg(hl_call *c)
 {
 	return c->worker ? c->worker->pg : NULL;
+}
+
+hl_redis *hl_call_redis(hl_call *c)
+{
+	struct worker *w = c->worker;
+	hl_error err;
+	if (!w || !c->s->cfg.redis_url || !c->s->cfg.redis_url[0])
+		return NULL;
+	if (!w->redis && hl_redis_new(c->s->cfg.redis_url, 500, &w->redis, &err))
+		w->redis = NULL;
+	return w->redis;
 }
 
 void *hl_call_app(const hl_call *c)

@@ -11,7 +11,6 @@
 
 #include "hl/program.h"
 #include "hl/rpc.h"
-#include "hl/redis.h"
 #include "hotline/dispatch/v1/dispatch.pb-c.h"
 
 typedef struct dispatch_app {
@@ -166,8 +165,6 @@ hl_status dispatch_require_member(hl_call *c, const dispatch_case *k) HL_MUST_CH
 hl_status dispatch_lock_check(hl_call *c, dispatch_case *k, const char *token) HL_MUST_CHECK;
 /* Who holds k's edit lock now ("" when nobody, or when Redis cannot tell); arena memory. */
 const char *dispatch_lock_holder(hl_call *c, const dispatch_case *k);
-/* The worker thread's Redis connection for locks (NULL when it cannot be made). */
-hl_redis *dispatch_lock_redis(hl_call *c);
 /* The lock's name for k (arena memory; NULL when out of memory). */
 const char *dispatch_lock_name(hl_call *c, const dispatch_case *k);
 

@@ -11,17 +11,6 @@
 #include "hl/redis.h"
 #include "store.h"
 
-/* The worker thread's Redis connection (workers live as long as the process). */
-hl_redis *dispatch_lock_redis(hl_call *c)
-{
-	static __thread hl_redis *r;
-	const dispatch_app *app = hl_call_app(c);
-	hl_error err;
-	if (!r && hl_redis_new(app->common->redis_url, 500, &r, &err))
-		r = NULL;
-	return r;
-}
-
 const char *dispatch_lock_name(hl_call *c, const dispatch_case *k)
 {
 	return hl_arena_printf(hl_call_arena(c), "case:%s:%s", k->tenant, k->id);
@@ -38,7 +27,7 @@ const char *dispatch_lock_holder(hl_call *c, const dispatch_case *k)
 {
 	const dispatch_app *app = hl_call_app(c);
 	const char *name = dispatch_lock_name(c, k), *out;
-	hl_redis *r = dispatch_lock_redis(c);
+	hl_redis *r = hl_call_redis(c);
 	char holder[160];
 	hl_error err;
 	if (!r || !name || hl_lock_holder(r, app->common->redis_prefix, "dispatch", name, holder, sizeof holder, &err))
@@ -50,7 +39,7 @@ hl_status dispatch_lock_check(hl_call *c, dispatch_case *k, const char *token)
 {
 	const dispatch_app *app = hl_call_app(c);
 	const char *me = hl_call_principal(c)->actor, *name = dispatch_lock_name(c, k);
-	hl_redis *r = dispatch_lock_redis(c);
+	hl_redis *r = hl_call_redis(c);
 	hl_error err;
 	if (!name)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");

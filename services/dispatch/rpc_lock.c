@@ -33,7 +33,7 @@ hl_status dispatch_lock_case(hl_call *c, const void *vreq, void **resp)
 	if ((st = hl_call_require_any(c, lock_roles)) || (st = hl_call_begin(c)) ||
 	    (st = dispatch_case_load(c, r->case_id, true, &k)))
 		return st;
-	hl_redis *redis = dispatch_lock_redis(c);
+	hl_redis *redis = hl_call_redis(c);
 	if (!redis)
 		return hl_call_fail(c, HL_UNAVAILABLE, "edit locks are unavailable");
 	hl_lock l;
@@ -80,7 +80,7 @@ hl_status dispatch_unlock_case(hl_call *c, const void *vreq, void **resp)
 	hl_pg_rollback(hl_call_pg(c));
 	hl_lock l;
 	hl_error err;
-	hl_redis *redis = dispatch_lock_redis(c);
+	hl_redis *redis = hl_call_redis(c);
 	if (hl_lock_from_token(app->common->redis_prefix, "dispatch", dispatch_lock_name(c, k), hl_call_principal(c)->actor,
 			       r->lock_token, &l, &err))
 		return hl_call_fail_err(c, &err);

@@ -180,23 +180,12 @@ hl_status intake_list_tickets(hl_call *c, const void *vreq, void **resp)
 	return HL_OK;
 }
 
-/* The worker thread's Redis connection (workers live as long as the process). */
-static hl_redis *thread_redis(hl_call *c)
-{
-	static __thread hl_redis *redis;
-	const intake_app *app = hl_call_app(c);
-	hl_error err;
-	if (!redis && hl_redis_new(app->common->redis_url, 500, &redis, &err))
-		redis = NULL;
-	return redis;
-}
-
 /* Count one phone lookup of the caller in a one-minute window; over the limit, or without Redis
  * to count in, the lookup is refused (fail closed). */
 static hl_status phone_rate_limit(hl_call *c)
 {
 	const intake_app *app = hl_call_app(c);
-	hl_redis *redis = thread_redis(c);
+	hl_redis *redis = hl_call_redis(c);
 	const char *key = hl_arena_printf(hl_call_arena(c), "%s:ratelimit:{%s}:phone-lookup:%s", app->common->redis_prefix,
 					  hl_call_tenant(c), hl_call_principal(c)->actor);
 	const char *window_ms = "60000";

@@ -42,6 +42,7 @@ typedef struct hl_call hl_call;
 typedef struct hl_pg hl_pg;
 typedef struct hl_metrics hl_metrics;
 typedef struct hl_timers hl_timers;
+typedef struct hl_redis hl_redis;
 
 typedef hl_status (*hl_handler_fn)(hl_call *c, const void *req, void **resp);
 
@@ -90,6 +91,7 @@ typedef struct hl_server_config {
 	int grace_ms;             /* shutdown grace period for in-flight calls */
 	const char *db_dsn;       /* runtime role DSN; NULL: workers have no DB */
 	const char *db_schema;    /* search_path of the workers' connections */
+	const char *redis_url;    /* workers' Redis (hl_call_redis); NULL: none. Not copied */
 	const hl_jwt_keyset *jwt; /* shared, not owned */
 	hl_metrics *metrics;      /* shared, not owned */
 	void *app;                /* the service's state, handed to handlers */
@@ -127,6 +129,8 @@ int hl_signals_wait(void);
 hl_arena *hl_call_arena(hl_call *c);
 const hl_principal *hl_call_principal(const hl_call *c);
 hl_pg *hl_call_pg(hl_call *c);                 /* the worker's connection */
+/* The worker's Redis connection (locks, rate limits), made on first use; NULL without one. */
+hl_redis *hl_call_redis(hl_call *c);
 void *hl_call_app(const hl_call *c);           /* hl_server_config.app */
 /* One pointer of per-call state for the service (NULL at first; point it at arena memory). */
 void **hl_call_local(hl_call *c);
