@@ -3,7 +3,9 @@
  */
 #include "hl/redis.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,19 +96,47 @@ static hl_status connect_now(hl_redis *r, hl_error *err)
 	return HL_OK;
 }
 
+/*
+ * Whether a failed command on an established connection found it closed by the server (a restarted
+ * or restarting Redis, a killed client): the server never ran the command, so it may be sent again
+ * on a new connection.  A timeout is not such a case - the command may be running.
+ */
+static bool closed_by_server(const redisContext *ctx)
+{
+	return ctx->err == REDIS_ERR_EOF ||
+	       (ctx->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE || errno == ENOTCONN));
+}
+
+static redisReply *command(hl_redis *r, int argc, const char **argv, const size_t *lens, hl_error *err)
+{
+	bool reused = r->ctx != NULL;
+	if (connect_now(r, err))
+		return NULL;
+	redisReply *rep = redisCommandArgv(r->ctx, argc, argv, lens);
+	if (rep)
+		return rep;
+	bool again = reused && closed_by_server(r->ctx);
+	drop(r);
+	if (again) {
+		r->retry_at_ms = 0; /* a stale connection is not an outage: reconnect at once, once */
+		if (connect_now(r, err))
+			return NULL;
+		if ((rep = redisCommandArgv(r->ctx, argc, argv, lens)))
+			return rep;
+		drop(r);
+	}
+	hl_fail(err, HL_UNAVAILABLE, "redis connection lost");
+	return NULL;
+}
+
 hl_status hl_redis_argv(hl_redis *r, int argc, const char **argv, const size_t *lens, redisReply **reply,
 			hl_error *err)
 {
 	if (reply)
 		*reply = NULL;
-	hl_status st = connect_now(r, err);
-	if (st)
-		return st;
-	redisReply *rep = redisCommandArgv(r->ctx, argc, argv, lens);
-	if (!rep) {
-		drop(r);
-		return hl_fail(err, HL_UNAVAILABLE, "redis connection lost");
-	}
+	redisReply *rep = command(r, argc, argv, lens, err);
+	if (!rep)
+		return HL_UNAVAILABLE;
 	r->up = 1;
 	if (rep->type == REDIS_REPLY_ERROR) {
 		hl_fail(err, HL_INTERNAL, "redis: %.*s", (int)(rep->len < 200 ? rep->len : 200), rep->str);

@@ -16,8 +16,10 @@ stack (PostgreSQL, Redis, intake and dispatch over mutual TLS, python3-grpcio cl
 - Phone lookups: FindTicketsByPhone needs pii_reader (agent, supervisor, tenant_admin are
   refused); every lookup leaves a `phone.lookup` audit entry without the phone; the 31st lookup
   of a user in a tenant within a minute is RESOURCE_EXHAUSTED (other users and tenants unaffected);
-  with Redis down lookups fail closed (UNAVAILABLE) and work again when it is back.
+  with Redis down lookups fail closed (UNAVAILABLE) and work again when it is back; a restarted Redis
+  (every worker's connection closed) refuses no lookup.
 """
+import concurrent.futures
 import hashlib
 import random
 import unittest
@@ -309,6 +311,18 @@ class PhoneLookup(Review):
         finally:
             ht.stack("start-redis")
         ht.wait_for(lambda: self.find(phone(), tenant, "pii-r")[0] is None, timeout=30, what="lookups after Redis")
+
+    def test_redis_restart_is_not_an_outage(self):
+        """A restarted Redis closes every worker's connection; the next lookup on each reconnects and succeeds."""
+        tenant = ht.new_tenant("ph")
+
+        def warm():  # give every worker a Redis connection (after an earlier outage's backoff has run out)
+            with concurrent.futures.ThreadPoolExecutor(16) as pool:
+                return list(pool.map(lambda i: self.find(phone(), tenant, "pii-w%d" % i)[0], range(16))) == [None] * 16
+        ht.wait_for(warm, timeout=20, interval=1, what="every worker reaching Redis")
+        ht.stack("restart-redis")
+        after = [self.find(phone(), tenant, "pii-a%d" % (i % 4)) for i in range(24)]
+        self.assertEqual(after, [(None, None)] * 24, "no lookup after the restart is refused")
 
 
 if __name__ == "__main__":
