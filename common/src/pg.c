@@ -345,97 +345,361 @@ hl_status hl_pg_ping(hl_pg *pg, int timeout_ms, hl_error *err)
 	return st;
 }
 
-/* Transaction serials are unique in the process, whatever the connection. */
-static _Atomic uint64_t tx_serials;
-
-hl_status hl_pg_begin(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_error *err)
-{
-	for (int attempt = 0;; attempt++) {
-		hl_status st = hl_pg_connect(pg, err);
-		if (st)
-			return st;
-		if (pg->in_tx)
-			hl_pg_rollback(pg);
-		/* one round trip: BEGIN and the transaction's settings in one simple query */
-		char *lit = PQescapeLiteral(pg->conn, tenant ? tenant : "", tenant ? strlen(tenant) : 0);
-		if (!lit)
-			return hl_fail(err, HL_NOMEM, "out of memory");
-		char sql[384];
-		int n = snprintf(sql, sizeof sql,
-				 "BEGIN; SELECT set_config('hotline.tenant', %s, true), "
-				 "set_config('statement_timeout', '%lld', true)",
-				 lit, (long long)(timeout_ms > 0 ? timeout_ms : 0));
-		PQfreemem(lit);
-		if (n < 0 || (size_t)n >= sizeof sql)
-			return hl_fail(err, HL_INVALID, "tenant id too long");
-		pg->in_tx = true;
-		pg->tx_serial = ++tx_serials;
-		if ((st = simple(pg, sql, err)) == HL_OK)
-			return HL_OK;
-		hl_pg_rollback(pg);
-		/* The connection died while idle (the server restarted): nothing was done yet, so a
-		 * new connection gets one more try instead of failing this call. */
-		if (attempt > 0 || st != HL_UNAVAILABLE || pg->conn)
-			return st;
-	}
-}
-
-uint64_t hl_pg_tx_serial(const hl_pg *pg)
-{
-	return pg->in_tx ? pg->tx_serial : 0;
-}
-
-hl_status hl_pg_commit(hl_pg *pg, hl_error *err)
-{
-	if (!pg->in_tx)
-		return hl_fail(err, HL_INTERNAL, "commit without a transaction");
-	pg->in_tx = false;
-	PGresult *r = PQexec(pg->conn, "COMMIT");
-	hl_status st = HL_OK;
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		st = translate(pg, r, err);
-	PQclear(r);
-	return st;
-}
-
-void hl_pg_rollback(hl_pg *pg)
-{
-	if (!pg->conn || !pg->in_tx)
-		return;
-	pg->in_tx = false;
-	PGresult *r = PQexec(pg->conn, "ROLLBACK");
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		disconnect(pg);
-	PQclear(r);
-}
+/* ---- transactions: pipelined, two round trips at most ------------------------------------------
+ *
+ * Inside a transaction the connection is in libpq pipeline mode.  BEGIN and the transaction's
+ * settings, and every statement sent with hl_pg_exec_deferred, are only sent; they travel with the
+ * next statement whose answer is needed, or with COMMIT, in one round trip, and their outcome is
+ * read there (a failure of a deferred statement fails that call).  So a handler's transaction is
+ * one round trip for its reads and one for its writes and COMMIT.
+ *
+ * Until the first answer of a transaction is read, everything sent in it is remembered: if the
+ * connection turns out dead there (the server restarted while it was idle), nothing can have been
+ * done, so the transaction is sent again once on a new connection.
+ *
+ * In a group (hl_pg_group_begin) the outer transaction is the group's; hl_pg_begin, hl_pg_commit
+ * and hl_pg_rollback become SAVEPOINT, RELEASE and ROLLBACK TO of one unit, and the group's
+ * COMMIT makes every released unit durable at once. */
 
 static void clear_result(void *p)
 {
 	PQclear(p);
 }
 
-static hl_status prepare(hl_pg *pg, const char *sql, int nparams, char name[16], hl_error *err)
+/* Transaction serials are unique in the process, whatever the connection. */
+static _Atomic uint64_t tx_serials;
+
+static const char SQL_SETTINGS[] =
+	"SELECT set_config('hotline.tenant', $1, true), set_config('statement_timeout', $2, true)";
+
+static bool enter_pipeline(hl_pg *pg)
 {
-	for (int i = 0; i < pg->n_stmts; i++) {
-		if (pg->stmts[i].sql == sql) {
-			snprintf(name, 16, "s%d", pg->stmts[i].id);
-			return HL_OK;
+	if (pg->piped)
+		return true;
+	if (!PQenterPipelineMode(pg->conn))
+		return false;
+	pg->piped = true;
+	return true;
+}
+
+static void leave_pipeline(hl_pg *pg)
+{
+	if (pg->conn && pg->piped)
+		PQexitPipelineMode(pg->conn);
+	pg->piped = false;
+}
+
+/* Remember what was sent before any answer of the transaction was read (for one resend). */
+static void remember(hl_pg *pg, const char *sql, const hl_pg_args *args, enum sent_kind kind)
+{
+	if (pg->answered || pg->n_replay >= REPLAY_SLOTS) {
+		pg->n_replay = REPLAY_SLOTS + 1; /* too much or too late: no resend */
+		return;
+	}
+	pg->replay[pg->n_replay].sql = sql;
+	pg->replay[pg->n_replay].kind = kind;
+	if (args)
+		pg->replay[pg->n_replay].args = *args;
+	else
+		hl_pg_args_init(&pg->replay[pg->n_replay].args);
+	pg->n_replay++;
+}
+
+static bool note_sent(hl_pg *pg, enum sent_kind kind, int stmt)
+{
+	if (pg->n_sent == SENT_SLOTS)
+		return false;
+	pg->sent[pg->n_sent++] = (struct sent){kind, stmt};
+	return true;
+}
+
+/* Send a parameterless command (BEGIN, SAVEPOINT ...) in the pipeline. */
+static bool send_command(hl_pg *pg, const char *cmd, enum sent_kind kind)
+{
+	return enter_pipeline(pg) && PQsendQueryParams(pg->conn, cmd, 0, NULL, NULL, NULL, NULL, 0) &&
+	       note_sent(pg, kind, -1);
+}
+
+/* Send a statement in the pipeline, with its PREPARE the first time on this connection. */
+static bool send_statement(hl_pg *pg, const char *sql, const hl_pg_args *args, enum sent_kind kind)
+{
+	if (!enter_pipeline(pg))
+		return false;
+	int slot = -1;
+	for (int i = 0; i < pg->n_stmts && slot < 0; i++)
+		if (pg->stmts[i].sql == sql)
+			slot = i;
+	if (slot < 0 && pg->n_stmts < STMT_SLOTS) {
+		slot = pg->n_stmts;
+		char name[16];
+		snprintf(name, sizeof name, "s%d", slot);
+		if (!PQsendPrepare(pg->conn, name, sql, args->n, NULL) || !note_sent(pg, SENT_PREPARE, slot))
+			return false;
+		pg->stmts[pg->n_stmts++] = (struct stmt){sql, slot};
+	}
+	if (slot < 0)
+		return PQsendQueryParams(pg->conn, sql, args->n, NULL, args->v, args->len, args->fmt, 0) &&
+		       note_sent(pg, kind, -1);
+	char name[16];
+	snprintf(name, sizeof name, "s%d", pg->stmts[slot].id);
+	return PQsendQueryPrepared(pg->conn, name, args->n, args->v, args->len, args->fmt, 0) &&
+	       note_sent(pg, kind, -1);
+}
+
+/* The result of one sent item; NULL when the connection broke. */
+static PGresult *next_result(hl_pg *pg)
+{
+	PGresult *r = PQgetResult(pg->conn), *extra;
+	if (!r)
+		return NULL;
+	while ((extra = PQgetResult(pg->conn))) /* the NULL that ends the item's results */
+		PQclear(extra);
+	return r;
+}
+
+/*
+ * Mark the pipeline's end, read the answers of everything sent and keep the last one's
+ * result when it is a query (in ar).  The first failure is the outcome: a deferred statement's
+ * unique violation is a concurrent change (ABORTED).
+ */
+static hl_status sync_read(hl_pg *pg, hl_arena *ar, PGresult **last, hl_error *err)
+{
+	hl_status st = HL_OK;
+	bool broken = !PQpipelineSync(pg->conn);
+	int n = pg->n_sent;
+	pg->n_sent = 0;
+	for (int i = 0; i < n && !broken; i++) {
+		struct sent s = pg->sent[i];
+		PGresult *r = next_result(pg);
+		ExecStatusType t = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+		if (!r || (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK && t != PGRES_PIPELINE_ABORTED)) {
+			if (s.kind == SENT_PREPARE)
+				pg->stmts[s.stmt].sql = NULL; /* not prepared after all */
+			if (!st) {
+				st = translate(pg, r, err);
+				if (st == HL_EXISTS && s.kind == SENT_DEFERRED)
+					st = hl_fail(err, HL_ABORTED, "concurrent change of the same record, retry");
+			}
+			broken = !pg->conn;
+		} else if (i == n - 1 && s.kind == SENT_QUERY && last && t != PGRES_PIPELINE_ABORTED) {
+			if (hl_arena_defer(ar, clear_result, r)) {
+				PQclear(r);
+				st = st ? st : hl_fail(err, HL_NOMEM, "out of memory");
+			} else {
+				*last = r;
+			}
+			continue;
+		}
+		PQclear(r);
+	}
+	if (broken) {
+		disconnect(pg);
+		return st ? st : hl_fail(err, HL_UNAVAILABLE, "database connection lost");
+	}
+	PGresult *sync = PQgetResult(pg->conn);
+	bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+	PQclear(sync);
+	if (!synced) {
+		disconnect(pg);
+		return st ? st : hl_fail(err, HL_UNAVAILABLE, "database connection lost");
+	}
+	pg->answered = true;
+	return st;
+}
+
+/* Send what the transaction had sent again, on a new connection (see above). */
+static hl_status resend(hl_pg *pg, hl_error *err)
+{
+	hl_status st = hl_pg_connect(pg, err);
+	if (st)
+		return st;
+	for (int i = 0; i < pg->n_replay; i++) {
+		const char *sql = pg->replay[i].sql;
+		bool ok = pg->replay[i].kind == SENT_COMMAND ? send_command(pg, sql, SENT_COMMAND)
+							     : send_statement(pg, sql, &pg->replay[i].args, pg->replay[i].kind);
+		if (!ok) {
+			disconnect(pg);
+			return hl_fail(err, HL_UNAVAILABLE, "database connection lost");
 		}
 	}
-	if (pg->n_stmts == STMT_SLOTS) {
-		name[0] = '\0'; /* run unprepared */
-		return HL_OK;
+	return HL_OK;
+}
+
+/* sync_read, and once more on a new connection when the first answer found it dead. */
+static hl_status sync_answer(hl_pg *pg, hl_arena *ar, PGresult **last, hl_error *err)
+{
+	bool may_resend = !pg->answered && pg->n_replay <= REPLAY_SLOTS;
+	hl_status st = sync_read(pg, ar, last, err);
+	if (st != HL_UNAVAILABLE || pg->conn || !may_resend)
+		return st;
+	pg->in_tx = true; /* disconnect() forgot the transaction it is about to send again */
+	if ((st = resend(pg, err)))
+		return st;
+	return sync_read(pg, ar, last, err);
+}
+
+static hl_status send_failed(hl_pg *pg, hl_error *err)
+{
+	disconnect(pg);
+	return hl_fail(err, HL_UNAVAILABLE, "database connection lost");
+}
+
+/* A command of the transaction's opening, remembered for a resend. */
+static bool send_remembered_command(hl_pg *pg, const char *cmd)
+{
+	remember(pg, cmd, NULL, SENT_COMMAND);
+	return send_command(pg, cmd, SENT_COMMAND);
+}
+
+/* The transaction's tenant and statement timeout; the parameters live in the connection. */
+static hl_status send_settings(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_error *err)
+{
+	int n = snprintf(pg->tenant, sizeof pg->tenant, "%s", tenant ? tenant : "");
+	if (n < 0 || (size_t)n >= sizeof pg->tenant)
+		return hl_fail(err, HL_INVALID, "tenant id too long");
+	snprintf(pg->timeout, sizeof pg->timeout, "%lld", (long long)(timeout_ms > 0 ? timeout_ms : 0));
+	hl_pg_args_init(&pg->settings);
+	hl_pg_arg_text(&pg->settings, pg->tenant);
+	hl_pg_arg_text(&pg->settings, pg->timeout);
+	remember(pg, SQL_SETTINGS, &pg->settings, SENT_DEFERRED);
+	return send_statement(pg, SQL_SETTINGS, &pg->settings, SENT_DEFERRED) ? HL_OK : send_failed(pg, err);
+}
+
+static void start_tx(hl_pg *pg)
+{
+	pg->in_tx = true;
+	pg->answered = false;
+	pg->n_replay = 0;
+	pg->n_sent = 0;
+	pg->tx_serial = ++tx_serials;
+}
+
+hl_status hl_pg_begin(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_error *err)
+{
+	hl_status st = hl_pg_connect(pg, err);
+	if (st)
+		return st;
+	if (pg->group) {
+		if (pg->unit)
+			hl_pg_rollback(pg);
+		pg->unit = true;
+		pg->tx_serial = ++tx_serials;
+		if (!send_remembered_command(pg, "SAVEPOINT hl_unit"))
+			return send_failed(pg, err);
+	} else {
+		if (pg->in_tx)
+			hl_pg_rollback(pg);
+		start_tx(pg);
+		if (!send_remembered_command(pg, "BEGIN"))
+			return send_failed(pg, err);
 	}
-	int id = pg->n_stmts;
-	snprintf(name, 16, "s%d", id);
-	PGresult *r = PQprepare(pg->conn, name, sql, nparams, NULL);
-	hl_status st = HL_OK;
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		st = translate(pg, r, err);
-	PQclear(r);
-	if (st == HL_OK)
-		pg->stmts[pg->n_stmts++] = (struct stmt){sql, id};
+	return send_settings(pg, tenant, timeout_ms, err);
+}
+
+uint64_t hl_pg_tx_serial(const hl_pg *pg)
+{
+	if (pg->group)
+		return pg->unit ? pg->tx_serial : 0;
+	return pg->in_tx ? pg->tx_serial : 0;
+}
+
+/* Undo on the server after a failure (ROLLBACK, or ROLLBACK TO and RELEASE of a unit); a
+ * connection that cannot is dropped, which ends its transaction too. */
+static void abandon(hl_pg *pg, const char *cmd, const char *then)
+{
+	hl_error ignored;
+	if (!pg->conn)
+		return;
+	if (!send_command(pg, cmd, SENT_COMMAND) || (then && !send_command(pg, then, SENT_COMMAND)) ||
+	    sync_read(pg, NULL, NULL, &ignored))
+		disconnect(pg);
+}
+
+static hl_status end_tx(hl_pg *pg, hl_status st)
+{
+	pg->in_tx = false;
+	if (st && pg->conn && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+		abandon(pg, "ROLLBACK", NULL);
+	leave_pipeline(pg);
 	return st;
+}
+
+hl_status hl_pg_commit(hl_pg *pg, hl_error *err)
+{
+	if (pg->group) {
+		if (!pg->unit)
+			return hl_fail(err, HL_INTERNAL, "commit without a transaction");
+		pg->unit = false;
+		if (!send_command(pg, "RELEASE SAVEPOINT hl_unit", SENT_COMMAND))
+			return send_failed(pg, err);
+		hl_status st = sync_answer(pg, NULL, NULL, err);
+		if (st && pg->conn)
+			abandon(pg, "ROLLBACK TO SAVEPOINT hl_unit", "RELEASE SAVEPOINT hl_unit");
+		return st;
+	}
+	if (!pg->in_tx)
+		return hl_fail(err, HL_INTERNAL, "commit without a transaction");
+	if (!send_command(pg, "COMMIT", SENT_COMMAND))
+		return end_tx(pg, send_failed(pg, err));
+	return end_tx(pg, sync_answer(pg, NULL, NULL, err));
+}
+
+void hl_pg_rollback(hl_pg *pg)
+{
+	if (!pg->conn)
+		return;
+	if (pg->group) {
+		if (pg->unit) {
+			pg->unit = false;
+			abandon(pg, "ROLLBACK TO SAVEPOINT hl_unit", "RELEASE SAVEPOINT hl_unit");
+		}
+		return;
+	}
+	if (!pg->in_tx)
+		return;
+	pg->in_tx = false;
+	abandon(pg, "ROLLBACK", NULL);
+	leave_pipeline(pg);
+}
+
+hl_status hl_pg_group_begin(hl_pg *pg, hl_error *err)
+{
+	hl_status st = hl_pg_connect(pg, err);
+	if (st)
+		return st;
+	if (pg->in_tx)
+		hl_pg_rollback(pg);
+	start_tx(pg);
+	pg->group = true;
+	pg->unit = false;
+	return send_remembered_command(pg, "BEGIN") ? HL_OK : send_failed(pg, err);
+}
+
+bool hl_pg_in_group(const hl_pg *pg)
+{
+	return pg->group;
+}
+
+hl_status hl_pg_group_commit(hl_pg *pg, hl_error *err)
+{
+	hl_status st = HL_OK;
+	if (pg->unit)
+		hl_pg_rollback(pg);
+	pg->group = false;
+	if (!pg->conn)
+		st = hl_fail(err, HL_UNAVAILABLE, "database connection lost");
+	else if (!send_command(pg, "COMMIT", SENT_COMMAND))
+		st = send_failed(pg, err);
+	else
+		st = sync_answer(pg, NULL, NULL, err);
+	return end_tx(pg, st);
+}
+
+void hl_pg_group_rollback(hl_pg *pg)
+{
+	pg->unit = false;
+	pg->group = false;
+	hl_pg_rollback(pg);
 }
 
 hl_status hl_pg_exec(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args, PGresult **res,
