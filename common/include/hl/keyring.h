@@ -7,8 +7,11 @@
  *          └─ wraps the per-record data key (DEK), stored with the record
  *               └─ encrypts each personal-data field (AES-256-GCM, the
  *                  associated data binds tenant, table, column, record id)
+ *          └─ HKDF → per-period index key: HMAC-SHA-256 of a normalized
+ *             phone, the repeat-caller lookup (R6), gone with the period
  *   master key (lowest version) ─HKDF→ per-tenant blind-index key
- *     └─ HMAC-SHA-256 of a normalized phone: repeat-caller lookup (R6)
+ *     └─ HMAC-SHA-256: keyed digests that must outlive periods (and the
+ *        phone indexes made before the per-period ones)
  *
  * Rotation: add a higher master version to the file (hl_keyring_master_file
  * _add_version) and restart; new period keys are wrapped by the highest
