@@ -1,0 +1,107 @@
+/*
+ * followup.h - the followup service's shared types: its state, the reply
+ * task and reply rows as the store reads and writes them, the status machine
+ * of a reply task, and the helpers its handler files share (rpc_common.c,
+ * gate.c).
+ */
+#ifndef FOLLOWUP_H
+#define FOLLOWUP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hl/calendar.h"
+#include "hl/program.h"
+#include "hl/rpc.h"
+#include "hl/rpc_client.h"
+#include "hotline/followup/v1/followup.pb-c.h"
+
+typedef struct followup_app {
+	const hl_common_config *common;
+	const hl_calendar *calendar; /* fallback for reply deadlines dispatch did not compute */
+	int reply_within_days;       /* working days, with that calendar */
+	int max_attempts;            /* unreachable contacts before the task is marked unreachable */
+	const char *gate_addr;       /* compliance host:port when the reply gate is on; NULL: no gate */
+	int gate_timeout_ms;
+	hl_client *gate;             /* made on first use (gate.c), under gate_mu */
+	pthread_mutex_t gate_mu;
+} followup_app;
+
+/* Reply task statuses, as in the proto enum. */
+enum {
+	RT_OPEN = HOTLINE__FOLLOWUP__V1__REPLY_TASK_STATUS__REPLY_TASK_STATUS_OPEN,
+	RT_SATISFIED = HOTLINE__FOLLOWUP__V1__REPLY_TASK_STATUS__REPLY_TASK_STATUS_SATISFIED,
+	RT_REOPENED = HOTLINE__FOLLOWUP__V1__REPLY_TASK_STATUS__REPLY_TASK_STATUS_REOPENED,
+	RT_UNREACHABLE = HOTLINE__FOLLOWUP__V1__REPLY_TASK_STATUS__REPLY_TASK_STATUS_UNREACHABLE,
+	RT_CLOSED = HOTLINE__FOLLOWUP__V1__REPLY_TASK_STATUS__REPLY_TASK_STATUS_CLOSED,
+};
+enum {
+	OUTCOME_REACHED = HOTLINE__FOLLOWUP__V1__CONTACT_OUTCOME__CONTACT_OUTCOME_REACHED,
+	OUTCOME_UNREACHABLE = HOTLINE__FOLLOWUP__V1__CONTACT_OUTCOME__CONTACT_OUTCOME_UNREACHABLE,
+	SAT_UNSATISFIED = HOTLINE__FOLLOWUP__V1__SATISFACTION__SATISFACTION_UNSATISFIED,
+};
+
+/* Free-text bounds (characters). */
+#define FOLLOWUP_CONTENT_CHARS 2000
+#define FOLLOWUP_REASON_CHARS 1000
+
+typedef struct followup_task {
+	const char *tenant, *id, *ticket_id, *ticket_no, *case_id, *department_id;
+	int round, category, priority, status, attempts;
+	const char *result_text, *result_digest, *approved_by, *registered_by;
+	const char *assignee_id; /* NULL: the pool */
+	const char *closed_by, *close_reason;
+	int64_t approved_us, due_us, closed_us, created_us, version;
+} followup_task;
+
+typedef struct followup_reply {
+	const char *id, *task_id, *request_id;
+	int seq, method, outcome, satisfaction;
+	const char *content, *unsatisfied_reason, *recorded_by;
+	int64_t recorded_us;
+} followup_reply;
+
+/* methods.c */
+extern const hl_service followup_service;
+
+/* rpc_schedule.c */
+hl_status followup_schedule_reply(hl_call *c, const void *req, void **resp);
+/* rpc_reply.c */
+hl_status followup_list_reply_tasks(hl_call *c, const void *req, void **resp);
+hl_status followup_get_reply_task(hl_call *c, const void *req, void **resp);
+hl_status followup_record_reply(hl_call *c, const void *req, void **resp);
+hl_status followup_close_reply_task(hl_call *c, const void *req, void **resp);
+
+/* rpc_common.c: what the handlers share (each fails the call itself) */
+followup_app *followup_app_of(hl_call *c);
+/* The task id of the tenant, locked for a change when for_update; NOT_FOUND when there is none. */
+hl_status followup_task_load(hl_call *c, const char *id, bool for_update, followup_task **out) HL_MUST_CHECK;
+/* Save the task's working state and append the audit entry `action` for it. */
+hl_status followup_task_save(hl_call *c, followup_task *t, const char *action, const char *details) HL_MUST_CHECK;
+/* Append an audit entry for the task (details: JSON object, no personal data; NULL "{}"). */
+hl_status followup_audit(hl_call *c, const followup_task *t, const char *action, const char *details,
+			 bool new_subject) HL_MUST_CHECK;
+/* The task as its API message (replies when with_replies). */
+hl_status followup_task_msg(hl_call *c, const followup_task *t, bool with_replies,
+			    Hotline__Followup__V1__ReplyTask **out) HL_MUST_CHECK;
+Hotline__Followup__V1__Reply *followup_reply_msg(hl_call *c, const followup_reply *r);
+/* Queue UpdateTicketStatus to intake (outbox); version orders it after earlier changes. */
+hl_status followup_ticket_status(hl_call *c, const followup_task *t, int status, int64_t version,
+				 const char *note) HL_MUST_CHECK;
+/* Queue ReopenCase to dispatch (outbox) for the task's next round. */
+hl_status followup_reopen(hl_call *c, const followup_task *t, const char *reason) HL_MUST_CHECK;
+/* Hex SHA-256 of text (arena; NULL when out of memory). */
+const char *followup_digest(hl_arena *a, const char *text);
+
+/* gate.c: the compliance gate on replies to complaints and misconduct reports */
+/* Whether replies of this category pass the gate. */
+bool followup_gated_category(int category);
+/*
+ * Ask compliance whether content may be released for task t.  No gate
+ * configured: HL_OK.  Compliance unreachable or failing: UNAVAILABLE (fail
+ * closed); not approved: FAILED_PRECONDITION naming the pending review.
+ */
+hl_status followup_gate_check(hl_call *c, const followup_task *t, const char *content) HL_MUST_CHECK;
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * store.h - followup's data access, defined in store.c: the only file with
+ * SQL for schema followup.  Every function runs inside the caller's
+ * transaction (acting tenant set, so row-level security confines it to that
+ * tenant).  Results are arena memory; "not found" is *out == NULL, not an
+ * error.
+ */
+#ifndef FOLLOWUP_STORE_H
+#define FOLLOWUP_STORE_H
+
+#include "followup.h"
+#include "hl/pg.h"
+
+/* Subjects (reply task ids) lacking an audit chain, for VerifyAuditChain. */
+extern const char store_missing_chain_sql[];
+
+/* ---- reply tasks ---- */
+/* Insert t (t->id set by the caller); *created false when the case's round already has a task (*existing_id). */
+hl_status store_task_insert(hl_pg *pg, hl_arena *a, const followup_task *t, bool *created, const char **existing_id,
+			    hl_error *err) HL_MUST_CHECK;
+hl_status store_task_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update, followup_task **out,
+			 hl_error *err) HL_MUST_CHECK;
+/* Write the task's working state (status, assignee, attempts, closing); bumps version. */
+hl_status store_task_update(hl_pg *pg, hl_arena *a, followup_task *t, hl_error *err) HL_MUST_CHECK;
+
+typedef struct store_task_filter {
+	int status;              /* 0: any */
+	const char *assignee_id; /* NULL: any; "" : the pool only */
+	bool assignee_or_pool;   /* with assignee_id: that agent's tasks and the pool's */
+	const char *ticket_id;   /* NULL: any */
+	bool overdue;            /* open and past due */
+	const char *after_id;    /* page token */
+	int limit;
+} store_task_filter;
+hl_status store_tasks(hl_pg *pg, hl_arena *a, const store_task_filter *f, followup_task ***out, int *n,
+		      hl_error *err) HL_MUST_CHECK;
+
+/* ---- replies ---- */
+/* Append r (r->id set; r->seq is set to the next number of its task). */
+hl_status store_reply_insert(hl_pg *pg, hl_arena *a, followup_reply *r, hl_error *err) HL_MUST_CHECK;
+hl_status store_replies(hl_pg *pg, hl_arena *a, const char *task_id, followup_reply ***out, int *n,
+			hl_error *err) HL_MUST_CHECK;
+/* The reply recorded with this client request id, if any. */
+hl_status store_reply_by_request(hl_pg *pg, hl_arena *a, const char *request_id, followup_reply **out,
+				 hl_error *err) HL_MUST_CHECK;
+
+#endif
