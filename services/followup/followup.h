@@ -91,6 +91,8 @@ hl_status followup_ticket_status(hl_call *c, const followup_task *t, int status,
 				 const char *note) HL_MUST_CHECK;
 /* Queue ReopenCase to dispatch (outbox) for the task's next round. */
 hl_status followup_reopen(hl_call *c, const followup_task *t, const char *reason) HL_MUST_CHECK;
+/* Queue CloseCase to dispatch (outbox): the reply loop of the task's round ended (reason: a code, no text). */
+hl_status followup_close_case(hl_call *c, const followup_task *t, const char *reason) HL_MUST_CHECK;
 /* Hex SHA-256 of text (arena; NULL when out of memory). */
 const char *followup_digest(hl_arena *a, const char *text);
 

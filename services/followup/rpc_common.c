@@ -167,3 +167,22 @@ hl_status followup_reopen(hl_call *c, const followup_task *t, const char *reason
 		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }
+
+hl_status followup_close_case(hl_call *c, const followup_task *t, const char *reason)
+{
+	hl_arena *a = hl_call_arena(c);
+	Hotline__Dispatch__V1__CloseCaseRequest m = HOTLINE__DISPATCH__V1__CLOSE_CASE_REQUEST__INIT;
+	m.ticket_id = (char *)t->ticket_id;
+	m.reopen_no = t->round;
+	m.reason = (char *)reason;
+	hl_enqueue_row row = row_for(c, t);
+	row.service = &hotline__dispatch__v1__dispatch_service__descriptor;
+	row.method = "CloseCase";
+	row.idempotency_key = hl_arena_printf(a, "%s:close:%d", t->case_id, t->round);
+	hl_error err;
+	if (!row.idempotency_key)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	if (hl_enqueue(hl_call_pg(c), a, &row, &m.base, &err))
+		return hl_call_fail_err(c, &err);
+	return HL_OK;
+}

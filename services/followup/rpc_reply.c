@@ -238,6 +238,7 @@ static hl_status decide(hl_call *c, followup_task *t, const followup_reply *rp)
 	t->closed_us = now_us;
 	t->closed_by = me(c);
 	if ((st = followup_task_save(c, t, "reply_task.satisfied", task_details(a, t))) ||
+	    (st = followup_close_case(c, t, "satisfied")) ||
 	    (st = followup_ticket_status(c, t, HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_REPLIED, now_us,
 					 "已答复来电人")))
 		return st;
@@ -323,6 +324,7 @@ hl_status followup_close_reply_task(hl_call *c, const void *vreq, void **resp)
 	const char *details = hl_arena_printf(a, "{\"status\":%d,\"round\":%d,\"reason_sha256\":\"%s\"}", t->status,
 					      t->round, digest ? digest : "");
 	if ((st = followup_task_save(c, t, "reply_task.closed", details)) ||
+	    (st = followup_close_case(c, t, "closed_by_supervisor")) ||
 	    (st = followup_ticket_status(c, t, HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_CLOSED, now_us,
 					 "已办结")))
 		return st;

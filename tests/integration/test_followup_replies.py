@@ -155,6 +155,11 @@ class LoopTest(unittest.TestCase):
         H.wait_for(lambda: "重新办理" in [n.text for n in self.ticket(tk.id).public_notes], timeout=30,
                    what="dispatch's reopen note at intake")
         self.assertEqual(self.ticket(tk.id).status, cpb.TICKET_STATUS_IN_HANDLING, "in handling again")
+        close = dpb.CloseCaseRequest(ticket_id=tk.id, reopen_no=1, reason="satisfied")
+        self.assertEqual(H.ht.code_of(t.internal, "CloseCase", close, "intake", idem="c-1")[0], H.DENIED,
+                         "only followup closes cases")
+        self.assertEqual(H.ht.code_of(t.internal, "CloseCase", close, "followup", idem="c-2")[0], H.PRECONDITION,
+                         "a case being handled again is not closed")
         self.handle(case.id)
 
         second = self.round_task(tk.id, 1)
@@ -164,9 +169,15 @@ class LoopTest(unittest.TestCase):
         self.assertEqual((r.task.status, r.task.closed_by), (DONE, "agent-7"))
         closed = self.wait_status(tk.id, cpb.TICKET_STATUS_CLOSED, "closed at intake")
         self.assertIn("来电人满意，已办结", [n.text for n in closed.public_notes])
+        done = H.wait_for(lambda: (lambda k: k if k.status == H.CLOSED else None)(t.get(case.id)), timeout=30,
+                          what="the case closed at dispatch")
+        self.assertEqual([s.action for s in done.steps].count("closed"), 1)
 
         self.assertEqual(f.count("replies"), 3)
-        self.assertEqual(f.count("outbox", "target = 'dispatch'"), 1, "one ReopenCase")
+        self.assertEqual(H.ht.psql("SELECT method FROM followup.outbox WHERE tenant_id = %s AND target = 'dispatch' "
+                                   "ORDER BY id" % H.lit(t.id)),
+                         [["/hotline.dispatch.v1.DispatchService/ReopenCase"],
+                          ["/hotline.dispatch.v1.DispatchService/CloseCase"]])
         self.assertEqual(f.audit_actions(task.id), ["reply_task.scheduled", "reply.recorded", "reply_task.attempted",
                                                     "reply.recorded", "reply_task.reopened"])
         self.assertEqual(f.audit_actions(second.id), ["reply_task.scheduled", "reply.recorded",
@@ -275,6 +286,8 @@ class ReplyTest(unittest.TestCase):
         self.assertEqual(f.audit_actions(tid)[-2:], ["reply_task.unreachable", "reply_task.closed"])
         self.assertEqual(f.count("outbox", "target = 'intake' AND subject_id = %s" % H.lit(req.ticket_id)), 1,
                          "the ticket's close goes to intake")
+        self.assertEqual(f.count("outbox", "target = 'dispatch' AND subject_id = %s" % H.lit(req.ticket_id)), 1,
+                         "and the case's close to dispatch")
 
     def test_another_tenants_task_is_not_found_and_untouched(self):
         f = self.f

@@ -11,6 +11,7 @@
 #include "hotline/audit/v1/audit.pb-c.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "hotline/dispatch/v1/dispatch.pb-c.h"
+#include "hotline/followup/v1/followup.pb-c.h"
 #include "hotline/intake/v1/intake.pb-c.h"
 #include "hotline/outbox/v1/outbox.pb-c.h"
 #include "hotlinectl.h"
@@ -21,6 +22,7 @@
 #define AUDIT "/hotline.audit.v1.AuditService/"
 #define OUTBOX "/hotline.outbox.v1.OutboxService/"
 #define DISPATCH "/hotline.dispatch.v1.DispatchService/"
+#define FOLLOWUP "/hotline.followup.v1.FollowUpService/"
 
 const char *const ctl_services[] = {"intake", "dispatch", "followup", "compliance", "reporting", NULL};
 
@@ -322,6 +324,31 @@ static hl_status build_redrive(ctl_ctx *x, ProtobufCMessage *req, hl_error *err)
 	return HL_OK;
 }
 
+/* ---- followup ---------------------------------------------------------- */
+
+static const ctl_arg reply_tasks_args[] = {
+	{"--status", CTL_OPT, "status", 0, "reply task status"},
+	{"--assignee", CTL_OPT, "assignee_id", 0, "tasks of this agent (- for the pool only)"},
+	{"--ticket", CTL_OPT, "ticket_id", 0, "tasks of one ticket (UUID)"},
+	{"--overdue", CTL_FLAG, "overdue", 0, "only open tasks past their reply deadline"},
+	{"--page-size", CTL_OPT, "page_size", 0, "tasks per page (server default 50, max 200)"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+static const ctl_arg reply_get_args[] = {{"TASK_ID", CTL_POS, "id", 0, "reply task id (UUID)"}};
+static const ctl_arg reply_record_args[] = {
+	{"TASK_ID", CTL_POS, "task_id", 0, "reply task id (UUID)"},
+	{"--method", CTL_OPT, "method", CTL_REQUIRED, "how the citizen was contacted"},
+	{"--content", CTL_OPT, "content", CTL_REQUIRED, "what was told or sent"},
+	{"--outcome", CTL_OPT, "outcome", CTL_REQUIRED, "reached or unreachable"},
+	{"--satisfaction", CTL_OPT, "satisfaction", 0, "the citizen's satisfaction (when reached)"},
+	{"--reason", CTL_OPT, "unsatisfied_reason", 0, "why the citizen is unsatisfied (required then)"},
+	{"--request-id", CTL_OPT, "request_id", CTL_NEW_ID, "idempotency key (default: a new UUID)"},
+};
+static const ctl_arg reply_close_args[] = {
+	{"TASK_ID", CTL_POS, "task_id", 0, "reply task id (UUID)"},
+	{"--reason", CTL_OPT, "reason", CTL_REQUIRED, "why the loop ends without satisfaction"},
+};
+
 /* ---- the table ---------------------------------------------------------- */
 
 #define MSG(pkg, name) &hotline__##pkg##__v1__##name##__descriptor
@@ -389,6 +416,16 @@ const ctl_cmd ctl_commands[] = {
 	 CALL(dispatch, unlock_case_request, unlock_case_response), ARGS(unlock_args), 0, NULL, NULL},
 	{NULL, "notices", "supervision notices: warnings, overdue escalations, 督办", "dispatch", DISPATCH "ListNotices",
 	 CALL(dispatch, list_notices_request, list_notices_response), ARGS(notices_args), 0, NULL, NULL},
+	{"reply", "tasks", "reply tasks: your own and the pool's (agents), or any (supervisor)", "followup",
+	 FOLLOWUP "ListReplyTasks", CALL(followup, list_reply_tasks_request, list_reply_tasks_response),
+	 ARGS(reply_tasks_args), 0, NULL, NULL},
+	{"reply", "get", "one reply task with every reply recorded on it", "followup", FOLLOWUP "GetReplyTask",
+	 CALL(followup, get_reply_task_request, get_reply_task_response), ARGS(reply_get_args), 0, NULL, NULL},
+	{"reply", "record", "record a contact with the citizen and their satisfaction (反馈)", "followup",
+	 FOLLOWUP "RecordReply", CALL(followup, record_reply_request, record_reply_response), ARGS(reply_record_args), 0,
+	 NULL, NULL},
+	{"reply", "close", "end the reply loop with a reason (supervisor)", "followup", FOLLOWUP "CloseReplyTask",
+	 CALL(followup, close_reply_task_request, close_reply_task_response), ARGS(reply_close_args), 0, NULL, NULL},
 	{"departments", "list", "the tenant's departments", "dispatch", DISPATCH "ListDepartments",
 	 CALL(dispatch, list_departments_request, list_departments_response), NULL, 0, 0, NULL, NULL},
 	{"departments", "put", "create or change a department (tenant_admin)", "dispatch", DISPATCH "PutDepartment",
