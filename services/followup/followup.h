@@ -62,6 +62,42 @@ typedef struct followup_reply {
 	int64_t recorded_us;
 } followup_reply;
 
+/* Visits (回访). */
+#define VISIT_PLANNED HOTLINE__FOLLOWUP__V1__VISIT_STATUS__VISIT_STATUS_PLANNED
+#define VISIT_DONE HOTLINE__FOLLOWUP__V1__VISIT_STATUS__VISIT_STATUS_DONE
+#define FOLLOWUP_LEVELS 3
+#define FOLLOWUP_MAX_ANSWERS 100
+
+typedef struct followup_counterpart {
+	const char *id, *name, *owner_id, *department_id;
+	int risk_level;
+	bool active;
+} followup_counterpart;
+
+typedef struct followup_plan {
+	int risk_level, interval_days, method;
+	const char *depth, *responsible_id, *target, *scope;
+} followup_plan;
+
+typedef struct followup_visit {
+	const char *tenant, *id, *counterpart_id, *department_id, *responsible_id;
+	int risk_level, method;
+	int64_t due_us, done_us; /* done_us 0: planned */
+	/* the record (recorded_by NULL: none yet) */
+	const char *recorded_by, *evidence_ref, *note, *record_request_id;
+	int record_method;
+	bool problem_found;
+	const char **questions, **answers;
+	int n_answers;
+	/* the re-check (rechecked_by NULL: none yet) */
+	const char *rechecked_by, *recheck_note, *recheck_request_id;
+	bool recheck_agrees;
+} followup_visit;
+
+typedef struct followup_coverage {
+	int counterparts, planned, done, overdue;
+} followup_coverage;
+
 /* methods.c */
 extern const hl_service followup_service;
 
@@ -72,6 +108,15 @@ hl_status followup_list_reply_tasks(hl_call *c, const void *req, void **resp);
 hl_status followup_get_reply_task(hl_call *c, const void *req, void **resp);
 hl_status followup_record_reply(hl_call *c, const void *req, void **resp);
 hl_status followup_close_reply_task(hl_call *c, const void *req, void **resp);
+
+/* rpc_visit.c */
+hl_status followup_put_counterpart(hl_call *c, const void *req, void **resp);
+hl_status followup_list_counterparts(hl_call *c, const void *req, void **resp);
+hl_status followup_put_visit_plan(hl_call *c, const void *req, void **resp);
+hl_status followup_list_visits(hl_call *c, const void *req, void **resp);
+hl_status followup_record_visit(hl_call *c, const void *req, void **resp);
+hl_status followup_recheck_visit(hl_call *c, const void *req, void **resp);
+hl_status followup_get_coverage(hl_call *c, const void *req, void **resp);
 
 /* rpc_common.c: what the handlers share (each fails the call itself) */
 followup_app *followup_app_of(hl_call *c);

@@ -9,7 +9,9 @@
 
 const char store_missing_chain_sql[] =
 	"SELECT id::text FROM reply_tasks t WHERE NOT EXISTS "
-	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = t.tenant_id AND h.subject_id = t.id::text)";
+	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = t.tenant_id AND h.subject_id = t.id::text) "
+	"UNION ALL SELECT id::text FROM visits v WHERE NOT EXISTS "
+	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = v.tenant_id AND h.subject_id = v.id::text)";
 
 /* ---- reply tasks ------------------------------------------------------ */
 

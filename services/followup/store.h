@@ -44,4 +44,42 @@ hl_status store_replies(hl_pg *pg, hl_arena *a, const char *task_id, followup_re
 hl_status store_reply_by_request(hl_pg *pg, hl_arena *a, const char *request_id, followup_reply **out,
 				 hl_error *err) HL_MUST_CHECK;
 
+/* ---- visits (store_visit.c) ---- */
+hl_status store_counterpart_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update, followup_counterpart **out,
+				hl_error *err) HL_MUST_CHECK;
+hl_status store_counterpart_put(hl_pg *pg, hl_arena *a, const char *tenant, const followup_counterpart *cp,
+				hl_error *err) HL_MUST_CHECK;
+/* level 0 / dept NULL: any */
+hl_status store_counterparts(hl_pg *pg, hl_arena *a, int level, const char *dept, followup_counterpart ***out, int *n,
+			     hl_error *err) HL_MUST_CHECK;
+/* The stored plan of a level (*out NULL: none stored, the defaults apply). */
+hl_status store_plan_get(hl_pg *pg, hl_arena *a, int level, followup_plan **out, hl_error *err) HL_MUST_CHECK;
+hl_status store_plan_put(hl_pg *pg, hl_arena *a, const char *tenant, const followup_plan *p,
+			 hl_error *err) HL_MUST_CHECK;
+/* Insert a planned visit (v->id set by the caller). */
+hl_status store_visit_insert(hl_pg *pg, hl_arena *a, const followup_visit *v, hl_error *err) HL_MUST_CHECK;
+/* The visit with its record and re-check, if any. */
+hl_status store_visit_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update, followup_visit **out,
+			  hl_error *err) HL_MUST_CHECK;
+/* The planned (not done) visit of a counterpart, locked. */
+hl_status store_visit_planned(hl_pg *pg, hl_arena *a, const char *counterpart_id, followup_visit **out,
+			      hl_error *err) HL_MUST_CHECK;
+/* Re-plan a planned visit: level, responsible, method, due. */
+hl_status store_visit_replan(hl_pg *pg, hl_arena *a, const followup_visit *v, hl_error *err) HL_MUST_CHECK;
+/* Mark done now; *done_us is the time. */
+hl_status store_visit_done(hl_pg *pg, hl_arena *a, const char *id, int64_t *done_us, hl_error *err) HL_MUST_CHECK;
+/* counterpart NULL / status 0: any; overdue: planned and past due. Ordered by due time. */
+hl_status store_visits(hl_pg *pg, hl_arena *a, const char *counterpart_id, int status, bool overdue,
+		       followup_visit ***out, int *n, hl_error *err) HL_MUST_CHECK;
+/* Append the record of v (recorded_by, record_method, answers, evidence, problem, note, request id). */
+hl_status store_visit_record(hl_pg *pg, hl_arena *a, const followup_visit *v, hl_error *err) HL_MUST_CHECK;
+/* Append the re-check of v. */
+hl_status store_visit_recheck(hl_pg *pg, hl_arena *a, const followup_visit *v, hl_error *err) HL_MUST_CHECK;
+/* The visit whose record (recheck false) or re-check (true) has this request id, if any. */
+hl_status store_visit_by_request(hl_pg *pg, hl_arena *a, const char *request_id, bool recheck, followup_visit **out,
+				 hl_error *err) HL_MUST_CHECK;
+/* Coverage per risk level (index level - 1) of visits due in [from, to), dept NULL: all. */
+hl_status store_coverage(hl_pg *pg, hl_arena *a, int64_t from_us, int64_t to_us, const char *dept,
+			 followup_coverage out[FOLLOWUP_LEVELS], hl_error *err) HL_MUST_CHECK;
+
 #endif
