@@ -15,6 +15,7 @@
 #include "hl/program.h"
 #include "hl/rpc.h"
 #include "hl/rpc_client.h"
+#include "hl/timers.h"
 #include "hotline/followup/v1/followup.pb-c.h"
 
 typedef struct followup_app {
@@ -140,6 +141,13 @@ hl_status followup_reopen(hl_call *c, const followup_task *t, const char *reason
 hl_status followup_close_case(hl_call *c, const followup_task *t, const char *reason) HL_MUST_CHECK;
 /* Hex SHA-256 of text (arena; NULL when out of memory). */
 const char *followup_digest(hl_arena *a, const char *text);
+
+/* overdue.c: reply and visit deadlines on the shared timers */
+/* Put (or move) the timer of a task's reply deadline / a planned visit's due time, in the call's transaction. */
+hl_status followup_reply_timer(hl_call *c, const followup_task *t) HL_MUST_CHECK;
+hl_status followup_visit_timer(hl_call *c, const followup_visit *v) HL_MUST_CHECK;
+/* The timer handler of hl_program (system role). */
+hl_status followup_timer_fire(void *app, hl_pg *pg, hl_arena *a, const hl_timer *t, hl_error *err);
 
 /* gate.c: the compliance gate on replies to complaints and misconduct reports */
 /* Whether replies of this category pass the gate. */

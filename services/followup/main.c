@@ -94,6 +94,7 @@ int main(int argc, char **argv)
 		.n_field_limits = sizeof field_limits / sizeof field_limits[0],
 		.init = init,
 		.release = release,
+		.timer_fire = followup_timer_fire,
 	};
 	return hl_program_main(&program, argc, argv);
 }

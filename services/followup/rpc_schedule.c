@@ -107,7 +107,9 @@ static hl_status create_task(hl_call *c, const Hotline__Followup__V1__ScheduleRe
 	if (!(*id = hl_arena_strdup(hl_call_arena(c), uuid)))
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	t.id = *id;
-	return followup_audit(c, &t, "reply_task.scheduled", scheduled_details(hl_call_arena(c), &t), true);
+	if ((st = followup_audit(c, &t, "reply_task.scheduled", scheduled_details(hl_call_arena(c), &t), true)))
+		return st;
+	return followup_reply_timer(c, &t);
 }
 
 hl_status followup_schedule_reply(hl_call *c, const void *vreq, void **resp)

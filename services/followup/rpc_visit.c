@@ -155,7 +155,9 @@ static hl_status plan_visit(hl_call *c, const followup_counterpart *cp, int64_t 
 	if (store_visit_insert(hl_call_pg(c), hl_call_arena(c), v, &err))
 		return hl_call_fail_err(c, &err);
 	*out = v;
-	return visit_audit(c, v, "visit.planned", true);
+	if ((st = visit_audit(c, v, "visit.planned", true)))
+		return st;
+	return followup_visit_timer(c, v);
 }
 
 /* An active counterpart has one planned visit; a changed level or owner re-plans it (never later). */
@@ -183,7 +185,9 @@ static hl_status keep_planned(hl_call *c, const followup_counterpart *cp, follow
 	v->due_us = sooner < v->due_us ? sooner : v->due_us;
 	if (store_visit_replan(hl_call_pg(c), hl_call_arena(c), v, &err))
 		return hl_call_fail_err(c, &err);
-	return visit_audit(c, v, "visit.replanned", false);
+	if ((st = visit_audit(c, v, "visit.replanned", false)))
+		return st;
+	return followup_visit_timer(c, v);
 }
 
 /* ---- PutCounterpart, ListCounterparts, PutVisitPlan --------------------------------------------- */

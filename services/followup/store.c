@@ -13,6 +13,14 @@ const char store_missing_chain_sql[] =
 	"UNION ALL SELECT id::text FROM visits v WHERE NOT EXISTS "
 	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = v.tenant_id AND h.subject_id = v.id::text)";
 
+static const char SQL_SET_TENANT[] = "SELECT set_config('hotline.tenant', $1, true)";
+
+hl_status store_set_tenant(hl_pg *pg, hl_arena *a, const char *tenant, hl_error *err)
+{
+	hl_pg_args args = hl_pg_args_key(tenant);
+	return hl_pg_exec(pg, a, SQL_SET_TENANT, &args, NULL, err);
+}
+
 /* ---- reply tasks ------------------------------------------------------ */
 
 #define TASK_COLS                                                                                                   \
@@ -35,6 +43,8 @@ static const char SQL_TASK_UPDATE[] =
 	"UPDATE reply_tasks SET status = $2::int, assignee_id = NULLIF($3, ''), attempts = $4::int, "
 	"closed_at = " HL_PG_TS("$5") ", closed_by = NULLIF($6, ''), close_reason = NULLIF($7, ''), "
 	"version = version + 1, updated_at = now() WHERE id = $1::uuid RETURNING version";
+static const char SQL_TASK_OVERDUE[] = "UPDATE reply_tasks SET overdue_at = now() WHERE id = $1::uuid AND "
+				       "status = 1 AND overdue_at IS NULL RETURNING " TASK_COLS;
 static const char SQL_TASKS[] =
 	"SELECT " TASK_COLS " FROM reply_tasks WHERE ($1::int = 0 OR status = $1::int) "
 	"AND ($2::text IS NULL OR (assignee_id IS NOT DISTINCT FROM NULLIF($2, '')) "
@@ -120,6 +130,12 @@ hl_status store_task_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update
 	hl_pg_args args = hl_pg_args_key(id);
 	return hl_pg_fetch_one(pg, a, for_update ? SQL_TASK_GET_LOCK : SQL_TASK_GET, &args, sizeof **out, read_task,
 			       (void **)out, err);
+}
+
+hl_status store_task_mark_overdue(hl_pg *pg, hl_arena *a, const char *id, followup_task **out, hl_error *err)
+{
+	hl_pg_args args = hl_pg_args_key(id);
+	return hl_pg_fetch_one(pg, a, SQL_TASK_OVERDUE, &args, sizeof **out, read_task, (void **)out, err);
 }
 
 hl_status store_task_update(hl_pg *pg, hl_arena *a, followup_task *t, hl_error *err)

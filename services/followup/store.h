@@ -14,6 +14,9 @@
 /* Subjects (reply task ids) lacking an audit chain, for VerifyAuditChain. */
 extern const char store_missing_chain_sql[];
 
+/* Timer work (system role): act for tenant in the open transaction (row-level security). */
+hl_status store_set_tenant(hl_pg *pg, hl_arena *a, const char *tenant, hl_error *err) HL_MUST_CHECK;
+
 /* ---- reply tasks ---- */
 /* Insert t (t->id set by the caller); *created false when the case's round already has a task (*existing_id). */
 hl_status store_task_insert(hl_pg *pg, hl_arena *a, const followup_task *t, bool *created, const char **existing_id,
@@ -22,6 +25,10 @@ hl_status store_task_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update
 			 hl_error *err) HL_MUST_CHECK;
 /* Write the task's working state (status, assignee, attempts, closing); bumps version. */
 hl_status store_task_update(hl_pg *pg, hl_arena *a, followup_task *t, hl_error *err) HL_MUST_CHECK;
+
+/* Mark an open task overdue once: *out the task when this call marked it, else NULL. */
+hl_status store_task_mark_overdue(hl_pg *pg, hl_arena *a, const char *id, followup_task **out,
+				  hl_error *err) HL_MUST_CHECK;
 
 typedef struct store_task_filter {
 	int status;              /* 0: any */
@@ -66,6 +73,9 @@ hl_status store_visit_planned(hl_pg *pg, hl_arena *a, const char *counterpart_id
 			      hl_error *err) HL_MUST_CHECK;
 /* Re-plan a planned visit: level, responsible, method, due. */
 hl_status store_visit_replan(hl_pg *pg, hl_arena *a, const followup_visit *v, hl_error *err) HL_MUST_CHECK;
+/* Mark a planned visit overdue once: *out the visit when this call marked it, else NULL. */
+hl_status store_visit_mark_overdue(hl_pg *pg, hl_arena *a, const char *id, followup_visit **out,
+				   hl_error *err) HL_MUST_CHECK;
 /* Mark done now; *done_us is the time. */
 hl_status store_visit_done(hl_pg *pg, hl_arena *a, const char *id, int64_t *done_us, hl_error *err) HL_MUST_CHECK;
 /* counterpart NULL / status 0: any; overdue: planned and past due. Ordered by due time. */

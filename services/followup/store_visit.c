@@ -138,6 +138,10 @@ static const char SQL_VISIT_PLANNED[] =
 static const char SQL_VISIT_REPLAN[] =
 	"UPDATE visits SET risk_level = $2::int, department_id = $3, responsible_id = $4, method = $5::int, "
 	"due_at = " HL_PG_TS("$6") " WHERE id = $1::uuid AND done_at IS NULL";
+static const char SQL_VISIT_OVERDUE[] =
+	"UPDATE visits SET overdue_at = now() WHERE id = $1::uuid AND done_at IS NULL AND overdue_at IS NULL "
+	"RETURNING tenant_id, id::text, counterpart_id, department_id, responsible_id, risk_level, method, "
+	HL_PG_US("due_at");
 static const char SQL_VISIT_DONE[] = "UPDATE visits SET done_at = clock_timestamp() WHERE id = $1::uuid AND "
 				     "done_at IS NULL RETURNING " HL_PG_US("done_at");
 static const char SQL_VISITS[] =
@@ -233,6 +237,28 @@ hl_status store_visit_replan(hl_pg *pg, hl_arena *a, const followup_visit *v, hl
 	hl_pg_arg_int(&args, a, v->method);
 	hl_pg_arg_int(&args, a, v->due_us);
 	return hl_pg_exec(pg, a, SQL_VISIT_REPLAN, &args, NULL, err);
+}
+
+static hl_status read_overdue(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)
+{
+	(void)a;
+	(void)err;
+	followup_visit *v = out;
+	v->tenant = hl_pg_get(r, i, 0);
+	v->id = hl_pg_get(r, i, 1);
+	v->counterpart_id = hl_pg_get(r, i, 2);
+	v->department_id = hl_pg_get_text(r, i, 3);
+	v->responsible_id = hl_pg_get_text(r, i, 4);
+	v->risk_level = (int)hl_pg_get_int(r, i, 5);
+	v->method = (int)hl_pg_get_int(r, i, 6);
+	v->due_us = hl_pg_get_int(r, i, 7);
+	return HL_OK;
+}
+
+hl_status store_visit_mark_overdue(hl_pg *pg, hl_arena *a, const char *id, followup_visit **out, hl_error *err)
+{
+	hl_pg_args args = hl_pg_args_key(id);
+	return hl_pg_fetch_one(pg, a, SQL_VISIT_OVERDUE, &args, sizeof **out, read_overdue, (void **)out, err);
 }
 
 hl_status store_visit_done(hl_pg *pg, hl_arena *a, const char *id, int64_t *done_us, hl_error *err)

@@ -18,6 +18,7 @@ each other through their outboxes:
 - with the compliance gate on and compliance unreachable, a reply to a complaint is UNAVAILABLE
   and nothing is written (fail closed), while a consultation (not gated) is recorded.
 """
+import time
 import unittest
 import uuid
 
@@ -302,6 +303,26 @@ class ReplyTest(unittest.TestCase):
                                     sub="sup-1", roles=SUPERVISOR)[0], H.NOT_FOUND)
         self.assertEqual(f.count("replies"), 0)
         self.assertEqual(f.tasks()[0].status, OPEN)
+
+
+    def test_a_reply_not_given_in_time_is_overdue_once_and_raised(self):
+        f = self.f
+        late = schedule_request()
+        late.reply_due_at.FromSeconds(int(time.time()) + 1)
+        late_id = f.schedule(late, idem=str(uuid.uuid4())).reply_task_id
+        in_time = schedule_request()
+        in_time.reply_due_at.FromSeconds(int(time.time()) + 2)
+        in_time_id = f.schedule(in_time, idem=str(uuid.uuid4())).reply_task_id
+        f.reply(in_time_id)
+        H.wait_for(lambda: "reply_task.overdue" in f.audit_actions(late_id), timeout=30, what="the overdue reply")
+        self.assertEqual([x.id for x in f.tasks(overdue=True)], [late_id])
+        self.assertEqual(f.count("outbox", "target = 'compliance' AND method LIKE '%RecordViolation' AND "
+                                           "subject_id = " + H.lit(late_id)), 1, "a missed follow-up")
+        H.wait_for(lambda: H.sql_count("SELECT count(*) FROM followup.timers WHERE tenant_id = %s AND done_at IS "
+                                       "NOT NULL" % H.lit(self.t.id)) == 2, timeout=30, what="both timers fired")
+        self.assertNotIn("reply_task.overdue", f.audit_actions(in_time_id), "replied in time")
+        self.assertEqual(f.count("outbox", "target = 'compliance' AND subject_id = " + H.lit(in_time_id)), 0)
+        self.assertEqual(f.audit_actions(late_id).count("reply_task.overdue"), 1)
 
 
 class GateTest(unittest.TestCase):

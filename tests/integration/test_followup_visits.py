@@ -180,6 +180,32 @@ class RecordTest(unittest.TestCase):
         self.assertEqual(self.v.count("visit_records"), 0)
 
 
+class OverdueTest(unittest.TestCase):
+    def test_an_overdue_visit_is_raised_even_after_redis_is_flushed(self):
+        v = Visits("fd")
+        late = v.put("cp-late", 1).next_visit
+        ontime = v.put("cp-ok", 1).next_visit
+        v.record(ontime.id)
+        ids = "(%s, %s)" % (H.lit(late.id), H.lit(ontime.id))
+        # a month later, in PostgreSQL: both visits (and their timers) are due now
+        H.ht.psql("UPDATE followup.visits SET due_at = now() WHERE tenant_id = %s AND id::text IN %s"
+                  % (H.lit(v.t.id), ids))
+        H.ht.psql("UPDATE followup.timers SET due_ms = (extract(epoch FROM now()) * 1000)::bigint "
+                  "WHERE tenant_id = %s AND subject_id IN %s" % (H.lit(v.t.id), ids))
+        H.ht.redis("FLUSHALL")  # Redis forgets every schedule; the re-seed from PostgreSQL brings them back
+        actions = lambda vid: [x[0] for x in H.ht.psql(  # noqa: E731
+            "SELECT action FROM followup.audit_log WHERE tenant_id = %s AND subject_id = %s ORDER BY seq"
+            % (H.lit(v.t.id), H.lit(vid)))]
+        H.wait_for(lambda: "visit.overdue" in actions(late.id), timeout=60, what="the overdue visit")
+        self.assertEqual([x.id for x in v.visits(overdue=True)], [late.id])
+        self.assertEqual(v.count("outbox", "target = 'compliance' AND method LIKE '%RecordViolation' AND "
+                                           "subject_id = " + H.lit(late.id)), 1)
+        H.wait_for(lambda: H.sql_count("SELECT count(*) FROM followup.timers WHERE tenant_id = %s AND subject_id "
+                                       "IN %s AND done_at IS NOT NULL" % (H.lit(v.t.id), ids)) == 2, timeout=30,
+                   what="both timers fired")
+        self.assertNotIn("visit.overdue", actions(ontime.id), "recorded in time")
+
+
 class CoverageTest(unittest.TestCase):
     def test_coverage_is_exact_per_level_and_department(self):
         v = Visits("fc")
