@@ -23,6 +23,7 @@ typedef struct followup_app {
 	const hl_calendar *calendar; /* fallback for reply deadlines dispatch did not compute */
 	int reply_within_days;       /* working days, with that calendar */
 	int max_attempts;            /* unreachable contacts before the task is marked unreachable */
+	int recheck_percent;         /* share of visit records (without a problem) drawn for a re-check */
 	const char *gate_addr;       /* compliance host:port when the reply gate is on; NULL: no gate */
 	int gate_timeout_ms;
 	hl_client *gate;             /* made on first use (gate.c), under gate_mu */
@@ -86,8 +87,10 @@ typedef struct followup_visit {
 	int64_t due_us, done_us; /* done_us 0: planned */
 	/* the record (recorded_by NULL: none yet) */
 	const char *recorded_by, *evidence_ref, *note, *record_request_id;
+	const char *questionnaire_id; /* NULL: free answers */
+	int questionnaire_version;
 	int record_method;
-	bool problem_found;
+	bool problem_found, recheck_sampled;
 	const char **questions, **answers;
 	int n_answers;
 	/* the re-check (rechecked_by NULL: none yet) */
@@ -118,6 +121,16 @@ hl_status followup_list_visits(hl_call *c, const void *req, void **resp);
 hl_status followup_record_visit(hl_call *c, const void *req, void **resp);
 hl_status followup_recheck_visit(hl_call *c, const void *req, void **resp);
 hl_status followup_get_coverage(hl_call *c, const void *req, void **resp);
+
+/* rpc_questionnaire.c */
+hl_status followup_put_questionnaire(hl_call *c, const void *req, void **resp);
+/*
+ * Check a visit's answers against the latest version of questionnaire id
+ * (question ids, answer types, options, required questions); *version is it.
+ * Fails the call (INVALID naming the answer, NOT_FOUND for the questionnaire).
+ */
+hl_status followup_questionnaire_check(hl_call *c, const char *id, Hotline__Followup__V1__VisitAnswer **answers,
+				       size_t n, int *version) HL_MUST_CHECK;
 
 /* rpc_common.c: what the handlers share (each fails the call itself) */
 followup_app *followup_app_of(hl_call *c);

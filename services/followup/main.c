@@ -12,7 +12,7 @@
 
 struct followup_config {
 	char *reply_calendar, *compliance_addr;
-	long long reply_within_days, max_attempts, gate_timeout_ms;
+	long long reply_within_days, max_attempts, gate_timeout_ms, recheck_percent;
 	bool reply_gate;
 };
 
@@ -28,6 +28,8 @@ static const hl_config_item items[] = {
 	 "replies to complaints and misconduct reports need compliance.CheckGate (fails closed)", false},
 	{"HOTLINE_COMPLIANCE_ADDR", HL_CFG_STRING, "", 0, 255, F(compliance_addr),
 	 "compliance host:port (required when HOTLINE_REPLY_GATE is on)", false},
+	{"HOTLINE_RECHECK_PERCENT", HL_CFG_INT, "10", 0, 100, F(recheck_percent),
+	 "percent of visit records drawn for a re-check by someone else (all that found a problem are)", false},
 	{"HOTLINE_REPLY_GATE_TIMEOUT_MS", HL_CFG_DURATION_MS, "3s", 100, 60000, F(gate_timeout_ms),
 	 "longest wait for a compliance gate answer", false},
 };
@@ -62,6 +64,7 @@ static hl_status init(void *cfgp, const hl_common_config *common, void **out, hl
 	app->calendar = cal;
 	app->reply_within_days = (int)cfg->reply_within_days;
 	app->max_attempts = (int)cfg->max_attempts;
+	app->recheck_percent = (int)cfg->recheck_percent;
 	app->gate_addr = cfg->reply_gate ? cfg->compliance_addr : NULL;
 	app->gate_timeout_ms = (int)cfg->gate_timeout_ms;
 	*out = app;

@@ -17,6 +17,7 @@ static const hl_method methods[] = {
 	{"RecordVisit", followup_record_visit, HL_ACCESS_USER, NULL},
 	{"RecheckVisit", followup_recheck_visit, HL_ACCESS_USER, NULL},
 	{"GetCoverage", followup_get_coverage, HL_ACCESS_USER, NULL},
+	{"PutQuestionnaire", followup_put_questionnaire, HL_ACCESS_USER, NULL},
 };
 
 const hl_service followup_service = {

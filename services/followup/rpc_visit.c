@@ -73,9 +73,10 @@ static hl_status audit(hl_call *c, const char *type, const char *id, const char 
 
 static hl_status visit_audit(hl_call *c, const followup_visit *v, const char *action, bool new_subject)
 {
-	const char *d = hl_arena_printf(hl_call_arena(c),
-					"{\"counterpart\":\"%s\",\"level\":%d,\"due_us\":%lld,\"done_us\":%lld}",
-					v->counterpart_id, v->risk_level, (long long)v->due_us, (long long)v->done_us);
+	const char *d = hl_arena_printf(
+		hl_call_arena(c), "{\"counterpart\":\"%s\",\"level\":%d,\"due_us\":%lld,\"done_us\":%lld,\"sampled\":%s}",
+		v->counterpart_id, v->risk_level, (long long)v->due_us, (long long)v->done_us,
+		v->recheck_sampled ? "true" : "false");
 	return audit(c, "visit", v->id, action, d, new_subject);
 }
 
@@ -116,6 +117,7 @@ static hl_status visit_msg(hl_call *c, const followup_visit *v, Hotline__Followu
 	m->rechecked_by = (char *)(v->rechecked_by ? v->rechecked_by : "");
 	m->recheck_agrees = v->recheck_agrees;
 	m->recheck_note = (char *)(v->recheck_note ? v->recheck_note : "");
+	m->recheck_sampled = v->recheck_sampled;
 	if (v->n_answers &&
 	    !(m->answers = hl_arena_alloc(hl_call_arena(c), (size_t)v->n_answers * sizeof *m->answers)))
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
@@ -321,7 +323,7 @@ hl_status followup_list_visits(hl_call *c, const void *vreq, void **resp)
 	int n;
 	hl_error err;
 	if (store_visits(hl_call_pg(c), hl_call_arena(c), r->counterpart_id[0] ? r->counterpart_id : NULL, (int)r->status,
-			 r->overdue, &list, &n, &err))
+			 r->overdue, r->to_recheck, &list, &n, &err))
 		return hl_call_fail_err(c, &err);
 	Hotline__Followup__V1__ListVisitsResponse *out =
 		HL_NEW(c, hotline__followup__v1__list_visits_response__descriptor);
@@ -367,7 +369,8 @@ static hl_status risk_event(hl_call *c, const followup_visit *v, const char *sou
 static hl_status validate_record(hl_call *c, const Hotline__Followup__V1__RecordVisitRequest *r)
 {
 	hl_status st;
-	if ((st = hl_call_check_request_id(c, r->request_id)))
+	if ((st = hl_call_check_request_id(c, r->request_id)) ||
+	    (st = hl_call_check_text(c, "questionnaire_id", r->questionnaire_id, 64, false)))
 		return st;
 	if (!hl_uuid_valid(r->visit_id))
 		return hl_call_fail(c, HL_INVALID, "visit_id: not a UUID");
@@ -403,6 +406,16 @@ static hl_status record_answer(hl_call *c, const followup_visit *v, void **resp)
 	return HL_OK;
 }
 
+/* R18: every record that found a problem is re-checked, and a random share of the others. */
+static hl_status draw_recheck(hl_call *c, followup_visit *v)
+{
+	uint32_t x;
+	if (hl_random_bytes(&x, sizeof x))
+		return hl_call_fail(c, HL_INTERNAL, "no randomness for the re-check sample");
+	v->recheck_sampled = v->problem_found || (int)(x % 100) < followup_app_of(c)->recheck_percent;
+	return HL_OK;
+}
+
 static hl_status fill_record(hl_call *c, followup_visit *v, const Hotline__Followup__V1__RecordVisitRequest *r)
 {
 	hl_arena *a = hl_call_arena(c);
@@ -422,7 +435,11 @@ static hl_status fill_record(hl_call *c, followup_visit *v, const Hotline__Follo
 	v->problem_found = r->problem_found;
 	v->note = r->note;
 	v->record_request_id = r->request_id[0] ? r->request_id : NULL;
-	return HL_OK;
+	v->questionnaire_id = r->questionnaire_id[0] ? r->questionnaire_id : NULL;
+	hl_status st = v->questionnaire_id ? followup_questionnaire_check(c, v->questionnaire_id, r->answers,
+									 r->n_answers, &v->questionnaire_version)
+					   : HL_OK;
+	return st ? st : draw_recheck(c, v);
 }
 
 hl_status followup_record_visit(hl_call *c, const void *vreq, void **resp)

@@ -78,9 +78,12 @@ hl_status store_visit_mark_overdue(hl_pg *pg, hl_arena *a, const char *id, follo
 				   hl_error *err) HL_MUST_CHECK;
 /* Mark done now; *done_us is the time. */
 hl_status store_visit_done(hl_pg *pg, hl_arena *a, const char *id, int64_t *done_us, hl_error *err) HL_MUST_CHECK;
-/* counterpart NULL / status 0: any; overdue: planned and past due. Ordered by due time. */
+/*
+ * counterpart NULL / status 0: any; overdue: planned and past due; to_recheck: drawn for a
+ * re-check and not re-checked yet.  Ordered by due time.
+ */
 hl_status store_visits(hl_pg *pg, hl_arena *a, const char *counterpart_id, int status, bool overdue,
-		       followup_visit ***out, int *n, hl_error *err) HL_MUST_CHECK;
+		       bool to_recheck, followup_visit ***out, int *n, hl_error *err) HL_MUST_CHECK;
 /* Append the record of v (recorded_by, record_method, answers, evidence, problem, note, request id). */
 hl_status store_visit_record(hl_pg *pg, hl_arena *a, const followup_visit *v, hl_error *err) HL_MUST_CHECK;
 /* Append the re-check of v. */
@@ -88,6 +91,13 @@ hl_status store_visit_recheck(hl_pg *pg, hl_arena *a, const followup_visit *v, h
 /* The visit whose record (recheck false) or re-check (true) has this request id, if any. */
 hl_status store_visit_by_request(hl_pg *pg, hl_arena *a, const char *request_id, bool recheck, followup_visit **out,
 				 hl_error *err) HL_MUST_CHECK;
+/* Append a new version of a questionnaire (body: the serialized message); *version is its number. */
+hl_status store_questionnaire_put(hl_pg *pg, hl_arena *a, const char *tenant, const char *id, const char *name,
+				  const uint8_t *body, size_t len, const char *actor, int *version,
+				  hl_error *err) HL_MUST_CHECK;
+/* The latest version of a questionnaire (*body NULL: none). */
+hl_status store_questionnaire_get(hl_pg *pg, hl_arena *a, const char *id, uint8_t **body, size_t *len, int *version,
+				  hl_error *err) HL_MUST_CHECK;
 /* Coverage per risk level (index level - 1) of visits due in [from, to), dept NULL: all. */
 hl_status store_coverage(hl_pg *pg, hl_arena *a, int64_t from_us, int64_t to_us, const char *dept,
 			 followup_coverage out[FOLLOWUP_LEVELS], hl_error *err) HL_MUST_CHECK;

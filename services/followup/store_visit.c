@@ -123,7 +123,7 @@ hl_status store_plan_put(hl_pg *pg, hl_arena *a, const char *tenant, const follo
 	HL_PG_US("v.due_at") ", " HL_PG_US("v.done_at") ", r.recorded_by, COALESCE(r.evidence_ref, ''), "           \
 	"COALESCE(r.note, ''), COALESCE(r.request_id, ''), COALESCE(r.method, 0), COALESCE(r.problem_found, false), " \
 	"r.questions, r.answers, k.rechecked_by, COALESCE(k.note, ''), COALESCE(k.request_id, ''), "                \
-	"COALESCE(k.agrees, false)"
+	"COALESCE(k.agrees, false), COALESCE(r.recheck_sampled, false)"
 #define VISIT_FROM                                                                                                  \
 	" FROM visits v LEFT JOIN visit_records r ON r.tenant_id = v.tenant_id AND r.visit_id = v.id "               \
 	"LEFT JOIN visit_rechecks k ON k.tenant_id = v.tenant_id AND k.visit_id = v.id "
@@ -147,11 +147,13 @@ static const char SQL_VISIT_DONE[] = "UPDATE visits SET done_at = clock_timestam
 static const char SQL_VISITS[] =
 	"SELECT " VISIT_COLS VISIT_FROM "WHERE ($1::text IS NULL OR v.counterpart_id = $1) AND ($2::int = 0 OR "
 	"($2::int = 1 AND v.done_at IS NULL) OR ($2::int = 2 AND v.done_at IS NOT NULL)) AND (NOT $3::bool OR "
-	"(v.done_at IS NULL AND v.due_at < now())) ORDER BY v.due_at, v.id LIMIT 1000";
+	"(v.done_at IS NULL AND v.due_at < now())) AND (NOT $4::bool OR (r.recheck_sampled AND k.visit_id IS NULL)) "
+	"ORDER BY v.due_at, v.id LIMIT 1000";
 static const char SQL_RECORD_INSERT[] =
 	"INSERT INTO visit_records (tenant_id, visit_id, request_id, method, questions, answers, evidence_ref, "
-	"problem_found, note, recorded_by) VALUES ($1, $2::uuid, NULLIF($3, ''), $4::int, $5::text[], $6::text[], $7, "
-	"$8::bool, $9, $10)";
+	"problem_found, note, recorded_by, recheck_sampled, questionnaire_id, questionnaire_version) VALUES ($1, "
+	"$2::uuid, NULLIF($3, ''), $4::int, $5::text[], $6::text[], $7, $8::bool, $9, $10, $11::bool, NULLIF($12, ''), "
+	"NULLIF($13::int, 0))";
 static const char SQL_RECHECK_INSERT[] =
 	"INSERT INTO visit_rechecks (tenant_id, visit_id, request_id, agrees, note, rechecked_by) "
 	"VALUES ($1, $2::uuid, NULLIF($3, ''), $4::bool, $5, $6)";
@@ -186,6 +188,7 @@ static hl_status read_visit(const PGresult *r, int i, hl_arena *a, void *out, hl
 	v->recheck_note = hl_pg_get_text(r, i, 18);
 	v->recheck_request_id = hl_pg_get_opt(r, i, 19);
 	v->recheck_agrees = hl_pg_get_bool(r, i, 20);
+	v->recheck_sampled = hl_pg_get_bool(r, i, 21);
 	int nq = 0;
 	hl_status st;
 	if ((st = hl_pg_get_text_array(r, i, 15, a, &v->questions, &nq, err)) ||
@@ -275,13 +278,14 @@ hl_status store_visit_done(hl_pg *pg, hl_arena *a, const char *id, int64_t *done
 }
 
 hl_status store_visits(hl_pg *pg, hl_arena *a, const char *counterpart_id, int status, bool overdue,
-		       followup_visit ***out, int *n, hl_error *err)
+		       bool to_recheck, followup_visit ***out, int *n, hl_error *err)
 {
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_text(&args, counterpart_id);
 	hl_pg_arg_int(&args, a, status);
 	hl_pg_arg_bool(&args, overdue);
+	hl_pg_arg_bool(&args, to_recheck);
 	return hl_pg_fetch(pg, a, SQL_VISITS, &args, sizeof ***out, read_visit, (void ***)out, n, err);
 }
 
@@ -299,6 +303,9 @@ hl_status store_visit_record(hl_pg *pg, hl_arena *a, const followup_visit *v, hl
 	hl_pg_arg_bool(&args, v->problem_found);
 	hl_pg_arg_text(&args, v->note ? v->note : "");
 	hl_pg_arg_text(&args, v->recorded_by);
+	hl_pg_arg_bool(&args, v->recheck_sampled);
+	hl_pg_arg_text(&args, v->questionnaire_id ? v->questionnaire_id : "");
+	hl_pg_arg_int(&args, a, v->questionnaire_version);
 	return hl_pg_exec(pg, a, SQL_RECORD_INSERT, &args, NULL, err);
 }
 
@@ -321,6 +328,44 @@ hl_status store_visit_by_request(hl_pg *pg, hl_arena *a, const char *request_id,
 	hl_pg_args args = hl_pg_args_key(request_id);
 	return hl_pg_fetch_one(pg, a, recheck ? SQL_VISIT_BY_RECHECK_REQUEST : SQL_VISIT_BY_RECORD_REQUEST, &args,
 			       sizeof **out, read_visit, (void **)out, err);
+}
+
+static const char SQL_QN_PUT[] =
+	"INSERT INTO questionnaires (tenant_id, id, version, name, body, created_by) SELECT $1, $2, "
+	"COALESCE(max(version), 0) + 1, $3, $4, $5 FROM questionnaires WHERE id = $2 RETURNING version";
+static const char SQL_QN_GET[] = "SELECT body, version FROM questionnaires WHERE id = $1 ORDER BY version DESC LIMIT 1";
+
+hl_status store_questionnaire_put(hl_pg *pg, hl_arena *a, const char *tenant, const char *id, const char *name,
+				  const uint8_t *body, size_t len, const char *actor, int *version, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, tenant);
+	hl_pg_arg_text(&args, id);
+	hl_pg_arg_text(&args, name);
+	hl_pg_arg_bytes(&args, body, len);
+	hl_pg_arg_text(&args, actor);
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, a, SQL_QN_PUT, &args, &r, err);
+	if (st)
+		return st;
+	if (PQntuples(r) != 1)
+		return hl_fail(err, HL_INTERNAL, "the questionnaire was not stored");
+	*version = (int)hl_pg_get_int(r, 0, 0);
+	return HL_OK;
+}
+
+hl_status store_questionnaire_get(hl_pg *pg, hl_arena *a, const char *id, uint8_t **body, size_t *len, int *version,
+				  hl_error *err)
+{
+	hl_pg_args args = hl_pg_args_key(id);
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, a, SQL_QN_GET, &args, &r, err);
+	*body = NULL;
+	if (st || PQntuples(r) != 1)
+		return st;
+	*version = (int)hl_pg_get_int(r, 0, 1);
+	return hl_pg_get_bytes(r, 0, 0, a, body, len);
 }
 
 hl_status store_coverage(hl_pg *pg, hl_arena *a, int64_t from_us, int64_t to_us, const char *dept,

@@ -141,6 +141,10 @@ class RecordTest(unittest.TestCase):
                          (DONE, True, "agent-1", "rec-001"))
         self.assertEqual([(a.question, a.answer) for a in r.visit.answers], [("是否满意", "满意")])
         self.assertEqual(v.record(self.visit.id, request_id="rv-1").visit.done_at, r.visit.done_at, "a retry")
+        self.assertTrue(r.visit.recheck_sampled, "a record that found a problem is always re-checked")
+        self.assertEqual([x.id for x in v.visits(to_recheck=True)], [self.visit.id])
+        v.recheck(self.visit.id, sub="sup-2")
+        self.assertEqual(v.visits(to_recheck=True), [], "re-checked")
         code, _ = H.ht.code_of(v.record, self.visit.id)
         self.assertEqual(code, H.PRECONDITION, "recorded once")
         self.assertEqual(v.count("visit_records"), 1)
@@ -204,6 +208,41 @@ class OverdueTest(unittest.TestCase):
                                        "IN %s AND done_at IS NOT NULL" % (H.lit(v.t.id), ids)) == 2, timeout=30,
                    what="both timers fired")
         self.assertNotIn("visit.overdue", actions(ontime.id), "recorded in time")
+
+
+class QuestionnaireTest(unittest.TestCase):
+    def test_answers_are_checked_against_the_latest_version(self):
+        v = Visits("fq")
+
+        def questionnaire(options):
+            return fpb.Questionnaire(id="sat-1", name="满意度回访", questions=[
+                fpb.Question(id="q1", text="总体满意度", type=fpb.ANSWER_TYPE_SCORE, required=True),
+                fpb.Question(id="q2", text="是否已整改", type=fpb.ANSWER_TYPE_YES_NO),
+                fpb.Question(id="q3", text="希望的联系方式", type=fpb.ANSWER_TYPE_CHOICE, options=options)])
+        put = lambda q: v.call("PutQuestionnaire", fpb.PutQuestionnaireRequest(questionnaire=q))  # noqa: E731
+        self.assertEqual(put(questionnaire(["电话", "现场"])).version, 1)
+        bad = questionnaire([])
+        code, details = v.code("PutQuestionnaire", fpb.PutQuestionnaireRequest(questionnaire=bad))
+        self.assertEqual((code, details.split(":")[0]), (H.INVALID, "questionnaire.questions[2].options"))
+        visit = v.put("cp-q", 2).next_visit
+
+        def record(answers, qid="sat-1"):
+            return v.code("RecordVisit", fpb.RecordVisitRequest(
+                visit_id=visit.id, method=QUESTIONNAIRE, evidence_ref="form-1", questionnaire_id=qid,
+                answers=[fpb.VisitAnswer(question=q, answer=a) for q, a in answers]), sub="agent-1", roles=AGENT)
+        for answers, field in (([("q2", "yes")], "answers"), ([("q1", "6")], "answers[0].answer"),
+                               ([("q1", "5"), ("q9", "x")], "answers[1].question"),
+                               ([("q1", "5"), ("q1", "4")], "answers[1].question"),
+                               ([("q1", "5"), ("q2", "maybe")], "answers[1].answer"),
+                               ([("q1", "5"), ("q3", "邮件")], "answers[1].answer")):
+            code, details = record(answers)
+            self.assertEqual((code, details.split(":")[0]), (H.INVALID, field), answers)
+        self.assertEqual(record([("q1", "5")], qid="nope")[0], H.NOT_FOUND)
+        self.assertEqual(v.count("visit_records"), 0, "nothing written")
+        self.assertEqual(put(questionnaire(["电话", "现场", "邮件"])).version, 2)
+        self.assertEqual(record([("q1", "5"), ("q3", "邮件")]), (None, None))
+        self.assertEqual(H.ht.psql("SELECT questionnaire_id, questionnaire_version FROM followup.visit_records "
+                                   "WHERE tenant_id = %s" % H.lit(v.t.id)), [["sat-1", "2"]])
 
 
 class CoverageTest(unittest.TestCase):

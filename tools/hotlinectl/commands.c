@@ -374,6 +374,7 @@ static const ctl_arg visits_args[] = {
 	{"--counterpart", CTL_OPT, "counterpart_id", 0, "visits of one counterpart"},
 	{"--status", CTL_OPT, "status", 0, "planned or done"},
 	{"--overdue", CTL_FLAG, "overdue", 0, "planned visits past their due time"},
+	{"--to-recheck", CTL_FLAG, "to_recheck", 0, "recorded visits drawn for a re-check, not re-checked yet"},
 };
 static const ctl_arg visit_record_args[] = {
 	{"VISIT_ID", CTL_POS, "visit_id", 0, "visit id (UUID)"},
