@@ -234,12 +234,7 @@ static hl_status schedule_reply(hl_call *c, const dispatch_case *k)
 		.method = "ScheduleReply", .actor = hl_call_principal(c)->actor,
 		.idempotency_key = hl_arena_printf(hl_call_arena(c), "%s:reply:%d", k->id, k->reopen_count),
 	};
-	hl_error err;
-	if (!row.idempotency_key)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (hl_enqueue(hl_call_pg(c), hl_call_arena(c), &row, &m.base, &err))
-		return hl_call_fail_err(c, &err);
-	return HL_OK;
+	return hl_call_enqueue(c, &row, &m.base);
 }
 
 hl_status dispatch_approve_result(hl_call *c, const void *vreq, void **resp)

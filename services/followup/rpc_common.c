@@ -141,12 +141,7 @@ hl_status followup_ticket_status(hl_call *c, const followup_task *t, int status,
 	row.service = &hotline__intake__v1__intake_service__descriptor;
 	row.method = "UpdateTicketStatus";
 	row.idempotency_key = hl_arena_printf(a, "%s:status:%lld", t->id, (long long)version);
-	hl_error err;
-	if (!row.idempotency_key)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (hl_enqueue(hl_call_pg(c), a, &row, &m.base, &err))
-		return hl_call_fail_err(c, &err);
-	return HL_OK;
+	return hl_call_enqueue(c, &row, &m.base);
 }
 
 hl_status followup_reopen(hl_call *c, const followup_task *t, const char *reason)
@@ -160,12 +155,7 @@ hl_status followup_reopen(hl_call *c, const followup_task *t, const char *reason
 	row.service = &hotline__dispatch__v1__dispatch_service__descriptor;
 	row.method = "ReopenCase";
 	row.idempotency_key = hl_arena_printf(a, "%s:reopen:%d", t->case_id, m.reopen_no);
-	hl_error err;
-	if (!row.idempotency_key)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (hl_enqueue(hl_call_pg(c), a, &row, &m.base, &err))
-		return hl_call_fail_err(c, &err);
-	return HL_OK;
+	return hl_call_enqueue(c, &row, &m.base);
 }
 
 hl_status followup_close_case(hl_call *c, const followup_task *t, const char *reason)
@@ -179,10 +169,5 @@ hl_status followup_close_case(hl_call *c, const followup_task *t, const char *re
 	row.service = &hotline__dispatch__v1__dispatch_service__descriptor;
 	row.method = "CloseCase";
 	row.idempotency_key = hl_arena_printf(a, "%s:close:%d", t->case_id, t->round);
-	hl_error err;
-	if (!row.idempotency_key)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (hl_enqueue(hl_call_pg(c), a, &row, &m.base, &err))
-		return hl_call_fail_err(c, &err);
-	return HL_OK;
+	return hl_call_enqueue(c, &row, &m.base);
 }

@@ -356,12 +356,7 @@ static hl_status risk_event(hl_call *c, const followup_visit *v, const char *sou
 			      .service = &hotline__compliance__v1__compliance_service__descriptor,
 			      .method = "ReportRiskEvent", .actor = me(c),
 			      .idempotency_key = hl_arena_printf(a, "%s:risk:%s", v->id, source)};
-	hl_error err;
-	if (!row.idempotency_key)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (hl_enqueue(hl_call_pg(c), a, &row, &m.base, &err))
-		return hl_call_fail_err(c, &err);
-	return HL_OK;
+	return hl_call_enqueue(c, &row, &m.base);
 }
 
 /* ---- RecordVisit ---------------------------------------------------------------------------------- */

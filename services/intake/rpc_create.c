@@ -255,10 +255,7 @@ static hl_status outbox_add(hl_call *c, const intake_ticket *t, const ProtobufCS
 			    const char *method, const char *key, const ProtobufCMessage *msg)
 {
 	hl_enqueue_row row = {t->tenant, t->id, service, method, key, hl_call_principal(c)->actor};
-	hl_error err;
-	if (!key)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	return hl_enqueue(hl_call_pg(c), hl_call_arena(c), &row, msg, &err) ? hl_call_fail_err(c, &err) : HL_OK;
+	return hl_call_enqueue(c, &row, msg);
 }
 
 static hl_status outbox_dispatch(hl_call *c, const intake_ticket *t)
