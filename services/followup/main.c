@@ -34,10 +34,9 @@ static const hl_config_item items[] = {
 	 "longest wait for a compliance gate answer", false},
 };
 
-/* Wire bounds of the free text dispatch sends: its result text (SubmitResult allows 5000 characters). */
-#define RESULT_TEXT_CHARS 5000
+/* Wire bounds of the free text dispatch sends: its result text (one limit with dispatch's SubmitResult). */
 static const hl_validate_override field_limits[] = {
-	{"hotline.followup.v1.ScheduleReplyRequest.result_text", HL_LIMIT_WIRE_BYTES(RESULT_TEXT_CHARS)},
+	{"hotline.followup.v1.ScheduleReplyRequest.result_text", HL_LIMIT_WIRE_BYTES(HL_LIMIT_RESULT_CHARS)},
 };
 
 extern const hl_migration followup_migrations[];

@@ -12,6 +12,7 @@
 #include "hl/buf.h"
 #include "hl/crypto.h"
 #include "hl/handler.h"
+#include "hl/limits.h"
 #include "hl/inbox.h"
 #include "hl/timers.h"
 #include "hotline/common/v1/common.pb-c.h"
@@ -32,7 +33,7 @@ static hl_status validate(hl_call *c, const Hotline__Followup__V1__ScheduleReply
 	hl_status st;
 	if ((st = hl_call_check_text(c, "ticket_no", r->ticket_no, 32, true)) ||
 	    (st = hl_call_check_text(c, "department_id", r->department_id, 64, false)) ||
-	    (st = hl_call_check_text(c, "result_text", r->result_text, 5000, false)) ||
+	    (st = hl_call_check_text(c, "result_text", r->result_text, HL_LIMIT_RESULT_CHARS, false)) ||
 	    (st = hl_call_check_text(c, "result_digest", r->result_digest, 128, false)) ||
 	    (st = hl_call_check_text(c, "approved_by", r->approved_by, 128, false)) ||
 	    (st = hl_call_check_text(c, "registered_by", r->registered_by, 128, false)))
