@@ -39,6 +39,14 @@ hl_status hl_call_timers_put(hl_call *c, const hl_timer_item *items, size_t n, h
 	return st;
 }
 
+hl_status hl_call_enqueue(hl_call *c, const hl_enqueue_row *row, const ProtobufCMessage *msg)
+{
+	hl_error err;
+	if (!row->idempotency_key)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	return hl_enqueue(hl_call_pg(c), hl_call_arena(c), row, msg, &err) ? hl_call_fail_err(c, &err) : HL_OK;
+}
+
 hl_status hl_call_require_any(hl_call *c, const char *const *roles)
 {
 	for (const char *const *r = roles; *r; r++)

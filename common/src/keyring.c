@@ -21,6 +21,7 @@
  */
 #include "hl/keyring.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -1083,4 +1084,91 @@ hl_status hl_keyring_blind_index(hl_keyring *kr, const char *tenant, const char 
 	OPENSSL_cleanse(bk, sizeof bk);
 	OPENSSL_cleanse(mac, sizeof mac);
 	return st;
+}
+
+/* ---- per-period blind index ---- */
+
+hl_status hl_keyring_period_index(hl_keyring *kr, const char *tenant, const char *period,
+				  const char *normalized, char out_hex[HL_BLIND_INDEX_HEX_LEN],
+				  hl_error *err)
+{
+	char info[128];
+	uint8_t pk[HL_KEY_LEN], ik[HL_KEY_LEN], mac[HL_SHA256_LEN];
+	if (!normalized || !*normalized)
+		return hl_fail(err, HL_INVALID, "blind index: empty value");
+	hl_status st = period_key(kr, tenant, period, false, pk, err);
+	if (st != HL_OK)
+		return st;
+	snprintf(info, sizeof info, "hotline/period-index/v1/%s/%s", tenant, period);
+	st = hl_hkdf_sha256(pk, HL_KEY_LEN, NULL, 0, info, strlen(info), ik, sizeof ik, err);
+	if (st == HL_OK)
+		st = hl_hmac_sha256(ik, sizeof ik, normalized, strlen(normalized), mac, err);
+	if (st == HL_OK)
+		hl_hex_write(mac, sizeof mac, out_hex);
+	OPENSSL_cleanse(pk, sizeof pk);
+	OPENSSL_cleanse(ik, sizeof ik);
+	OPENSSL_cleanse(mac, sizeof mac);
+	return st;
+}
+
+static int name_cmp(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+hl_status hl_keyring_live_periods(hl_keyring *kr, const char *tenant, hl_arena *a, const char ***out,
+				  size_t *n, hl_error *err)
+{
+	struct period_paths p;
+	size_t cap = 16, count = 0;
+	*out = NULL;
+	*n = 0;
+	if (!hl_keyring_tenant_valid(tenant))
+		return hl_fail(err, HL_INVALID, "tenant: must match [a-z0-9-]{2,32}");
+	period_paths(kr, tenant, "x", &p);
+	DIR *d = opendir(p.tdir);
+	if (!d && (errno == ENOENT || errno == ENOTDIR)) {
+		*out = hl_arena_alloc(a, sizeof **out);
+		return *out ? HL_OK : hl_fail(err, HL_NOMEM, "out of memory");
+	}
+	if (!d)
+		return hl_fail(err, HL_IO, "period key directory %s: %s", p.tdir, strerror(errno));
+	const char **names = hl_arena_alloc(a, cap * sizeof *names);
+	hl_status st = names ? HL_OK : hl_fail(err, HL_NOMEM, "out of memory");
+	struct dirent *e;
+	while (st == HL_OK && (e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (len <= 4 || strcmp(e->d_name + len - 4, ".key") != 0)
+			continue;
+		char *name = hl_arena_alloc(a, len - 3);
+		if (!name) {
+			st = hl_fail(err, HL_NOMEM, "out of memory");
+			break;
+		}
+		memcpy(name, e->d_name, len - 4);
+		name[len - 4] = '\0';
+		if (!hl_keyring_period_valid(name))
+			continue;
+		period_paths(kr, tenant, name, &p);
+		if (check_tombstone(&p, NULL) != HL_OK)
+			continue; /* destroyed (or unreadable): not live */
+		if (count == cap) {
+			const char **more = hl_arena_alloc(a, 2 * cap * sizeof *more);
+			if (!more) {
+				st = hl_fail(err, HL_NOMEM, "out of memory");
+				break;
+			}
+			memcpy(more, names, cap * sizeof *more);
+			names = more;
+			cap *= 2;
+		}
+		names[count++] = name;
+	}
+	closedir(d);
+	if (st != HL_OK)
+		return st;
+	qsort(names, count, sizeof *names, name_cmp);
+	*out = names;
+	*n = count;
+	return HL_OK;
 }

@@ -195,6 +195,7 @@ hl_status dispatch_timer_fire(void *app, hl_pg *pg, hl_arena *a, const hl_timer 
 /* handlers */
 hl_status dispatch_submit_ticket(hl_call *c, const void *req, void **resp);
 hl_status dispatch_reopen_case(hl_call *c, const void *req, void **resp);
+hl_status dispatch_close_case(hl_call *c, const void *req, void **resp);
 hl_status dispatch_get_case(hl_call *c, const void *req, void **resp);
 hl_status dispatch_list_cases(hl_call *c, const void *req, void **resp);
 hl_status dispatch_assign_case(hl_call *c, const void *req, void **resp);

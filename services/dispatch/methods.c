@@ -7,6 +7,7 @@
 static const hl_method methods[] = {
 	{"SubmitTicket", dispatch_submit_ticket, HL_ACCESS_INTERNAL, "intake"},
 	{"ReopenCase", dispatch_reopen_case, HL_ACCESS_INTERNAL, "followup"},
+	{"CloseCase", dispatch_close_case, HL_ACCESS_INTERNAL, "followup"},
 	{"GetCase", dispatch_get_case, HL_ACCESS_USER, NULL},
 	{"ListCases", dispatch_list_cases, HL_ACCESS_USER, NULL},
 	{"AssignCase", dispatch_assign_case, HL_ACCESS_USER, NULL},

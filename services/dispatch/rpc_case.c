@@ -11,6 +11,7 @@
 #include "hl/crypto.h"
 #include "hl/enqueue.h"
 #include "hl/handler.h"
+#include "hl/limits.h"
 #include "hl/roles.h"
 #include "hotline/followup/v1/followup.pb-c.h"
 #include "store.h"
@@ -174,7 +175,7 @@ hl_status dispatch_submit_result(hl_call *c, const void *vreq, void **resp)
 	const Hotline__Dispatch__V1__SubmitResultRequest *r = vreq;
 	hl_status st;
 	dispatch_case *k;
-	if ((st = hl_call_check_text(c, "text", r->text, 5000, true)) ||
+	if ((st = hl_call_check_text(c, "text", r->text, HL_LIMIT_RESULT_CHARS, true)) ||
 	    (st = load_for_work(c, r->case_id, r->lock_token, &k)) ||
 	    (st = dispatch_require_status(c, k, OPEN_WORK, "submit a result for")))
 		return st;
@@ -234,12 +235,7 @@ static hl_status schedule_reply(hl_call *c, const dispatch_case *k)
 		.method = "ScheduleReply", .actor = hl_call_principal(c)->actor,
 		.idempotency_key = hl_arena_printf(hl_call_arena(c), "%s:reply:%d", k->id, k->reopen_count),
 	};
-	hl_error err;
-	if (!row.idempotency_key)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (hl_enqueue(hl_call_pg(c), hl_call_arena(c), &row, &m.base, &err))
-		return hl_call_fail_err(c, &err);
-	return HL_OK;
+	return hl_call_enqueue(c, &row, &m.base);
 }
 
 hl_status dispatch_approve_result(hl_call *c, const void *vreq, void **resp)

@@ -241,12 +241,7 @@ hl_status dispatch_ticket_status(hl_call *c, const dispatch_case *k, int status,
 	row.service = &hotline__intake__v1__intake_service__descriptor;
 	row.method = "UpdateTicketStatus";
 	row.idempotency_key = hl_arena_printf(a, "%s:status:%lld", k->id, (long long)version);
-	hl_error err;
-	if (!row.idempotency_key)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (hl_enqueue(hl_call_pg(c), a, &row, &m.base, &err))
-		return hl_call_fail_err(c, &err);
-	return HL_OK;
+	return hl_call_enqueue(c, &row, &m.base);
 }
 
 /* ---- what case handlers require ------------------------------------------------------------ */

@@ -522,3 +522,47 @@ hl_status dispatch_reopen_case(hl_call *c, const void *vreq, void **resp)
 	*resp = out;
 	return HL_OK;
 }
+
+/* ---- CloseCase (internal, from followup) ------------------------------------------------------------- */
+
+/*
+ * The reply loop ended (satisfied, or closed by a supervisor): the approved
+ * lead case of the ticket is closed.  A closed case, or a close for an older
+ * round than the case's reopen count, changes nothing.
+ */
+hl_status dispatch_close_case(hl_call *c, const void *vreq, void **resp)
+{
+	const Hotline__Dispatch__V1__CloseCaseRequest *r = vreq;
+	hl_status st;
+	if (!hl_uuid_valid(r->ticket_id))
+		return hl_call_fail(c, HL_INVALID, "ticket_id: not a UUID");
+	if (r->reopen_no < 0)
+		return hl_call_fail(c, HL_INVALID, "reopen_no: must not be negative");
+	bool replayed;
+	if ((st = hl_call_check_text(c, "reason", r->reason, 200, true)) ||
+	    (st = hl_inbox_begin(c, &hotline__dispatch__v1__close_case_response__descriptor, resp, &replayed)) ||
+	    replayed)
+		return st;
+	dispatch_case *k;
+	hl_error err;
+	if (store_case_by_ticket(hl_call_pg(c), hl_call_arena(c), r->ticket_id, true, &k, &err))
+		return hl_call_fail_err(c, &err);
+	if (!k)
+		return hl_call_fail(c, HL_NOT_FOUND, "no case for this ticket");
+	Hotline__Dispatch__V1__CloseCaseResponse *out = HL_NEW(c, hotline__dispatch__v1__close_case_response__descriptor);
+	if (!out)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	out->case_id = (char *)k->id;
+	if (k->status != CS_CLOSED && k->reopen_count == r->reopen_no) {
+		if ((st = dispatch_require_status(c, k, MASK(CS_APPROVED), "close")))
+			return st;
+		k->status = CS_CLOSED;
+		if ((st = dispatch_case_save(c, k)) || (st = dispatch_step(c, k, "closed", r->reason)) ||
+		    (st = dispatch_case_event(c, k, "case.closed", 0, 0)))
+			return st;
+	}
+	if ((st = hl_inbox_commit(c, out)))
+		return st;
+	*resp = out;
+	return HL_OK;
+}

@@ -31,6 +31,19 @@ typedef struct intake_blob {
 	size_t n;
 } intake_blob;
 
+/*
+ * What finds a phone's tickets (docs/security.md §5.2): its blind index under each live retention
+ * period of the tenant ("v2:<hex>"), and its index under the former tenant-wide key, which matches
+ * rows indexed before migration 004 only while their period is live.
+ */
+typedef struct intake_phone_keys {
+	const char **indexes;
+	size_t n_indexes;
+	const char *legacy;
+	const char **periods;
+	size_t n_periods;
+} intake_phone_keys;
+
 typedef struct intake_ticket {
 	const char *tenant, *id, *ticket_no, *request_id;
 	const char *request_digest; /* intake_request_digest of the creating request; NULL for old rows */
@@ -40,9 +53,10 @@ typedef struct intake_ticket {
 	const char *topic, *description, *area, *answer, *registered_by;
 	bool anonymous, repeat_caller;
 	const char *phone_index, *key_period;
+	const intake_phone_keys *phone_keys; /* registration only: what tells a repeat caller */
 	intake_blob wrapped_key;
 	intake_blob caller[F_COUNT]; /* ciphertexts; p NULL when absent */
-	const char *masked[F_COUNT];
+	const char *masked[F_COUNT]; /* set at registration only; NULL: derived from caller[] at read time */
 	intake_blob query_code;
 	int64_t created_us, updated_us;
 	const char *const *implicated; /* departments a report implicates (recusal, R33; sent to dispatch) */
@@ -61,6 +75,7 @@ typedef struct intake_viewer {
 	int clearance;     /* highest Confidentiality value seen on others' tickets */
 } intake_viewer;
 
+
 /* The viewer the calling principal is. */
 void intake_viewer_of(hl_call *c, intake_viewer *v);
 /* True when v may see t. */
@@ -71,8 +86,12 @@ extern const hl_service intake_service;
 
 Hotline__Intake__V1__Ticket *intake_ticket_msg(hl_call *c, const intake_ticket *t);
 struct store_amendment;
-/* An amendment as a message (masked values as stored). */
-Hotline__Intake__V1__Amendment *intake_amendment_msg(hl_call *c, const struct store_amendment *am);
+/* An amendment of ticket t as a message: caller-field values masked from their ciphertexts, empty when the
+ * ticket's retention period was destroyed. */
+Hotline__Intake__V1__Amendment *intake_amendment_msg(hl_call *c, const intake_ticket *t,
+						     const struct store_amendment *am);
+/* The mask of caller field f (hl/mask.h) of the clear value v into *out (arena a). */
+hl_status intake_mask_field(int f, const char *v, hl_arena *a, char **out, hl_error *err) HL_MUST_CHECK;
 /* The public notes of a ticket as messages (arena memory), in order. */
 hl_status intake_notes_msg(hl_call *c, const char *ticket_id, Hotline__Intake__V1__PublicNote ***out,
 			   size_t *n) HL_MUST_CHECK;
@@ -92,11 +111,17 @@ hl_status intake_same_request(hl_call *c, const char *first_digest, const char *
 /* Seal one caller field of ticket t with its data key; empty value: no cipher, "" mask. */
 hl_status intake_seal_field(hl_call *c, const intake_ticket *t, const uint8_t dek[32], int f, const char *value,
 			    intake_blob *cipher, const char **masked) HL_MUST_CHECK;
-/* The blind index of a phone (R6), NULL for an empty phone; INVALID for a malformed one. */
-hl_status intake_phone_index(hl_call *c, const char *phone, const char **index) HL_MUST_CHECK;
+/* The blind index of a phone (R6) under the key of retention period (stored as "v2:<hex>"), NULL for
+ * an empty phone; INVALID for a malformed one. */
+hl_status intake_phone_index(hl_call *c, const char *period, const char *phone, const char **index) HL_MUST_CHECK;
+/* What finds the tickets of phone (rpc_common.c): its indexes under every live period and the legacy one. */
+hl_status intake_phone_keys_of(hl_call *c, const char *phone, intake_phone_keys *k) HL_MUST_CHECK;
 /* Queue one event about ticket t to reporting; ev is an Event with its payload set. */
 hl_status intake_outbox_event(hl_call *c, const intake_ticket *t, const char *type, int64_t version,
 			      const ProtobufCMessage *ev) HL_MUST_CHECK;
+
+/* destroy.c: `hotline-intake destroy-period TENANT PERIOD` (argv[1] is "destroy-period"); the exit code. */
+int intake_destroy_period_main(int argc, char **argv);
 
 /* rpc_*.c handlers */
 hl_status intake_create_ticket(hl_call *c, const void *req, void **resp);

@@ -1,6 +1,7 @@
 /*
  * main.c - the intake service process: its own configuration and state;
- * everything else is the common program life (hl/program.h).
+ * everything else is the common program life (hl/program.h).  One operator
+ * command besides: `hotline-intake destroy-period TENANT PERIOD` (destroy.c).
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -72,6 +73,8 @@ static void release(void *p)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "destroy-period") == 0)
+		return intake_destroy_period_main(argc, argv);
 	hl_program program = {
 		.name = "intake",
 		.summary = "Hotline intake service: ticket registration, caller data, public status.",

@@ -75,10 +75,11 @@ static const char *enum_name(const ProtobufCEnumDescriptor *e, int v)
 	return ev ? ev->name : "";
 }
 
+/* The value before the amendment as stored: "" for caller fields (their ciphertexts are kept instead). */
 static const char *current_value(const intake_ticket *t, const amend_field *f)
 {
 	if (f->caller >= 0)
-		return t->masked[f->caller];
+		return "";
 	if (f->e)
 		return enum_name(f->e, strcmp(f->name, "category") == 0   ? t->category
 				       : strcmp(f->name, "priority") == 0 ? t->priority
@@ -104,7 +105,7 @@ static hl_status validate(hl_call *c, const Hotline__Intake__V1__AmendTicketRequ
 	return HL_OK;
 }
 
-/* The new value as stored: encrypted and masked for caller fields. */
+/* The new value as stored: for caller fields, only encrypted (old and new), masked when read. */
 static hl_status new_value(hl_call *c, const intake_ticket *t, const amend_field *f, const char *v,
 			   store_amendment *am, const char **phone_index)
 {
@@ -117,10 +118,13 @@ static hl_status new_value(hl_call *c, const intake_ticket *t, const amend_field
 	hl_status st = intake_unwrap_key(c, t, dek);
 	if (st)
 		return st;
-	st = intake_seal_field(c, t, dek, f->caller, v, &am->new_cipher, &am->new_value);
+	const char *masked;
+	st = intake_seal_field(c, t, dek, f->caller, v, &am->new_cipher, &masked);
 	hl_cleanse(dek, sizeof dek);
+	am->new_value = "";
+	am->old_cipher = t->caller[f->caller];
 	if (!st && f->caller == F_PHONE)
-		st = intake_phone_index(c, v, phone_index);
+		st = intake_phone_index(c, t->key_period, v, phone_index);
 	return st;
 }
 
@@ -154,7 +158,7 @@ static hl_status apply(hl_call *c, const Hotline__Intake__V1__AmendTicketRequest
 	hl_buf_release(&b);
 	if (store_amendment_insert(pg, a, am, &err) ||
 	    store_ticket_set_field(pg, a, t->id, f->name, r->new_value, f->e ? enum_value(f->e, r->new_value) : 0,
-				   am->new_cipher, am->new_value, phone_index, &err) ||
+				   am->new_cipher, phone_index, &err) ||
 	    hl_audit_append(pg, a, t->tenant, "ticket", t->id, am->author, "ticket.amend", details, false, &err))
 		return hl_call_fail_err(c, &err);
 	return hl_call_commit(c);
@@ -213,7 +217,7 @@ hl_status intake_amend_ticket(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
 	Hotline__Intake__V1__AmendTicketResponse *out =
 		HL_NEW(c, hotline__intake__v1__amend_ticket_response__descriptor);
-	if (!t || !out || !(out->ticket = intake_ticket_msg(c, t)) || !(out->amendment = intake_amendment_msg(c, am)))
+	if (!t || !out || !(out->ticket = intake_ticket_msg(c, t)) || !(out->amendment = intake_amendment_msg(c, t, am)))
 		return hl_call_fail(c, HL_INTERNAL, "amended ticket not readable");
 	*resp = out;
 	return HL_OK;

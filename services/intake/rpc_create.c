@@ -111,7 +111,7 @@ static const char *caller_value(const Hotline__Intake__V1__Caller *k, int f)
 	return v[f];
 }
 
-static hl_status mask_field(int f, const char *v, hl_arena *a, char **out, hl_error *err)
+hl_status intake_mask_field(int f, const char *v, hl_arena *a, char **out, hl_error *err)
 {
 	switch (f) {
 	case F_NAME:
@@ -140,14 +140,14 @@ hl_status intake_seal_field(hl_call *c, const intake_ticket *t, const uint8_t de
 	if (!value[0])
 		return HL_OK;
 	if (hl_field_seal(dek, t->tenant, TABLE, intake_caller_fields[f], t->id, value, a, &ct, &n, &err) ||
-	    mask_field(f, value, a, &m, &err))
+	    intake_mask_field(f, value, a, &m, &err))
 		return hl_call_fail(c, HL_INTERNAL, "cannot protect caller data");
 	*cipher = (intake_blob){ct, n};
 	*masked = m;
 	return HL_OK;
 }
 
-hl_status intake_phone_index(hl_call *c, const char *phone, const char **index)
+hl_status intake_phone_index(hl_call *c, const char *period, const char *phone, const char **index)
 {
 	intake_app *app = hl_call_app(c);
 	hl_arena *a = hl_call_arena(c);
@@ -159,10 +159,13 @@ hl_status intake_phone_index(hl_call *c, const char *phone, const char **index)
 	if (hl_phone_normalize(phone, a, &norm, &err))
 		return hl_call_fail(c, HL_INVALID, "caller.phone: %s", err.msg);
 	char hex[HL_BLIND_INDEX_HEX_LEN];
-	if (hl_keyring_blind_index(app->keys, hl_call_tenant(c), norm, hex, &err))
+	hl_status st = hl_keyring_period_index(app->keys, hl_call_tenant(c), period, norm, hex, &err);
+	if (st == HL_NOT_FOUND)
+		return hl_call_fail(c, HL_PRECONDITION, "caller data destroyed with its retention period");
+	if (st)
 		return hl_call_fail(c, HL_INTERNAL, "cannot index phone");
-	*index = hl_arena_strdup(a, hex);
-	return HL_OK;
+	*index = hl_arena_printf(a, "v2:%s", hex);
+	return *index ? HL_OK : hl_call_fail(c, HL_NOMEM, "out of memory");
 }
 
 static const char *retention_period(hl_call *c)
@@ -193,7 +196,14 @@ static hl_status protect(hl_call *c, const Hotline__Intake__V1__CreateTicketRequ
 		st = hl_call_fail(c, HL_INTERNAL, "cannot protect the query code");
 	t->query_code = (intake_blob){qc, qlen};
 	hl_cleanse(dek, sizeof dek);
-	return st ? st : intake_phone_index(c, caller_value(r->caller, F_PHONE), &t->phone_index);
+	const char *phone = caller_value(r->caller, F_PHONE);
+	if (st || (st = intake_phone_index(c, t->key_period, phone, &t->phone_index)) || !t->phone_index)
+		return st;
+	intake_phone_keys *keys = hl_arena_alloc(a, sizeof *keys);
+	if (!keys)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	t->phone_keys = keys;
+	return intake_phone_keys_of(c, phone, keys);
 }
 
 static int default_confidentiality(int category, int requested)
@@ -245,10 +255,7 @@ static hl_status outbox_add(hl_call *c, const intake_ticket *t, const ProtobufCS
 			    const char *method, const char *key, const ProtobufCMessage *msg)
 {
 	hl_enqueue_row row = {t->tenant, t->id, service, method, key, hl_call_principal(c)->actor};
-	hl_error err;
-	if (!key)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	return hl_enqueue(hl_call_pg(c), hl_call_arena(c), &row, msg, &err) ? hl_call_fail_err(c, &err) : HL_OK;
+	return hl_call_enqueue(c, &row, msg);
 }
 
 static hl_status outbox_dispatch(hl_call *c, const intake_ticket *t)
@@ -323,7 +330,7 @@ static hl_status register_ticket(hl_call *c, intake_ticket *t)
 	hl_error err;
 	hl_status st;
 	bool seen = false;
-	if (t->phone_index && (st = store_phone_seen(pg, a, t->phone_index, &seen, &err)))
+	if (t->phone_keys && (st = store_phone_seen(pg, a, t->phone_keys, &seen, &err)))
 		return hl_call_fail_err(c, &err);
 	t->repeat_caller = seen;
 	if ((st = store_ticket_insert(pg, a, t, app->time_zone, &err)))

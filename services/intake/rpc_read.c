@@ -28,8 +28,9 @@ static const char RATE_LUA[] =
 	"return n";
 static hl_redis_script rate_script = HL_REDIS_SCRIPT(RATE_LUA);
 
-static hl_status add_history(hl_call *c, Hotline__Intake__V1__Ticket *m, const char *id)
+static hl_status add_history(hl_call *c, Hotline__Intake__V1__Ticket *m, const intake_ticket *t)
 {
+	const char *id = t->id;
 	hl_arena *a = hl_call_arena(c);
 	hl_pg *pg = hl_call_pg(c);
 	hl_error err;
@@ -41,7 +42,7 @@ static hl_status add_history(hl_call *c, Hotline__Intake__V1__Ticket *m, const c
 	if (!m->amendments)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	for (int i = 0; i < na; i++)
-		if (!(m->amendments[m->n_amendments++] = intake_amendment_msg(c, am[i])))
+		if (!(m->amendments[m->n_amendments++] = intake_amendment_msg(c, t, am[i])))
 			return hl_call_fail(c, HL_NOMEM, "out of memory");
 	return intake_notes_msg(c, id, &m->public_notes, &m->n_public_notes);
 }
@@ -70,7 +71,7 @@ hl_status intake_get_ticket(hl_call *c, const void *vreq, void **resp)
 	Hotline__Intake__V1__GetTicketResponse *out = HL_NEW(c, hotline__intake__v1__get_ticket_response__descriptor);
 	if (!out || !(out->ticket = intake_ticket_msg(c, t)))
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	st = add_history(c, out->ticket, t->id);
+	st = add_history(c, out->ticket, t);
 	hl_pg_rollback(hl_call_pg(c));
 	if (st)
 		return st;
@@ -229,21 +230,21 @@ hl_status intake_find_by_phone(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Intake__V1__FindTicketsByPhoneRequest *r = vreq;
 	hl_status st;
-	const char *index;
+	intake_phone_keys keys;
 	if ((st = hl_call_require_any(c, phone_roles)))
 		return st;
 	if (!r->phone[0])
 		return hl_call_fail(c, HL_INVALID, "phone: required");
 	if (r->page_size < 0 || r->page_size > 200)
 		return hl_call_fail(c, HL_INVALID, "page_size: between 0 and 200");
-	if ((st = phone_rate_limit(c)) || (st = intake_phone_index(c, r->phone, &index)) || (st = hl_call_begin(c)))
+	if ((st = phone_rate_limit(c)) || (st = intake_phone_keys_of(c, r->phone, &keys)) || (st = hl_call_begin(c)))
 		return st;
 	intake_ticket **rows;
 	int n;
 	intake_viewer v;
 	hl_error err;
 	intake_viewer_of(c, &v);
-	if (store_ticket_by_phone(hl_call_pg(c), hl_call_arena(c), index, &v, r->page_size ? r->page_size : 50, &rows,
+	if (store_ticket_by_phone(hl_call_pg(c), hl_call_arena(c), &keys, &v, r->page_size ? r->page_size : 50, &rows,
 				  &n, &err))
 		return hl_call_fail_err(c, &err);
 	if ((st = audit_lookup(c, rows, n)) || (st = hl_call_commit(c)))

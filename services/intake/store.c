@@ -10,8 +10,7 @@
 	"tenant_id, id, ticket_no, request_id, status, status_version, channel, category, priority, "    \
 	"confidentiality, topic, description, area, answer, registered_by, anonymous, repeat_caller, "  \
 	"phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, "           \
-	"caller_address, caller_email, masked_name, masked_phone, masked_id_number, masked_address, "   \
-	"masked_email, query_code, " HL_PG_US("created_at") ", "                \
+	"caller_address, caller_email, query_code, " HL_PG_US("created_at") ", "                \
 	HL_PG_US("updated_at") ", request_digest, implicated_departments"
 
 /* intake_may_see (rpc_common.c) as SQL; $v, $v+1, $v+2: the viewer's actor, dept, clearance. */
@@ -27,12 +26,11 @@ static const char SQL_INSERT[] =
 	"WITH t AS (INSERT INTO tickets (tenant_id, id, ticket_no, request_id, status, status_version, channel, "
 	"category, priority, confidentiality, topic, description, area, answer, registered_by, anonymous, "
 	"repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, "
-	"caller_address, caller_email, masked_name, masked_phone, masked_id_number, masked_address, "
-	"masked_email, query_code, request_digest, implicated_departments) VALUES ($1, $2, "
-	"to_char(now() AT TIME ZONE $30, 'YYYYMMDD') || "
+	"caller_address, caller_email, query_code, request_digest, implicated_departments) VALUES ($1, $2, "
+	"to_char(now() AT TIME ZONE $25, 'YYYYMMDD') || "
 	"(SELECT lpad(n::text, greatest(7, length(n::text)), '0') FROM nextval('ticket_no_seq') n), "
 	"$3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, "
-	"$23, $24, $25, $26, $27, $28, $29, $31, $32::text[]) "
+	"$23, $24, $26, $27::text[]) "
 	"RETURNING ticket_no, " HL_PG_US("created_at") "), "
 	"r AS (INSERT INTO registrations (tenant_id, ticket_id, channel, category, priority, confidentiality, "
 	"topic, description, area, anonymous, answer, registered_by, caller_name, caller_phone, "
@@ -47,11 +45,19 @@ static const char SQL_BY_NO[] =
 	"SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant() AND ticket_no = $1";
 static const char SQL_BY_REQUEST[] =
 	"SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant() AND request_id = $1";
+/* A phone's indexes under each live period ($1), or its index under the former tenant-wide key ($2)
+ * on rows of a live period ($3) indexed before migration 004 (no "v2:" prefix). */
+#define PHONE_MATCH                                                                                      \
+	" AND (phone_index = ANY ($1::text[]) OR (phone_index = $2 AND key_period = ANY ($3::text[])))"
 static const char SQL_PHONE_SEEN[] =
-	"SELECT EXISTS (SELECT 1 FROM tickets WHERE tenant_id = current_tenant() AND phone_index = $1)";
+	"SELECT EXISTS (SELECT 1 FROM tickets WHERE tenant_id = current_tenant()" PHONE_MATCH ")";
 static const char SQL_BY_PHONE[] =
-	"SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant() AND phone_index = $1 "
-	VISIBLE_TO_VIEWER("$3", "$4", "$5") " ORDER BY created_at DESC, id DESC LIMIT $2";
+	"SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant()" PHONE_MATCH
+	VISIBLE_TO_VIEWER("$5", "$6", "$7") " ORDER BY created_at DESC, id DESC LIMIT $4";
+/* The former tenant-wide indexes of a destroyed period would still match under that key. */
+static const char SQL_PERIOD_DESTROYED[] =
+	"UPDATE tickets SET phone_index = NULL WHERE tenant_id = current_tenant() AND key_period = $1 "
+	"AND phone_index IS NOT NULL AND phone_index NOT LIKE 'v2:%'";
 
 static const char SQL_LIST[] =
 	"SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant() "
@@ -72,11 +78,12 @@ static const char SQL_SET_STATUS[] =
 
 static const char SQL_AMEND_INSERT[] =
 	"INSERT INTO amendments (tenant_id, id, ticket_id, request_id, field, old_value, new_value, new_cipher, "
-	"reason, author, request_digest) VALUES (current_tenant(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+	"reason, author, request_digest, old_cipher) VALUES (current_tenant(), $1, $2, $3, $4, $5, $6, $7, $8, $9, "
+	"$10, $11) "
 	"RETURNING " HL_PG_US("created_at");
 #define AMEND_COLS                                                                                       \
 	"id, ticket_id, request_id, field, old_value, new_value, new_cipher, reason, author, "          \
-	HL_PG_US("created_at") ", request_digest"
+	HL_PG_US("created_at") ", request_digest, old_cipher"
 static const char SQL_AMEND_BY_REQUEST[] =
 	"SELECT " AMEND_COLS " FROM amendments WHERE tenant_id = current_tenant() AND request_id = $1";
 static const char SQL_AMENDMENTS[] =
@@ -96,8 +103,8 @@ static const char SQL_NOTES[] =
 enum set_kind {
 	SET_TEXT,   /* $2 text */
 	SET_NUMBER, /* $2 enum number */
-	SET_CIPHER, /* $2 ciphertext, $3 masked */
-	SET_PHONE,  /* $2 ciphertext, $3 masked, $4 blind index */
+	SET_CIPHER, /* $2 ciphertext */
+	SET_PHONE,  /* $2 ciphertext, $3 blind index */
 };
 #define SET_WHERE " updated_at = now() WHERE tenant_id = current_tenant() AND id = $1::uuid"
 static const struct settable {
@@ -111,13 +118,11 @@ static const struct settable {
 	{"category", SET_NUMBER, "UPDATE tickets SET category = $2::int," SET_WHERE},
 	{"priority", SET_NUMBER, "UPDATE tickets SET priority = $2::int," SET_WHERE},
 	{"confidentiality", SET_NUMBER, "UPDATE tickets SET confidentiality = $2::int," SET_WHERE},
-	{"caller.name", SET_CIPHER, "UPDATE tickets SET caller_name = $2, masked_name = $3," SET_WHERE},
-	{"caller.phone", SET_PHONE,
-	 "UPDATE tickets SET caller_phone = $2, masked_phone = $3, phone_index = $4," SET_WHERE},
-	{"caller.id_number", SET_CIPHER,
-	 "UPDATE tickets SET caller_id_number = $2, masked_id_number = $3," SET_WHERE},
-	{"caller.address", SET_CIPHER, "UPDATE tickets SET caller_address = $2, masked_address = $3," SET_WHERE},
-	{"caller.email", SET_CIPHER, "UPDATE tickets SET caller_email = $2, masked_email = $3," SET_WHERE},
+	{"caller.name", SET_CIPHER, "UPDATE tickets SET caller_name = $2," SET_WHERE},
+	{"caller.phone", SET_PHONE, "UPDATE tickets SET caller_phone = $2, phone_index = $3," SET_WHERE},
+	{"caller.id_number", SET_CIPHER, "UPDATE tickets SET caller_id_number = $2," SET_WHERE},
+	{"caller.address", SET_CIPHER, "UPDATE tickets SET caller_address = $2," SET_WHERE},
+	{"caller.email", SET_CIPHER, "UPDATE tickets SET caller_email = $2," SET_WHERE},
 };
 #undef SET_WHERE
 
@@ -157,16 +162,16 @@ static hl_status read_ticket(const PGresult *r, int i, hl_arena *a, void *out, h
 	for (int f = 0; f < F_COUNT && !st; f++)
 		st = blob(r, i, 20 + f, a, &t->caller[f]);
 	for (int f = 0; f < F_COUNT; f++)
-		t->masked[f] = hl_pg_get_text(r, i, 25 + f);
+		t->masked[f] = NULL; /* derived at read time (intake_ticket_msg) */
 	if (!st)
-		st = blob(r, i, 30, a, &t->query_code);
-	t->created_us = hl_pg_get_int(r, i, 31);
-	t->updated_us = hl_pg_get_int(r, i, 32);
-	t->request_digest = hl_pg_get(r, i, 33);
+		st = blob(r, i, 25, a, &t->query_code);
+	t->created_us = hl_pg_get_int(r, i, 26);
+	t->updated_us = hl_pg_get_int(r, i, 27);
+	t->request_digest = hl_pg_get(r, i, 28);
 	const char **implicated = NULL;
 	int n_implicated = 0;
 	if (!st)
-		st = hl_pg_get_array(r, i, 34, a, &implicated, &n_implicated);
+		st = hl_pg_get_array(r, i, 29, a, &implicated, &n_implicated);
 	t->implicated = implicated;
 	t->n_implicated = st ? 0 : (size_t)n_implicated;
 	return st ? hl_fail(err, st, "ticket row unreadable") : HL_OK;
@@ -208,12 +213,10 @@ hl_status store_ticket_insert(hl_pg *pg, hl_arena *a, intake_ticket *t, const ch
 	arg_blob(&args, t->wrapped_key);                  /* 18 */
 	for (int f = 0; f < F_COUNT; f++)                 /* 19..23 */
 		arg_blob(&args, t->caller[f]);
-	for (int f = 0; f < F_COUNT; f++)                 /* 24..28 */
-		hl_pg_arg_text(&args, t->masked[f]);
-	arg_blob(&args, t->query_code);                   /* 29 */
-	hl_pg_arg_text(&args, time_zone);                 /* 30 */
-	hl_pg_arg_text(&args, t->request_digest);         /* 31 */
-	hl_pg_arg_text(&args, hl_pg_text_array(a, t->implicated, t->n_implicated)); /* 32 */
+	arg_blob(&args, t->query_code);                   /* 24 (no masks: derived at read time) */
+	hl_pg_arg_text(&args, time_zone);                 /* 25 */
+	hl_pg_arg_text(&args, t->request_digest);         /* 26 */
+	hl_pg_arg_text(&args, hl_pg_text_array(a, t->implicated, t->n_implicated)); /* 27 */
 	PGresult *r;
 	hl_status st = hl_pg_exec(pg, a, SQL_INSERT, &args, &r, err);
 	if (st)
@@ -237,11 +240,19 @@ hl_status store_ticket_by_request(hl_pg *pg, hl_arena *a, const char *request_id
 	return one_ticket(pg, a, SQL_BY_REQUEST, request_id, out, err);
 }
 
-hl_status store_phone_seen(hl_pg *pg, hl_arena *a, const char *phone_index, bool *seen, hl_error *err)
+/* The three parameters of PHONE_MATCH. */
+static void arg_phone(hl_pg_args *args, hl_arena *a, const intake_phone_keys *k)
+{
+	hl_pg_arg_text(args, hl_pg_text_array(a, k->indexes, k->n_indexes));
+	hl_pg_arg_text(args, k->legacy);
+	hl_pg_arg_text(args, hl_pg_text_array(a, k->periods, k->n_periods));
+}
+
+hl_status store_phone_seen(hl_pg *pg, hl_arena *a, const intake_phone_keys *k, bool *seen, hl_error *err)
 {
 	hl_pg_args args;
 	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, phone_index);
+	arg_phone(&args, a, k);
 	PGresult *r;
 	hl_status st = hl_pg_exec(pg, a, SQL_PHONE_SEEN, &args, &r, err);
 	*seen = st == HL_OK && hl_pg_get_bool(r, 0, 0);
@@ -303,20 +314,19 @@ hl_status store_ticket_list(hl_pg *pg, hl_arena *a, const store_list_filter *f, 
 	return hl_pg_fetch(pg, a, SQL_LIST, &args, sizeof ***out, read_ticket, (void ***)out, n, err);
 }
 
-hl_status store_ticket_by_phone(hl_pg *pg, hl_arena *a, const char *phone_index, const intake_viewer *v, int limit,
-				intake_ticket ***out, int *n, hl_error *err)
+hl_status store_ticket_by_phone(hl_pg *pg, hl_arena *a, const intake_phone_keys *k, const intake_viewer *v,
+				int limit, intake_ticket ***out, int *n, hl_error *err)
 {
 	hl_pg_args args;
 	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, phone_index);
+	arg_phone(&args, a, k);
 	hl_pg_arg_int(&args, a, limit);
 	arg_viewer(&args, a, v);
 	return hl_pg_fetch(pg, a, SQL_BY_PHONE, &args, sizeof ***out, read_ticket, (void ***)out, n, err);
 }
 
 hl_status store_ticket_set_field(hl_pg *pg, hl_arena *a, const char *id, const char *field, const char *txt,
-				 int number, intake_blob cipher, const char *masked, const char *phone_index,
-				 hl_error *err)
+				 int number, intake_blob cipher, const char *phone_index, hl_error *err)
 {
 	const struct settable *set = NULL;
 	for (size_t i = 0; i < sizeof settable / sizeof settable[0]; i++)
@@ -337,7 +347,6 @@ hl_status store_ticket_set_field(hl_pg *pg, hl_arena *a, const char *id, const c
 	case SET_CIPHER:
 	case SET_PHONE:
 		arg_blob(&args, cipher);
-		hl_pg_arg_text(&args, masked ? masked : "");
 		if (set->kind == SET_PHONE)
 			hl_pg_arg_text(&args, phone_index);
 		break;
@@ -373,6 +382,7 @@ hl_status store_amendment_insert(hl_pg *pg, hl_arena *a, store_amendment *am, hl
 	hl_pg_arg_text(&args, am->reason);
 	hl_pg_arg_text(&args, am->author);
 	hl_pg_arg_text(&args, am->request_digest);
+	arg_blob(&args, am->old_cipher);
 	PGresult *r;
 	hl_status st = hl_pg_exec(pg, a, SQL_AMEND_INSERT, &args, &r, err);
 	if (st == HL_OK)
@@ -402,6 +412,8 @@ static hl_status rows_amendments(const PGresult *r, hl_arena *a, store_amendment
 		m->author = hl_pg_get_text(r, i, 8);
 		m->created_us = hl_pg_get_int(r, i, 9);
 		m->request_digest = hl_pg_get(r, i, 10);
+		if (blob(r, i, 11, a, &m->old_cipher))
+			return HL_NOMEM;
 		(*out)[i] = m;
 	}
 	return HL_OK;
@@ -473,4 +485,15 @@ hl_status store_notes(hl_pg *pg, hl_arena *a, const char *ticket_id, store_note 
 		(*out)[i] = note;
 	}
 	return HL_OK;
+}
+
+hl_status store_period_destroyed(hl_pg *pg, hl_arena *a, const char *period, long long *cleared, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, period);
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, a, SQL_PERIOD_DESTROYED, &args, &r, err);
+	*cleared = st == HL_OK ? strtoll(PQcmdTuples(r), NULL, 10) : 0;
+	return st;
 }

@@ -23,7 +23,7 @@ typedef struct store_list_filter {
 typedef struct store_amendment {
 	const char *id, *ticket_id, *request_id, *field, *old_value, *new_value, *reason, *author;
 	const char *request_digest; /* intake_request_digest of the amending request; NULL for old rows */
-	intake_blob new_cipher;
+	intake_blob old_cipher, new_cipher; /* caller fields: the values (old_value, new_value are "") */
 	int64_t created_us;
 } store_amendment;
 
@@ -43,20 +43,24 @@ hl_status store_ticket_get(hl_pg *pg, hl_arena *a, const char *id, const char *t
 			   intake_ticket **out, hl_error *err) HL_MUST_CHECK;
 hl_status store_ticket_by_request(hl_pg *pg, hl_arena *a, const char *request_id, intake_ticket **out,
 				  hl_error *err) HL_MUST_CHECK;
-hl_status store_phone_seen(hl_pg *pg, hl_arena *a, const char *phone_index, bool *seen,
+hl_status store_phone_seen(hl_pg *pg, hl_arena *a, const intake_phone_keys *k, bool *seen,
 			   hl_error *err) HL_MUST_CHECK;
 hl_status store_ticket_list(hl_pg *pg, hl_arena *a, const store_list_filter *f, intake_ticket ***out, int *n,
 			    hl_error *err) HL_MUST_CHECK;
-/* The newest tickets of a blind index that v may see. */
-hl_status store_ticket_by_phone(hl_pg *pg, hl_arena *a, const char *phone_index, const intake_viewer *v, int limit,
-				intake_ticket ***out, int *n, hl_error *err) HL_MUST_CHECK;
+/* The newest tickets of a phone (its indexes k) that v may see. */
+hl_status store_ticket_by_phone(hl_pg *pg, hl_arena *a, const intake_phone_keys *k, const intake_viewer *v,
+				int limit, intake_ticket ***out, int *n, hl_error *err) HL_MUST_CHECK;
 /* Set the current value of an amendable field (see rpc_amend.c for the list). */
 hl_status store_ticket_set_field(hl_pg *pg, hl_arena *a, const char *id, const char *field, const char *text,
-				 int number, intake_blob cipher, const char *masked, const char *phone_index,
-				 hl_error *err) HL_MUST_CHECK;
+				 int number, intake_blob cipher, const char *phone_index, hl_error *err) HL_MUST_CHECK;
 /* Apply status if version is newer; *applied tells. */
 hl_status store_ticket_set_status(hl_pg *pg, hl_arena *a, const char *id, int status, int64_t version,
 				  bool *applied, hl_error *err) HL_MUST_CHECK;
+
+/* After the key of period was destroyed: clear the phone indexes its tickets still have under the former
+ * tenant-wide key (made before migration 004); *cleared: how many. */
+hl_status store_period_destroyed(hl_pg *pg, hl_arena *a, const char *period, long long *cleared,
+				 hl_error *err) HL_MUST_CHECK;
 
 /* Insert am; sets am->created_us to the stored time. */
 hl_status store_amendment_insert(hl_pg *pg, hl_arena *a, store_amendment *am, hl_error *err) HL_MUST_CHECK;

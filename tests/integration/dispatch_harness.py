@@ -51,7 +51,7 @@ def reset_channels():
 
 # Response classes of the dispatch methods, by method name.
 RESP = {name: getattr(dpb, name + "Response") for name in (
-    "SubmitTicket", "ReopenCase", "GetCase", "ListCases", "AssignCase", "AcceptCase", "ReturnCase", "TransferCase",
+    "SubmitTicket", "ReopenCase", "CloseCase", "GetCase", "ListCases", "AssignCase", "AcceptCase", "ReturnCase", "TransferCase",
     "AddCaseNote", "SubmitResult", "ApproveResult", "RejectResult", "PauseCase", "ResumeCase", "RequestExtension",
     "DecideExtension", "SuperviseCase", "ListNotices", "LockCase", "UnlockCase", "PutDepartment",
     "ListDepartments", "PutStaff", "ListStaff", "PutRoutingRule", "ListRoutingRules", "PutSlaPolicy",

@@ -455,8 +455,11 @@ class CanaryScan(PrivacyBase):
         self.assertEqual(len(dek), 32)
         phone = aead_open(dek, phone_ct, lp("demo") + lp("ticket") + lp("phone") + lp(t.id))
         self.assertEqual(phone.decode(), self.canaries["amended phone"])
-        bik = blind_index_key(masters, "demo")
-        self.assertEqual(hmac.new(bik, phone, hashlib.sha256).hexdigest(), phone_index)
+        # the blind index is keyed per retention period (destroyed with it): "v2:" HMAC-SHA-256 keyed by
+        # HKDF(period key, "hotline/period-index/v1/<tenant>/<period>")
+        pik = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=("hotline/period-index/v1/demo/" + period).encode()).derive(period_key)
+        self.assertEqual("v2:" + hmac.new(pik, phone, hashlib.sha256).hexdigest(), phone_index)
         # every stored key and ciphertext of every ticket has the versioned format
         bad = ht.psql(
             "SELECT (SELECT count(*) FROM intake.tickets), "
@@ -476,6 +479,9 @@ class CanaryScan(PrivacyBase):
         for (tenant, p), (key, blob) in periods.items():
             if key is not None:
                 secrets["period %s/%s" % (tenant, p)] = key
+                secrets["period index key %s/%s" % (tenant, p)] = HKDF(
+                    algorithm=hashes.SHA256(), length=32, salt=None,
+                    info=("hotline/period-index/v1/%s/%s" % (tenant, p)).encode()).derive(key)
             secrets["period file %s/%s" % (tenant, p)] = blob
         for tenant in {tn for tn, _ in periods}:
             secrets["blind-index key %s" % tenant] = blind_index_key(masters, tenant)
@@ -509,7 +515,7 @@ class Ciphertexts(PrivacyBase):
         self.assertNotEqual(rows[a.id][0], rows[b.id][0], "the same phone encrypts differently")
         self.assertNotEqual(rows[a.id][1], rows[b.id][1], "the same name encrypts differently")
         self.assertNotIn(phone.encode().hex(), rows[a.id][0])
-        self.assertRegex(rows[a.id][2], "^[0-9a-f]{64}$")
+        self.assertRegex(rows[a.id][2], "^v2:[0-9a-f]{64}$")
         self.assertEqual(rows[a.id][2], rows[b.id][2], "one blind index for the same phone")
         self.assertEqual(rows[a.id][2], rows[c.id][2], "the blind index is of the normalised phone")
         self.assertNotEqual(rows[a.id][2], rows[d.id][2], "another phone, another index")

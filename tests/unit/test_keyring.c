@@ -2,7 +2,8 @@
  * test_keyring.c - unit tests of the personal-data key hierarchy (keyring.h):
  * master key files and rotation, period key files (creation races between
  * threads and processes, destruction with tombstones), data keys, field
- * encryption bound to its place, and blind indexes.
+ * encryption bound to its place, blind indexes (tenant-wide and per retention
+ * period) and the listing of live periods.
  *
  * Each test works in its own mkdtemp directory, removed at the end.
  */
@@ -719,6 +720,56 @@ static void test_blind_index(void)
 	env_release(&e2);
 }
 
+static void test_period_index(void)
+{
+	struct env e;
+	hl_error err = {0};
+	char a1[HL_BLIND_INDEX_HEX_LEN], a2[HL_BLIND_INDEX_HEX_LEN], b1[HL_BLIND_INDEX_HEX_LEN];
+	char t1[HL_BLIND_INDEX_HEX_LEN], x[HL_BLIND_INDEX_HEX_LEN];
+	const char **names;
+	size_t n;
+	T_ASSERT(env_init(&e));
+	hl_keyring *kr = open_kr(&e), *kr2 = open_kr(&e);
+	hl_arena *a = hl_arena_new();
+	T_ASSERT(kr && kr2 && a);
+	/* never creates a period */
+	T_EQ_INT(hl_keyring_period_index(kr, "demo", "2036", "13812345678", a1, &err), HL_NOT_FOUND);
+	T_EQ_INT(hl_keyring_live_periods(kr, "demo", a, &names, &n, &err), HL_OK);
+	T_EQ_INT(n, 0);
+	T_EQ_INT(hl_keyring_ensure_period(kr, "demo", "2036", &err), HL_OK);
+	T_EQ_INT(hl_keyring_ensure_period(kr, "demo", "2035", &err), HL_OK);
+	T_EQ_INT(hl_keyring_ensure_period(kr, "acme", "2036", &err), HL_OK);
+	T_EQ_INT(hl_keyring_period_index(kr, "demo", "2036", "13812345678", a1, &err), HL_OK);
+	T_EQ_INT(hl_keyring_period_index(kr2, "demo", "2036", "13812345678", a2, &err), HL_OK);
+	T_EQ_STR(a1, a2); /* the same key file: the same index in every process */
+	T_ASSERT(strspn(a1, "0123456789abcdef") == 64);
+	T_EQ_INT(hl_keyring_period_index(kr, "demo", "2035", "13812345678", b1, &err), HL_OK);
+	T_ASSERT(strcmp(a1, b1) != 0); /* per period */
+	T_EQ_INT(hl_keyring_blind_index(kr, "demo", "13812345678", t1, &err), HL_OK);
+	T_ASSERT(strcmp(a1, t1) != 0); /* not the tenant-wide index */
+	T_EQ_INT(hl_keyring_period_index(kr, "acme", "2036", "13812345678", x, &err), HL_OK);
+	T_ASSERT(strcmp(a1, x) != 0); /* per tenant */
+	T_EQ_INT(hl_keyring_period_index(kr, "demo", "2036", "", x, &err), HL_INVALID);
+	T_EQ_INT(hl_keyring_live_periods(kr, "demo", a, &names, &n, &err), HL_OK);
+	T_EQ_INT(n, 2);
+	T_EQ_STR(names[0], "2035");
+	T_EQ_STR(names[1], "2036");
+	/* destroyed in one process: unmatchable in both, and no longer live */
+	T_EQ_INT(hl_keyring_destroy_period(kr, "demo", "2036", &err), HL_OK);
+	T_EQ_INT(hl_keyring_period_index(kr, "demo", "2036", "13812345678", x, &err), HL_NOT_FOUND);
+	T_EQ_INT(hl_keyring_period_index(kr2, "demo", "2036", "13812345678", x, &err), HL_NOT_FOUND);
+	T_EQ_INT(hl_keyring_period_index(kr2, "demo", "2035", "13812345678", x, &err), HL_OK);
+	T_EQ_STR(x, b1);
+	T_EQ_INT(hl_keyring_live_periods(kr2, "demo", a, &names, &n, &err), HL_OK);
+	T_EQ_INT(n, 1);
+	T_EQ_STR(names[0], "2035");
+	T_EQ_INT(hl_keyring_live_periods(kr2, "Demo", a, &names, &n, &err), HL_INVALID);
+	hl_arena_free(a);
+	hl_keyring_free(kr);
+	hl_keyring_free(kr2);
+	env_release(&e);
+}
+
 int main(void)
 {
 	T_RUN(test_names);
@@ -734,5 +785,6 @@ int main(void)
 	T_RUN(test_destroy_period);
 	T_RUN(test_destroy_shreds_file_in_place);
 	T_RUN(test_blind_index);
+	T_RUN(test_period_index);
 	return T_DONE();
 }

@@ -11,6 +11,7 @@
 #include "hotline/audit/v1/audit.pb-c.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "hotline/dispatch/v1/dispatch.pb-c.h"
+#include "hotline/followup/v1/followup.pb-c.h"
 #include "hotline/intake/v1/intake.pb-c.h"
 #include "hotline/outbox/v1/outbox.pb-c.h"
 #include "hotlinectl.h"
@@ -21,6 +22,7 @@
 #define AUDIT "/hotline.audit.v1.AuditService/"
 #define OUTBOX "/hotline.outbox.v1.OutboxService/"
 #define DISPATCH "/hotline.dispatch.v1.DispatchService/"
+#define FOLLOWUP "/hotline.followup.v1.FollowUpService/"
 
 const char *const ctl_services[] = {"intake", "dispatch", "followup", "compliance", "reporting", NULL};
 
@@ -322,6 +324,83 @@ static hl_status build_redrive(ctl_ctx *x, ProtobufCMessage *req, hl_error *err)
 	return HL_OK;
 }
 
+/* ---- followup ---------------------------------------------------------- */
+
+static const ctl_arg reply_tasks_args[] = {
+	{"--status", CTL_OPT, "status", 0, "reply task status"},
+	{"--assignee", CTL_OPT, "assignee_id", 0, "tasks of this agent (- for the pool only)"},
+	{"--ticket", CTL_OPT, "ticket_id", 0, "tasks of one ticket (UUID)"},
+	{"--overdue", CTL_FLAG, "overdue", 0, "only open tasks past their reply deadline"},
+	{"--page-size", CTL_OPT, "page_size", 0, "tasks per page (server default 50, max 200)"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+static const ctl_arg reply_get_args[] = {{"TASK_ID", CTL_POS, "id", 0, "reply task id (UUID)"}};
+static const ctl_arg reply_record_args[] = {
+	{"TASK_ID", CTL_POS, "task_id", 0, "reply task id (UUID)"},
+	{"--method", CTL_OPT, "method", CTL_REQUIRED, "how the citizen was contacted"},
+	{"--content", CTL_OPT, "content", CTL_REQUIRED, "what was told or sent"},
+	{"--outcome", CTL_OPT, "outcome", CTL_REQUIRED, "reached or unreachable"},
+	{"--satisfaction", CTL_OPT, "satisfaction", 0, "the citizen's satisfaction (when reached)"},
+	{"--reason", CTL_OPT, "unsatisfied_reason", 0, "why the citizen is unsatisfied (required then)"},
+	{"--request-id", CTL_OPT, "request_id", CTL_NEW_ID, "idempotency key (default: a new UUID)"},
+};
+static const ctl_arg reply_close_args[] = {
+	{"TASK_ID", CTL_POS, "task_id", 0, "reply task id (UUID)"},
+	{"--reason", CTL_OPT, "reason", CTL_REQUIRED, "why the loop ends without satisfaction"},
+};
+
+static const ctl_arg counterpart_put_args[] = {
+	{"ID", CTL_POS, "counterpart.id", 0, "the counterpart's key (e.g. a credit code)"},
+	{"--name", CTL_OPT, "counterpart.name", CTL_REQUIRED, "name"},
+	{"--risk-level", CTL_OPT, "counterpart.risk_level", CTL_REQUIRED, "risk level"},
+	{"--owner", CTL_OPT, "counterpart.owner_id", CTL_REQUIRED, "responsible staff member"},
+	{"--department", CTL_OPT, "counterpart.department_id", 0, "department"},
+	{"--active", CTL_FLAG, "counterpart.active", 0, "active (default; --active=false to stop visits)"},
+};
+static const ctl_arg counterpart_list_args[] = {
+	{"--risk-level", CTL_OPT, "risk_level", 0, "only this risk level"},
+	{"--department", CTL_OPT, "department_id", 0, "only this department"},
+};
+static const ctl_arg plan_put_args[] = {
+	{"--risk-level", CTL_OPT, "plan.risk_level", CTL_REQUIRED, "the level this plan is for"},
+	{"--interval-days", CTL_OPT, "plan.interval_days", CTL_REQUIRED, "a visit at least every N days"},
+	{"--method", CTL_OPT, "plan.method", CTL_REQUIRED, "how visits are made"},
+	{"--depth", CTL_OPT, "plan.depth", 0, "depth of a visit"},
+	{"--responsible", CTL_OPT, "plan.responsible_id", 0, "who visits (default: the counterpart's owner)"},
+	{"--target", CTL_OPT, "plan.target", 0, "target"},
+	{"--scope", CTL_OPT, "plan.scope", 0, "scope"},
+};
+static const ctl_arg visits_args[] = {
+	{"--counterpart", CTL_OPT, "counterpart_id", 0, "visits of one counterpart"},
+	{"--status", CTL_OPT, "status", 0, "planned or done"},
+	{"--overdue", CTL_FLAG, "overdue", 0, "planned visits past their due time"},
+	{"--to-recheck", CTL_FLAG, "to_recheck", 0, "recorded visits drawn for a re-check, not re-checked yet"},
+};
+static const ctl_arg visit_record_args[] = {
+	{"VISIT_ID", CTL_POS, "visit_id", 0, "visit id (UUID)"},
+	{"--method", CTL_OPT, "method", CTL_REQUIRED, "how the visit was made"},
+	{"--evidence", CTL_OPT, "evidence_ref", CTL_REQUIRED, "call recording id or signed form id"},
+	{"--problem", CTL_FLAG, "problem_found", 0, "the visit found a problem (raised at compliance)"},
+	{"--note", CTL_OPT, "note", 0, "what was found (required with --problem)"},
+	{"--request-id", CTL_OPT, "request_id", CTL_NEW_ID, "idempotency key (default: a new UUID)"},
+};
+static const ctl_arg visit_recheck_args[] = {
+	{"VISIT_ID", CTL_POS, "visit_id", 0, "visit id (UUID)"},
+	{"--agrees", CTL_FLAG, "agrees", 0, "the re-check confirms the record (default: it does not)"},
+	{"--note", CTL_OPT, "note", 0, "what differs (required unless --agrees)"},
+	{"--request-id", CTL_OPT, "request_id", CTL_NEW_ID, "idempotency key (default: a new UUID)"},
+};
+static const ctl_arg coverage_args[] = {
+	{"--from", CTL_OPT, "from", CTL_REQUIRED, "visits due at or after (2025-01-31 or RFC 3339)"},
+	{"--to", CTL_OPT, "to", CTL_REQUIRED, "visits due before (2025-01-31 or RFC 3339)"},
+	{"--department", CTL_OPT, "department_id", 0, "only this department"},
+};
+
+static hl_status build_counterpart_put(ctl_ctx *x, ProtobufCMessage *req, hl_error *err)
+{
+	return default_active(x, req, "counterpart.active", err);
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 #define MSG(pkg, name) &hotline__##pkg##__v1__##name##__descriptor
@@ -389,6 +468,32 @@ const ctl_cmd ctl_commands[] = {
 	 CALL(dispatch, unlock_case_request, unlock_case_response), ARGS(unlock_args), 0, NULL, NULL},
 	{NULL, "notices", "supervision notices: warnings, overdue escalations, 督办", "dispatch", DISPATCH "ListNotices",
 	 CALL(dispatch, list_notices_request, list_notices_response), ARGS(notices_args), 0, NULL, NULL},
+	{"reply", "tasks", "reply tasks: your own and the pool's (agents), or any (supervisor)", "followup",
+	 FOLLOWUP "ListReplyTasks", CALL(followup, list_reply_tasks_request, list_reply_tasks_response),
+	 ARGS(reply_tasks_args), 0, NULL, NULL},
+	{"reply", "get", "one reply task with every reply recorded on it", "followup", FOLLOWUP "GetReplyTask",
+	 CALL(followup, get_reply_task_request, get_reply_task_response), ARGS(reply_get_args), 0, NULL, NULL},
+	{"reply", "record", "record a contact with the citizen and their satisfaction (反馈)", "followup",
+	 FOLLOWUP "RecordReply", CALL(followup, record_reply_request, record_reply_response), ARGS(reply_record_args), 0,
+	 NULL, NULL},
+	{"reply", "close", "end the reply loop with a reason (supervisor)", "followup", FOLLOWUP "CloseReplyTask",
+	 CALL(followup, close_reply_task_request, close_reply_task_response), ARGS(reply_close_args), 0, NULL, NULL},
+	{"counterparts", "put", "create or change a counterpart with its risk level (plans its visit)", "followup",
+	 FOLLOWUP "PutCounterpart", CALL(followup, put_counterpart_request, put_counterpart_response),
+	 ARGS(counterpart_put_args), 0, build_counterpart_put, NULL},
+	{"counterparts", "list", "counterparts of the tenant", "followup", FOLLOWUP "ListCounterparts",
+	 CALL(followup, list_counterparts_request, list_counterparts_response), ARGS(counterpart_list_args), 0, NULL,
+	 NULL},
+	{"visit", "plan", "set the visit plan of a risk level", "followup", FOLLOWUP "PutVisitPlan",
+	 CALL(followup, put_visit_plan_request, put_visit_plan_response), ARGS(plan_put_args), 0, NULL, NULL},
+	{"visit", "list", "planned and done visits", "followup", FOLLOWUP "ListVisits",
+	 CALL(followup, list_visits_request, list_visits_response), ARGS(visits_args), 0, NULL, NULL},
+	{"visit", "record", "record a visit with its evidence (回访)", "followup", FOLLOWUP "RecordVisit",
+	 CALL(followup, record_visit_request, record_visit_response), ARGS(visit_record_args), 0, NULL, NULL},
+	{"visit", "recheck", "re-verify a visit someone else recorded", "followup", FOLLOWUP "RecheckVisit",
+	 CALL(followup, recheck_visit_request, recheck_visit_response), ARGS(visit_recheck_args), 0, NULL, NULL},
+	{"visit", "coverage", "planned vs done visits per risk level", "followup", FOLLOWUP "GetCoverage",
+	 CALL(followup, get_coverage_request, get_coverage_response), ARGS(coverage_args), 0, NULL, NULL},
 	{"departments", "list", "the tenant's departments", "dispatch", DISPATCH "ListDepartments",
 	 CALL(dispatch, list_departments_request, list_departments_response), NULL, 0, 0, NULL, NULL},
 	{"departments", "put", "create or change a department (tenant_admin)", "dispatch", DISPATCH "PutDepartment",

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hl/enqueue.h"
 #include "hl/rpc.h"
 #include "hl/timers.h"
 
@@ -34,6 +35,13 @@ hl_status hl_call_commit(hl_call *c) HL_MUST_CHECK;
  * for callers deeper in a handler that report errors through hl_error.
  */
 hl_status hl_call_timers_put(hl_call *c, const hl_timer_item *items, size_t n, hl_error *err) HL_MUST_CHECK;
+
+/*
+ * Inside the call's transaction: the outbox row `row` carrying msg
+ * (hl_enqueue) on the call's connection; fails the call (a NULL
+ * idempotency key is taken as the arena having run out of memory).
+ */
+hl_status hl_call_enqueue(hl_call *c, const hl_enqueue_row *row, const ProtobufCMessage *msg) HL_MUST_CHECK;
 /* HL_OK when the token has any of the NULL-terminated roles, else HL_DENIED naming them. */
 hl_status hl_call_require_any(hl_call *c, const char *const *roles) HL_MUST_CHECK;
 /* A text field of at most max_chars characters (UTF-8 already checked on the wire). */

@@ -7,8 +7,11 @@
  *          └─ wraps the per-record data key (DEK), stored with the record
  *               └─ encrypts each personal-data field (AES-256-GCM, the
  *                  associated data binds tenant, table, column, record id)
+ *          └─ HKDF → per-period index key: HMAC-SHA-256 of a normalized
+ *             phone, the repeat-caller lookup (R6), gone with the period
  *   master key (lowest version) ─HKDF→ per-tenant blind-index key
- *     └─ HMAC-SHA-256 of a normalized phone: repeat-caller lookup (R6)
+ *     └─ HMAC-SHA-256: keyed digests that must outlive periods (and the
+ *        phone indexes made before the per-period ones)
  *
  * Rotation: add a higher master version to the file (hl_keyring_master_file
  * _add_version) and restart; new period keys are wrapped by the highest
@@ -177,5 +180,25 @@ hl_status hl_field_open(const uint8_t dek[HL_KEY_LEN], const char *tenant, const
  */
 hl_status hl_keyring_blind_index(hl_keyring *kr, const char *tenant, const char *normalized,
 				 char out_hex[HL_BLIND_INDEX_HEX_LEN], hl_error *err) HL_MUST_CHECK;
+
+/*
+ * Blind index of a normalized value under the key of retention period
+ * (tenant, period): lowercase hex of HMAC-SHA-256 keyed by HKDF(period key,
+ * info "hotline/period-index/v1/<tenant>/<period>").  Destroying the period
+ * makes its indexes unmatchable (no one can compute them again).  Never
+ * creates a period key.  Thread-safe.  Errors: HL_NOT_FOUND (period
+ * destroyed or never created), HL_INVALID, HL_CRYPTO, HL_IO.
+ */
+hl_status hl_keyring_period_index(hl_keyring *kr, const char *tenant, const char *period,
+				  const char *normalized, char out_hex[HL_BLIND_INDEX_HEX_LEN],
+				  hl_error *err) HL_MUST_CHECK;
+
+/*
+ * The live retention periods of tenant: those with a key file and no
+ * tombstone, in ascending name order.  *out (n names, arena memory) is
+ * empty when the tenant has none.  Errors: HL_INVALID, HL_IO, HL_NOMEM.
+ */
+hl_status hl_keyring_live_periods(hl_keyring *kr, const char *tenant, hl_arena *a, const char ***out,
+				  size_t *n, hl_error *err) HL_MUST_CHECK;
 
 #endif

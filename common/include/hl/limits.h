@@ -21,6 +21,7 @@
 #define HL_LIMIT_DESCRIPTION_CHARS 5000 /* a ticket's description (also a case's) */
 #define HL_LIMIT_AREA_CHARS 100         /* a ticket's area (also a case's) */
 #define HL_LIMIT_ANSWER_CHARS 5000      /* an on-the-spot answer */
+#define HL_LIMIT_RESULT_CHARS 5000      /* a case's handling result (dispatch SubmitResult, followup ScheduleReply) */
 
 /* The wire-check bound in bytes of a field of at most chars characters. */
 #define HL_LIMIT_WIRE_BYTES(chars) ((size_t)4 * (chars))

@@ -1,0 +1,27 @@
+/*
+ * methods.c - followup's method table: which handler serves each RPC of
+ * hotline.followup.v1.FollowUpService and who may call it.
+ */
+#include "followup.h"
+
+static const hl_method methods[] = {
+	{"ScheduleReply", followup_schedule_reply, HL_ACCESS_INTERNAL, "dispatch"},
+	{"ListReplyTasks", followup_list_reply_tasks, HL_ACCESS_USER, NULL},
+	{"GetReplyTask", followup_get_reply_task, HL_ACCESS_USER, NULL},
+	{"RecordReply", followup_record_reply, HL_ACCESS_USER, NULL},
+	{"CloseReplyTask", followup_close_reply_task, HL_ACCESS_USER, NULL},
+	{"PutCounterpart", followup_put_counterpart, HL_ACCESS_USER, NULL},
+	{"ListCounterparts", followup_list_counterparts, HL_ACCESS_USER, NULL},
+	{"PutVisitPlan", followup_put_visit_plan, HL_ACCESS_USER, NULL},
+	{"ListVisits", followup_list_visits, HL_ACCESS_USER, NULL},
+	{"RecordVisit", followup_record_visit, HL_ACCESS_USER, NULL},
+	{"RecheckVisit", followup_recheck_visit, HL_ACCESS_USER, NULL},
+	{"GetCoverage", followup_get_coverage, HL_ACCESS_USER, NULL},
+	{"PutQuestionnaire", followup_put_questionnaire, HL_ACCESS_USER, NULL},
+};
+
+const hl_service followup_service = {
+	&hotline__followup__v1__follow_up_service__descriptor,
+	methods,
+	sizeof methods / sizeof methods[0],
+};

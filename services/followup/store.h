@@ -1,0 +1,105 @@
+/*
+ * store.h - followup's data access, defined in store.c: the only file with
+ * SQL for schema followup.  Every function runs inside the caller's
+ * transaction (acting tenant set, so row-level security confines it to that
+ * tenant).  Results are arena memory; "not found" is *out == NULL, not an
+ * error.
+ */
+#ifndef FOLLOWUP_STORE_H
+#define FOLLOWUP_STORE_H
+
+#include "followup.h"
+#include "hl/pg.h"
+
+/* Subjects (reply task ids) lacking an audit chain, for VerifyAuditChain. */
+extern const char store_missing_chain_sql[];
+
+/* Timer work (system role): act for tenant in the open transaction (row-level security). */
+hl_status store_set_tenant(hl_pg *pg, hl_arena *a, const char *tenant, hl_error *err) HL_MUST_CHECK;
+
+/* ---- reply tasks ---- */
+/* Insert t (t->id set by the caller); *created false when the case's round already has a task (*existing_id). */
+hl_status store_task_insert(hl_pg *pg, hl_arena *a, const followup_task *t, bool *created, const char **existing_id,
+			    hl_error *err) HL_MUST_CHECK;
+hl_status store_task_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update, followup_task **out,
+			 hl_error *err) HL_MUST_CHECK;
+/* Write the task's working state (status, assignee, attempts, closing); bumps version. */
+hl_status store_task_update(hl_pg *pg, hl_arena *a, followup_task *t, hl_error *err) HL_MUST_CHECK;
+
+/* Mark an open task overdue once: *out the task when this call marked it, else NULL. */
+hl_status store_task_mark_overdue(hl_pg *pg, hl_arena *a, const char *id, followup_task **out,
+				  hl_error *err) HL_MUST_CHECK;
+
+typedef struct store_task_filter {
+	int status;              /* 0: any */
+	const char *assignee_id; /* NULL: any; "" : the pool only */
+	bool assignee_or_pool;   /* with assignee_id: that agent's tasks and the pool's */
+	const char *ticket_id;   /* NULL: any */
+	bool overdue;            /* open and past due */
+	const char *after_id;    /* page token */
+	int limit;
+} store_task_filter;
+hl_status store_tasks(hl_pg *pg, hl_arena *a, const store_task_filter *f, followup_task ***out, int *n,
+		      hl_error *err) HL_MUST_CHECK;
+
+/* ---- replies ---- */
+/* Append r (r->id set; r->seq is set to the next number of its task). */
+hl_status store_reply_insert(hl_pg *pg, hl_arena *a, followup_reply *r, hl_error *err) HL_MUST_CHECK;
+hl_status store_replies(hl_pg *pg, hl_arena *a, const char *task_id, followup_reply ***out, int *n,
+			hl_error *err) HL_MUST_CHECK;
+/* The reply recorded with this client request id, if any. */
+hl_status store_reply_by_request(hl_pg *pg, hl_arena *a, const char *request_id, followup_reply **out,
+				 hl_error *err) HL_MUST_CHECK;
+
+/* ---- visits (store_visit.c) ---- */
+hl_status store_counterpart_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update, followup_counterpart **out,
+				hl_error *err) HL_MUST_CHECK;
+hl_status store_counterpart_put(hl_pg *pg, hl_arena *a, const char *tenant, const followup_counterpart *cp,
+				hl_error *err) HL_MUST_CHECK;
+/* level 0 / dept NULL: any */
+hl_status store_counterparts(hl_pg *pg, hl_arena *a, int level, const char *dept, followup_counterpart ***out, int *n,
+			     hl_error *err) HL_MUST_CHECK;
+/* The stored plan of a level (*out NULL: none stored, the defaults apply). */
+hl_status store_plan_get(hl_pg *pg, hl_arena *a, int level, followup_plan **out, hl_error *err) HL_MUST_CHECK;
+hl_status store_plan_put(hl_pg *pg, hl_arena *a, const char *tenant, const followup_plan *p,
+			 hl_error *err) HL_MUST_CHECK;
+/* Insert a planned visit (v->id set by the caller). */
+hl_status store_visit_insert(hl_pg *pg, hl_arena *a, const followup_visit *v, hl_error *err) HL_MUST_CHECK;
+/* The visit with its record and re-check, if any. */
+hl_status store_visit_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update, followup_visit **out,
+			  hl_error *err) HL_MUST_CHECK;
+/* The planned (not done) visit of a counterpart, locked. */
+hl_status store_visit_planned(hl_pg *pg, hl_arena *a, const char *counterpart_id, followup_visit **out,
+			      hl_error *err) HL_MUST_CHECK;
+/* Re-plan a planned visit: level, responsible, method, due. */
+hl_status store_visit_replan(hl_pg *pg, hl_arena *a, const followup_visit *v, hl_error *err) HL_MUST_CHECK;
+/* Mark a planned visit overdue once: *out the visit when this call marked it, else NULL. */
+hl_status store_visit_mark_overdue(hl_pg *pg, hl_arena *a, const char *id, followup_visit **out,
+				   hl_error *err) HL_MUST_CHECK;
+/* Mark done now; *done_us is the time. */
+hl_status store_visit_done(hl_pg *pg, hl_arena *a, const char *id, int64_t *done_us, hl_error *err) HL_MUST_CHECK;
+/*
+ * counterpart NULL / status 0: any; overdue: planned and past due; to_recheck: drawn for a
+ * re-check and not re-checked yet.  Ordered by due time.
+ */
+hl_status store_visits(hl_pg *pg, hl_arena *a, const char *counterpart_id, int status, bool overdue,
+		       bool to_recheck, followup_visit ***out, int *n, hl_error *err) HL_MUST_CHECK;
+/* Append the record of v (recorded_by, record_method, answers, evidence, problem, note, request id). */
+hl_status store_visit_record(hl_pg *pg, hl_arena *a, const followup_visit *v, hl_error *err) HL_MUST_CHECK;
+/* Append the re-check of v. */
+hl_status store_visit_recheck(hl_pg *pg, hl_arena *a, const followup_visit *v, hl_error *err) HL_MUST_CHECK;
+/* The visit whose record (recheck false) or re-check (true) has this request id, if any. */
+hl_status store_visit_by_request(hl_pg *pg, hl_arena *a, const char *request_id, bool recheck, followup_visit **out,
+				 hl_error *err) HL_MUST_CHECK;
+/* Append a new version of a questionnaire (body: the serialized message); *version is its number. */
+hl_status store_questionnaire_put(hl_pg *pg, hl_arena *a, const char *tenant, const char *id, const char *name,
+				  const uint8_t *body, size_t len, const char *actor, int *version,
+				  hl_error *err) HL_MUST_CHECK;
+/* The latest version of a questionnaire (*body NULL: none). */
+hl_status store_questionnaire_get(hl_pg *pg, hl_arena *a, const char *id, uint8_t **body, size_t *len, int *version,
+				  hl_error *err) HL_MUST_CHECK;
+/* Coverage per risk level (index level - 1) of visits due in [from, to), dept NULL: all. */
+hl_status store_coverage(hl_pg *pg, hl_arena *a, int64_t from_us, int64_t to_us, const char *dept,
+			 followup_coverage out[FOLLOWUP_LEVELS], hl_error *err) HL_MUST_CHECK;
+
+#endif
