@@ -162,7 +162,7 @@ hl_status hl_audit_append(hl_pg *pg, hl_arena *a, const char *tenant, const char
 	hl_pg_arg_bytes(&args, e.prev_hash, HL_AUDIT_HASH_LEN);
 	hl_pg_arg_bytes(&args, e.hash, HL_AUDIT_HASH_LEN);
 	last_head.tx = 0;
-	st = hl_pg_exec(pg, a, SQL_APPEND, &args, NULL, err);
+	st = hl_pg_exec_deferred(pg, a, SQL_APPEND, &args, err); /* a race shows at the commit, as ABORTED */
 	if (st == HL_EXISTS) /* two first appends raced on a new subject */
 		return hl_fail(err, HL_ABORTED, "concurrent change of the same record, retry");
 	if (st == HL_OK)

@@ -32,7 +32,7 @@ hl_status hl_enqueue_raw(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, cons
 	hl_pg_arg_text(&args, row->idempotency_key);
 	hl_pg_arg_text(&args, row->actor);
 	hl_pg_arg_bytes(&args, buf, n);
-	return hl_pg_exec(pg, a, SQL_OUTBOX_INSERT, &args, NULL, err);
+	return hl_pg_exec_deferred(pg, a, SQL_OUTBOX_INSERT, &args, err); /* its outcome comes with the commit */
 }
 
 /* "intake" of the package "hotline.intake.v1" (arena memory), NULL if the package is not ours. */

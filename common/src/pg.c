@@ -16,10 +16,26 @@
 #include "hl/log.h"
 
 #define STMT_SLOTS 128
+#define SENT_SLOTS 512  /* items sent in one pipeline before their answers are read */
+#define REPLAY_SLOTS 16 /* items of a transaction's opening kept for one resend */
 
 struct stmt {
-	const char *sql; /* identity: the address of the store's static text */
+	const char *sql; /* identity: the address of the store's static text; NULL: slot unused */
 	int id;
+};
+
+/* What an item sent in the pipeline was, for reading its answer. */
+enum sent_kind { SENT_PREPARE, SENT_COMMAND, SENT_DEFERRED, SENT_QUERY };
+
+struct sent {
+	enum sent_kind kind;
+	int stmt; /* SENT_PREPARE: its slot */
+};
+
+struct replay {
+	const char *sql;
+	enum sent_kind kind;
+	hl_pg_args args;
 };
 
 struct hl_pg {
@@ -27,9 +43,20 @@ struct hl_pg {
 	char schema[64];
 	PGconn *conn;
 	bool in_tx;
-	uint64_t tx_serial; /* of the open transaction */
+	uint64_t tx_serial; /* of the open transaction (in a group: of the open unit) */
 	struct stmt stmts[STMT_SLOTS];
 	int n_stmts;
+	bool piped;    /* in libpq pipeline mode (inside a transaction) */
+	bool answered; /* an answer of this transaction has been read: no resend */
+	bool group;    /* a group transaction is open (hl_pg_group_begin) */
+	bool unit;     /* a unit (savepoint) of the group is open */
+	struct sent sent[SENT_SLOTS];
+	int n_sent;
+	struct replay replay[REPLAY_SLOTS];
+	int n_replay; /* > REPLAY_SLOTS: no resend */
+	char tenant[128], timeout[24];
+	hl_pg_args settings;
+	hl_arena *replay_mem; /* the copies of the remembered parameters */
 	int64_t retry_at_ms;
 	int backoff_ms;
 	char sqlstate[6];
@@ -37,6 +64,8 @@ struct hl_pg {
 };
 
 static hl_status simple(hl_pg *pg, const char *sql, hl_error *err);
+static hl_status sync_answer(hl_pg *pg, hl_arena *ar, PGresult **last, hl_error *err);
+static void leave_pipeline(hl_pg *pg);
 
 static int64_t mono_ms(void)
 {
@@ -114,6 +143,10 @@ static void disconnect(hl_pg *pg)
 		PQfinish(pg->conn);
 	pg->conn = NULL;
 	pg->in_tx = false;
+	pg->piped = false;
+	pg->group = false;
+	pg->unit = false;
+	pg->n_sent = 0;
 	pg->n_stmts = 0;
 }
 
@@ -122,6 +155,7 @@ void hl_pg_free(hl_pg *pg)
 	if (!pg)
 		return;
 	disconnect(pg);
+	hl_arena_free(pg->replay_mem);
 	free(pg->dsn);
 	free(pg);
 }
@@ -303,7 +337,14 @@ static hl_status simple(hl_pg *pg, const char *sql, hl_error *err)
 hl_status hl_pg_script(hl_pg *pg, const char *sql, hl_error *err)
 {
 	hl_status st = hl_pg_connect(pg, err);
-	return st ? st : simple(pg, sql, err);
+	if (st)
+		return st;
+	if (pg->piped) { /* a script in a transaction (migrations): what was sent first, then plain mode */
+		if ((st = sync_answer(pg, NULL, NULL, err)))
+			return st;
+		leave_pipeline(pg);
+	}
+	return simple(pg, sql, err);
 }
 
 /* Wait until the connection's answer is complete or deadline (monotonic ms) passes. */
@@ -389,19 +430,35 @@ static void leave_pipeline(hl_pg *pg)
 	pg->piped = false;
 }
 
-/* Remember what was sent before any answer of the transaction was read (for one resend). */
+/* Remember what was sent before any answer of the transaction was read (for one resend), with copies
+ * of the parameter values: the caller's memory may be gone by then. */
 static void remember(hl_pg *pg, const char *sql, const hl_pg_args *args, enum sent_kind kind)
 {
 	if (pg->answered || pg->n_replay >= REPLAY_SLOTS) {
 		pg->n_replay = REPLAY_SLOTS + 1; /* too much or too late: no resend */
 		return;
 	}
-	pg->replay[pg->n_replay].sql = sql;
-	pg->replay[pg->n_replay].kind = kind;
-	if (args)
-		pg->replay[pg->n_replay].args = *args;
-	else
-		hl_pg_args_init(&pg->replay[pg->n_replay].args);
+	if (!pg->replay_mem && !(pg->replay_mem = hl_arena_new())) {
+		pg->n_replay = REPLAY_SLOTS + 1;
+		return;
+	}
+	struct replay *r = &pg->replay[pg->n_replay];
+	r->sql = sql;
+	r->kind = kind;
+	hl_pg_args_init(&r->args);
+	for (int i = 0; args && i < args->n; i++) {
+		const char *v = args->v[i];
+		size_t n = !v ? 0 : args->fmt[i] ? (size_t)args->len[i] : strlen(v) + 1;
+		const char *copy = v ? hl_arena_memdup(pg->replay_mem, v, n ? n : 1) : NULL;
+		if (v && !copy) {
+			pg->n_replay = REPLAY_SLOTS + 1;
+			return;
+		}
+		r->args.v[i] = copy;
+		r->args.len[i] = args->len[i];
+		r->args.fmt[i] = args->fmt[i];
+	}
+	r->args.n = args ? args->n : 0;
 	pg->n_replay++;
 }
 
@@ -570,6 +627,10 @@ static void start_tx(hl_pg *pg)
 	pg->in_tx = true;
 	pg->answered = false;
 	pg->n_replay = 0;
+	if (pg->replay_mem) { /* a fresh arena per transaction: the last one's copies are not needed */
+		hl_arena_free(pg->replay_mem);
+		pg->replay_mem = NULL;
+	}
 	pg->n_sent = 0;
 	pg->tx_serial = ++tx_serials;
 }
@@ -702,23 +763,37 @@ void hl_pg_group_rollback(hl_pg *pg)
 	hl_pg_rollback(pg);
 }
 
-hl_status hl_pg_exec(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args, PGresult **res,
-		     hl_error *err)
+static hl_status prepare(hl_pg *pg, const char *sql, int nparams, char name[16], hl_error *err)
 {
-	if (res)
-		*res = NULL;
-	hl_pg_args none;
-	if (!args) {
-		hl_pg_args_init(&none);
-		args = &none;
+	for (int i = 0; i < pg->n_stmts; i++) {
+		if (pg->stmts[i].sql == sql) {
+			snprintf(name, 16, "s%d", pg->stmts[i].id);
+			return HL_OK;
+		}
 	}
-	if (args->overflow)
-		return hl_fail(err, HL_INTERNAL, "too many query parameters");
-	hl_status st = hl_pg_connect(pg, err);
-	if (st)
-		return st;
+	if (pg->n_stmts == STMT_SLOTS) {
+		name[0] = '\0'; /* run unprepared */
+		return HL_OK;
+	}
+	int id = pg->n_stmts;
+	snprintf(name, 16, "s%d", id);
+	PGresult *r = PQprepare(pg->conn, name, sql, nparams, NULL);
+	hl_status st = HL_OK;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		st = translate(pg, r, err);
+	PQclear(r);
+	if (st == HL_OK)
+		pg->stmts[pg->n_stmts++] = (struct stmt){sql, id};
+	return st;
+}
+
+/* A statement outside any transaction: one round trip of its own. */
+static hl_status exec_alone(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args, PGresult **res,
+			    hl_error *err)
+{
 	char name[16];
-	if ((st = prepare(pg, sql, args->n, name, err)))
+	hl_status st = prepare(pg, sql, args->n, name, err);
+	if (st)
 		return st;
 	PGresult *r = name[0] ? PQexecPrepared(pg->conn, name, args->n, args->v, args->len, args->fmt, 0)
 			      : PQexecParams(pg->conn, sql, args->n, NULL, args->v, args->len, args->fmt, 0);
@@ -733,6 +808,49 @@ hl_status hl_pg_exec(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args 
 	if (res)
 		*res = r;
 	return HL_OK;
+}
+
+static hl_status exec_checked(hl_pg *pg, const hl_pg_args *args, hl_error *err)
+{
+	if (args->overflow)
+		return hl_fail(err, HL_INTERNAL, "too many query parameters");
+	return pg->in_tx && !pg->conn ? hl_fail(err, HL_UNAVAILABLE, "database connection lost") : hl_pg_connect(pg, err);
+}
+
+hl_status hl_pg_exec(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args, PGresult **res,
+		     hl_error *err)
+{
+	static const hl_pg_args none;
+	if (res)
+		*res = NULL;
+	args = args ? args : &none;
+	hl_status st = exec_checked(pg, args, err);
+	if (st)
+		return st;
+	if (!pg->in_tx)
+		return exec_alone(pg, ar, sql, args, res, err);
+	remember(pg, sql, args, SENT_QUERY);
+	if (!send_statement(pg, sql, args, SENT_QUERY))
+		return send_failed(pg, err);
+	PGresult *r = NULL;
+	if ((st = sync_answer(pg, ar, &r, err)))
+		return st;
+	if (res)
+		*res = r;
+	return HL_OK;
+}
+
+hl_status hl_pg_exec_deferred(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args, hl_error *err)
+{
+	static const hl_pg_args none;
+	args = args ? args : &none;
+	hl_status st = exec_checked(pg, args, err);
+	if (st)
+		return st;
+	if (!pg->in_tx)
+		return exec_alone(pg, ar, sql, args, NULL, err);
+	remember(pg, sql, args, SENT_DEFERRED);
+	return send_statement(pg, sql, args, SENT_DEFERRED) ? HL_OK : send_failed(pg, err);
 }
 
 char *hl_pg_text_array(hl_arena *ar, const char *const *items, size_t n)

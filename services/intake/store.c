@@ -459,7 +459,7 @@ hl_status store_note_insert(hl_pg *pg, hl_arena *a, const char *ticket_id, int s
 	hl_pg_arg_text(&args, ticket_id);
 	hl_pg_arg_int(&args, a, status);
 	hl_pg_arg_text(&args, note);
-	return hl_pg_exec(pg, a, SQL_NOTE_INSERT, &args, NULL, err);
+	return hl_pg_exec_deferred(pg, a, SQL_NOTE_INSERT, &args, err);
 }
 
 hl_status store_notes(hl_pg *pg, hl_arena *a, const char *ticket_id, store_note ***out, int *n, hl_error *err)

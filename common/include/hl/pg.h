@@ -107,6 +107,29 @@ void hl_pg_rollback(hl_pg *pg);
 hl_status hl_pg_exec(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args, PGresult **res,
 		     hl_error *err) HL_MUST_CHECK;
 
+/*
+ * Inside a transaction: send the statement now and learn its outcome with the
+ * next hl_pg_exec or the COMMIT, which fail with its status if it failed (a
+ * unique violation there is ABORTED: a concurrent change).  For writes whose
+ * answer the handler does not need (audit entries, outbox rows, notes): they
+ * cost no round trip of their own.  args and the memory it points to must
+ * live until then (the call's arena does).  Outside a transaction it is
+ * hl_pg_exec without a result.
+ */
+hl_status hl_pg_exec_deferred(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args,
+			      hl_error *err) HL_MUST_CHECK;
+
+/*
+ * A group transaction: one outer transaction in which each hl_pg_begin /
+ * hl_pg_commit / hl_pg_rollback is SAVEPOINT / RELEASE / ROLLBACK TO of one
+ * unit, so that many callers' transactions commit (and fsync) as one.  A
+ * released unit is durable only when hl_pg_group_commit succeeds.
+ */
+hl_status hl_pg_group_begin(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
+hl_status hl_pg_group_commit(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
+void hl_pg_group_rollback(hl_pg *pg);
+bool hl_pg_in_group(const hl_pg *pg);
+
 /* Run a plain SQL script (migrations): no parameters, several statements. */
 hl_status hl_pg_script(hl_pg *pg, const char *sql, hl_error *err) HL_MUST_CHECK;
 
