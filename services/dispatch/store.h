@@ -41,8 +41,8 @@ hl_status store_staff_list(hl_pg *pg, hl_arena *a, const char *dept, dispatch_st
 hl_status store_supervisors(hl_pg *pg, hl_arena *a, const char ***ids, int *n, hl_error *err) HL_MUST_CHECK;
 /*
  * The active handler of dept with skill (NULL: any) with the least open
- * load, ties to the one assigned longest ago; rows locked by a concurrent
- * assignment are skipped first (fair across replicas).  Excludes `except`
+ * load, ties to the one assigned longest ago; picks in one department are
+ * serialized to commit (exactly fair across replicas).  Excludes `except`
  * and the department's head and deputies (they sign results off).
  * Takes one case of load and stamps the assignment time.  *out NULL if none.
  */

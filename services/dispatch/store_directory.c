@@ -122,18 +122,16 @@ static const char SQL_SUPERVISORS[] = "SELECT id FROM staff WHERE supervisor AND
 	"FROM staff s WHERE department_id = $1 AND active AND ($2::text IS NULL OR $2 = ANY (skills)) " \
 	"AND id <> COALESCE($3, '') AND NOT EXISTS (SELECT 1 FROM departments d WHERE d.id = $1 "       \
 	"AND (d.head_id = s.id OR s.id = ANY (d.deputy_ids))) "
-#define PICK_LEAST "SELECT id " PICK_ELIGIBLE "ORDER BY open_load, last_assigned_at, id LIMIT 1 "
-static const char SQL_PICK_SKIP[] = PICK_LEAST "FOR UPDATE OF s SKIP LOCKED";
-static const char SQL_PICK_WAIT[] = PICK_LEAST "FOR UPDATE OF s";
 /*
- * Take the picked handler ($4) unless, on this statement's fresh snapshot, another eligible
- * one is less loaded and free to take (rows a rival's pick holds are skipped: their load is
- * about to change, and waiting for them would serialize every assignment).
+ * Automatic picks within one department queue on a transaction-scoped advisory lock, so each
+ * pick sees the loads every earlier pick committed: the spread stays within one case however
+ * many replicas assign at once (rows locked and skipped, or snapshots older than a rival's
+ * commit, let concurrent picks land on the same handler). The lock covers only picks; named
+ * takes, accepts and releases change a load with a single atomic UPDATE.
  */
-static const char SQL_TAKE_LEAST[] =
-	"UPDATE staff SET open_load = open_load + 1, last_assigned_at = clock_timestamp() "
-	"WHERE id = $4 AND department_id = $1 AND active AND NOT EXISTS (SELECT 1 " PICK_ELIGIBLE
-	"AND s.open_load < staff.open_load LIMIT 1 FOR KEY SHARE OF s SKIP LOCKED)";
+static const char SQL_PICK_LOCK[] =
+	"SELECT pg_advisory_xact_lock(hashtextextended('dispatch.pick/' || current_tenant() || '/' || $1, 0))";
+static const char SQL_PICK_LEAST[] = "SELECT id " PICK_ELIGIBLE "ORDER BY open_load, last_assigned_at, id LIMIT 1";
 static const char SQL_TAKE[] =
 	"UPDATE staff SET open_load = open_load + 1, last_assigned_at = clock_timestamp() "
 	"WHERE id = $1 AND department_id = $2 AND active";
@@ -204,44 +202,29 @@ hl_status store_take_handler(hl_pg *pg, hl_arena *a, const char *dept, const cha
 }
 
 /*
- * Take the least-loaded eligible handler. The pick's snapshot can predate a rival's
- * commit, so the take re-checks on a fresh one and a lost race picks again (bounded:
- * when the pick repeats, a rival still holds the lower row and this pick is fair).
+ * Take the least-loaded eligible handler, under the department's pick lock (held to commit).
+ * A take that finds its pick gone inactive since the read picks again (bounded).
  */
 hl_status store_pick_handler(hl_pg *pg, hl_arena *a, const char *dept, const char *skill, const char *except,
 			     const char **out, hl_error *err)
 {
 	*out = NULL;
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, dept);
+	hl_pg_args args = hl_pg_args_key(dept);
+	hl_status st = hl_pg_exec(pg, a, SQL_PICK_LOCK, &args, NULL, err);
 	hl_pg_arg_text(&args, skill && skill[0] ? skill : NULL);
 	hl_pg_arg_text(&args, except);
-	const char *prev = NULL;
-	for (int tries = 0; tries < 4; tries++) {
+	for (int tries = 0; st == HL_OK && tries < 4; tries++) {
 		PGresult *r;
-		hl_status st = hl_pg_exec(pg, a, SQL_PICK_SKIP, &args, &r, err);
-		if (st == HL_OK && PQntuples(r) == 0)
-			st = hl_pg_exec(pg, a, SQL_PICK_WAIT, &args, &r, err);
-		if (st || PQntuples(r) == 0)
+		bool ok;
+		if ((st = hl_pg_exec(pg, a, SQL_PICK_LEAST, &args, &r, err)) || PQntuples(r) == 0)
 			return st;
 		const char *id = hl_pg_get(r, 0, 0);
-		bool ok;
-		if (tries == 2 || (prev && strcmp(prev, id) == 0)) {
-			st = store_take_handler(pg, a, dept, id, &ok, err);
-		} else {
-			hl_pg_args take = args;
-			hl_pg_arg_text(&take, id);
-			if ((st = hl_pg_exec(pg, a, SQL_TAKE_LEAST, &take, &r, err)) == HL_OK)
-				ok = strcmp(PQcmdTuples(r), "1") == 0;
+		if ((st = store_take_handler(pg, a, dept, id, &ok, err)) == HL_OK && ok) {
+			*out = id;
+			return HL_OK;
 		}
-		if (st || ok) {
-			*out = st ? NULL : id;
-			return st;
-		}
-		prev = id;
 	}
-	return HL_OK; /* none could be taken: the department's own queue */
+	return st; /* none could be taken: the department's own queue */
 }
 
 hl_status store_release_handler(hl_pg *pg, hl_arena *a, const char *handler, hl_error *err)
