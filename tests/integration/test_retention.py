@@ -236,6 +236,14 @@ class Retention(unittest.TestCase):
         self.assertEqual(self.by_phone(q), {t.id})
         self.assertEqual(self.by_phone(p), set())
 
+    def test_older_replica_masks_are_blanked(self):
+        """A clear mask written by an older replica during a rolling upgrade is blanked (004's trigger,
+        called only for such rows since 005)."""
+        t = self.create(self.ch, "欧阳峰", phone())
+        ht.psql("UPDATE intake.tickets SET masked_phone = '139****0000', masked_name = '欧**' WHERE id = '%s'" % t.id)
+        self.assertEqual(ht.psql("SELECT masked_phone, masked_name FROM intake.tickets WHERE id = '%s'" % t.id),
+                         [["", ""]])
+
     def test_legacy_tenant_wide_indexes(self):
         """Rows indexed under the former tenant-wide key: found while their period lives, not after."""
         live_p, dead_p = phone(), phone()
