@@ -1,0 +1,67 @@
+/*
+ * store.h - compliance's data access: the only files with SQL for schema
+ * compliance (store.c: violations, risk events, notices; store_review.c:
+ * gate rules and reviews; store_register.c: risks and warnings).  Every
+ * function runs inside the caller's transaction (acting tenant set, so
+ * row-level security confines it to that tenant).  Results are arena
+ * memory; "not found" is *out == NULL, not an error.
+ */
+#ifndef COMPLIANCE_STORE_H
+#define COMPLIANCE_STORE_H
+
+#include "compliance.h"
+#include "hl/pg.h"
+
+/* Subjects lacking an audit chain, for VerifyAuditChain. */
+extern const char store_missing_chain_sql[];
+
+/* Timer work (system role): act for tenant in the open transaction (row-level security). */
+hl_status store_set_tenant(hl_pg *pg, hl_arena *a, const char *tenant, hl_error *err) HL_MUST_CHECK;
+
+/* ---- violations ---- */
+/* Insert v (v->id set); *created false when v->request_id was already used (*out that violation). */
+hl_status store_violation_insert(hl_pg *pg, hl_arena *a, compliance_violation *v, bool *created,
+				 compliance_violation **existing, hl_error *err) HL_MUST_CHECK;
+hl_status store_violation_get(hl_pg *pg, hl_arena *a, const char *id, compliance_violation **out,
+			      hl_error *err) HL_MUST_CHECK;
+typedef struct store_violation_filter {
+	const char *department_id, *person_id, *after_id; /* NULL: any */
+	int kind;                                        /* 0: any */
+	int64_t from_us, to_us;                          /* 0: open */
+	int limit;
+} store_violation_filter;
+hl_status store_violations(hl_pg *pg, hl_arena *a, const store_violation_filter *f, compliance_violation ***out,
+			   int *n, hl_error *err) HL_MUST_CHECK;
+/* Append the appeal; *created false when the violation was already appealed. */
+hl_status store_violation_appeal(hl_pg *pg, hl_arena *a, const char *id, const char *note, const char *by,
+				 bool *created, hl_error *err) HL_MUST_CHECK;
+
+/* ---- risk events ---- */
+/* Insert e (id set; reported_us set from the database); *created false when request_id was used (*existing). */
+hl_status store_risk_event_insert(hl_pg *pg, hl_arena *a, compliance_risk_event *e, bool *created,
+				  compliance_risk_event **existing, hl_error *err) HL_MUST_CHECK;
+hl_status store_risk_event_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update, compliance_risk_event **out,
+			       hl_error *err) HL_MUST_CHECK;
+/* Write status, emergency plan, acceptance and closing. */
+hl_status store_risk_event_update(hl_pg *pg, hl_arena *a, const compliance_risk_event *e,
+				  hl_error *err) HL_MUST_CHECK;
+/* Mark a still-reported event overdue once: *out the event when this call marked it, else NULL. */
+hl_status store_risk_event_mark_overdue(hl_pg *pg, hl_arena *a, const char *id, compliance_risk_event **out,
+					hl_error *err) HL_MUST_CHECK;
+typedef struct store_risk_event_filter {
+	int level, status;                      /* 0: any */
+	const char *department_id, *after_id;   /* NULL: any */
+	bool overdue_only;
+	int limit;
+} store_risk_event_filter;
+hl_status store_risk_events(hl_pg *pg, hl_arena *a, const store_risk_event_filter *f, compliance_risk_event ***out,
+			    int *n, hl_error *err) HL_MUST_CHECK;
+
+/* ---- notices ---- */
+/* Insert a notice once per (kind, subject, recipient). */
+hl_status store_notice_insert(hl_pg *pg, hl_arena *a, const compliance_notice *n, hl_error *err) HL_MUST_CHECK;
+/* Notices to any of the n recipients, newest first, after the page token (an older id). */
+hl_status store_notices(hl_pg *pg, hl_arena *a, const char *const *recipients, int n_recipients, const char *before_id,
+			int limit, compliance_notice ***out, int *n, hl_error *err) HL_MUST_CHECK;
+
+#endif
