@@ -60,6 +60,22 @@ typedef struct compliance_risk_event {
 	int64_t occurred_us, reported_us, due_us, accepted_us, closed_us;
 } compliance_risk_event;
 
+typedef struct compliance_rule {
+	const char *id, *action, *subject_type, *reviewer_role, *updated_by;
+	int *categories;
+	int n_categories, min_priority, min_extension_hours;
+	bool enabled, builtin;
+	int64_t updated_us;
+} compliance_rule;
+
+typedef struct compliance_review {
+	const char *id, *request_id, *action, *subject_type, *subject_id, *content_digest, *ticket_id;
+	const char *department_id, *summary, *rule_id, *reviewer_role, *requested_by;
+	const char *decided_by, *opinion; /* NULL: pending */
+	int status;
+	int64_t requested_us, decided_us;
+} compliance_review;
+
 typedef struct compliance_notice {
 	const char *id, *kind, *subject_id, *recipient, *body;
 	int64_t created_us;
@@ -85,6 +101,29 @@ hl_status compliance_list_risk_events(hl_call *c, const void *req, void **resp);
 hl_status compliance_risk_event_changed(hl_pg *pg, hl_arena *a, const compliance_risk_event *e, const char *actor,
 					const char *type, hl_error *err) HL_MUST_CHECK;
 Hotline__Compliance__V1__RiskEvent *compliance_risk_event_msg(hl_call *c, const compliance_risk_event *e);
+
+/* rpc_gate.c */
+hl_status compliance_check_gate(hl_call *c, const void *req, void **resp);
+hl_status compliance_put_gate_rule(hl_call *c, const void *req, void **resp);
+hl_status compliance_list_gate_rules(hl_call *c, const void *req, void **resp);
+/* The fields CheckGate and RequestReview share (action, digest, subject, ticket, department, summary). */
+hl_status compliance_check_review_fields(hl_call *c, const char *action, const char *subject_type,
+					 const char *subject_id, const char *digest, const char *ticket_id,
+					 const char *dept, const char *summary) HL_MUST_CHECK;
+/* rpc_review.c */
+hl_status compliance_request_review(hl_call *c, const void *req, void **resp);
+hl_status compliance_decide_review(hl_call *c, const void *req, void **resp);
+hl_status compliance_get_review(hl_call *c, const void *req, void **resp);
+hl_status compliance_list_reviews(hl_call *c, const void *req, void **resp);
+/*
+ * The pending or approved review of exactly this content (action, subject,
+ * digest), else a new pending review requested by the caller (audited, the
+ * reviewers told); *created says which.  A rejected review is the answer
+ * too, unless renew_rejected (an explicit new request).  Run in the open
+ * transaction.
+ */
+hl_status compliance_review_open(hl_call *c, compliance_review *want, bool renew_rejected, compliance_review **out,
+				 bool *created) HL_MUST_CHECK;
 
 /* rpc_notice.c */
 hl_status compliance_list_notices(hl_call *c, const void *req, void **resp);

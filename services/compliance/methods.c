@@ -14,6 +14,13 @@ static const hl_method methods[] = {
 	{"AcceptRiskEvent", compliance_accept_risk_event, HL_ACCESS_USER, NULL},
 	{"CloseRiskEvent", compliance_close_risk_event, HL_ACCESS_USER, NULL},
 	{"ListRiskEvents", compliance_list_risk_events, HL_ACCESS_USER, NULL},
+	{"CheckGate", compliance_check_gate, HL_ACCESS_INTERNAL, "followup dispatch intake"},
+	{"PutGateRule", compliance_put_gate_rule, HL_ACCESS_USER, NULL},
+	{"ListGateRules", compliance_list_gate_rules, HL_ACCESS_USER, NULL},
+	{"RequestReview", compliance_request_review, HL_ACCESS_USER, NULL},
+	{"DecideReview", compliance_decide_review, HL_ACCESS_USER, NULL},
+	{"GetReview", compliance_get_review, HL_ACCESS_USER, NULL},
+	{"ListReviews", compliance_list_reviews, HL_ACCESS_USER, NULL},
 	{"ListNotices", compliance_list_notices, HL_ACCESS_USER, NULL},
 };
 

@@ -1,6 +1,6 @@
 /*
  * store.c - compliance's SQL for violations (and their appeals), risk events
- * and notices (see store.h).  Times cross the boundary as integer
+ * and notices (see store.h), and the audit-chain check over all subjects.  Times cross the boundary as integer
  * microseconds since the epoch (HL_PG_US out, HL_PG_TS in; 0 is NULL).
  */
 #include "store.h"
@@ -9,7 +9,11 @@ const char store_missing_chain_sql[] =
 	"SELECT id::text FROM violations t WHERE NOT EXISTS "
 	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = t.tenant_id AND h.subject_id = t.id::text) "
 	"UNION ALL SELECT id::text FROM risk_events e WHERE NOT EXISTS "
-	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = e.tenant_id AND h.subject_id = e.id::text)";
+	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = e.tenant_id AND h.subject_id = e.id::text) "
+	"UNION ALL SELECT id::text FROM reviews r WHERE NOT EXISTS "
+	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = r.tenant_id AND h.subject_id = r.id::text) "
+	"UNION ALL SELECT 'gate_rule:' || id FROM gate_rules g WHERE NOT EXISTS "
+	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = g.tenant_id AND h.subject_id = 'gate_rule:' || g.id)";
 
 static const char SQL_SET_TENANT[] = "SELECT set_config('hotline.tenant', $1, true)";
 

@@ -57,6 +57,36 @@ typedef struct store_risk_event_filter {
 hl_status store_risk_events(hl_pg *pg, hl_arena *a, const store_risk_event_filter *f, compliance_risk_event ***out,
 			    int *n, hl_error *err) HL_MUST_CHECK;
 
+/* ---- gate rules and reviews (store_review.c) ---- */
+/* The stored rules of action (NULL: all), by id. */
+hl_status store_rules(hl_pg *pg, hl_arena *a, const char *action, compliance_rule ***out, int *n,
+		      hl_error *err) HL_MUST_CHECK;
+/* Insert or replace rule r->id; *created true for a new one; r->updated_us set. */
+hl_status store_rule_put(hl_pg *pg, hl_arena *a, compliance_rule *r, bool *created, hl_error *err) HL_MUST_CHECK;
+/* Serialise find-or-create of reviews of one content key until the transaction ends. */
+hl_status store_review_lock(hl_pg *pg, hl_arena *a, const char *key, hl_error *err) HL_MUST_CHECK;
+/* The latest review of exactly this content (digest), or of the subject at all when digest is NULL
+ * and approved_only. */
+hl_status store_review_latest(hl_pg *pg, hl_arena *a, const char *action, const char *subject_type,
+			      const char *subject_id, const char *digest, bool approved_only, compliance_review **out,
+			      hl_error *err) HL_MUST_CHECK;
+/* Insert r (id set); *created false when r->request_id was already used (*existing that review). */
+hl_status store_review_insert(hl_pg *pg, hl_arena *a, compliance_review *r, bool *created,
+			      compliance_review **existing, hl_error *err) HL_MUST_CHECK;
+/* The review with its decision (reviews are append-only: two deciders race on the decision's key). */
+hl_status store_review_get(hl_pg *pg, hl_arena *a, const char *id, compliance_review **out,
+			   hl_error *err) HL_MUST_CHECK;
+/* Append the decision; *created false when the review was already decided. */
+hl_status store_review_decide(hl_pg *pg, hl_arena *a, const char *id, bool approved, const char *opinion,
+			      const char *by, bool *created, hl_error *err) HL_MUST_CHECK;
+typedef struct store_review_filter {
+	int status;                                               /* 0: any */
+	const char *action, *subject_id, *requested_by, *after_id; /* NULL: any */
+	int limit;
+} store_review_filter;
+hl_status store_reviews(hl_pg *pg, hl_arena *a, const store_review_filter *f, compliance_review ***out, int *n,
+			hl_error *err) HL_MUST_CHECK;
+
 /* ---- notices ---- */
 /* Insert a notice once per (kind, subject, recipient). */
 hl_status store_notice_insert(hl_pg *pg, hl_arena *a, const compliance_notice *n, hl_error *err) HL_MUST_CHECK;
