@@ -76,6 +76,21 @@ typedef struct compliance_review {
 	int64_t requested_us, decided_us;
 } compliance_review;
 
+typedef struct compliance_risk {
+	const char *tenant, *id, *request_id, *name, *type, *description, *measures, *owner_id, *department_id;
+	const char *updated_by;
+	int level, review_every_days;
+	bool active;
+	int64_t next_review_us, last_reminded_us, updated_us;
+} compliance_risk;
+
+typedef struct compliance_warning {
+	const char *id, *request_id, *department_id, *title, *content, *risk_id, *issued_by;
+	const char *acknowledged_by, *rectified_by, *rectification; /* NULL: not yet */
+	int status;
+	int64_t issued_us, rectify_by_us, acknowledged_us, rectified_us;
+} compliance_warning;
+
 typedef struct compliance_notice {
 	const char *id, *kind, *subject_id, *recipient, *body;
 	int64_t created_us;
@@ -125,6 +140,15 @@ hl_status compliance_list_reviews(hl_call *c, const void *req, void **resp);
 hl_status compliance_review_open(hl_call *c, compliance_review *want, bool renew_rejected, compliance_review **out,
 				 bool *created) HL_MUST_CHECK;
 
+/* rpc_risk.c */
+hl_status compliance_put_risk(hl_call *c, const void *req, void **resp);
+hl_status compliance_list_risks(hl_call *c, const void *req, void **resp);
+/* rpc_warning.c */
+hl_status compliance_issue_warning(hl_call *c, const void *req, void **resp);
+hl_status compliance_list_warnings(hl_call *c, const void *req, void **resp);
+hl_status compliance_acknowledge_warning(hl_call *c, const void *req, void **resp);
+hl_status compliance_rectify_warning(hl_call *c, const void *req, void **resp);
+
 /* rpc_notice.c */
 hl_status compliance_list_notices(hl_call *c, const void *req, void **resp);
 
@@ -164,6 +188,8 @@ int compliance_kind_points(int kind);
 /* deadlines.c: risk-event deadlines on the shared timers */
 /* Put the timer of a reported risk event's due time, in the call's transaction. */
 hl_status compliance_risk_event_timer(hl_call *c, const compliance_risk_event *e) HL_MUST_CHECK;
+/* Put the reminder timer of a risk's next check, in the call's transaction. */
+hl_status compliance_risk_timer(hl_call *c, const compliance_risk *r) HL_MUST_CHECK;
 /* The timer handler of hl_program (system role). */
 hl_status compliance_timer_fire(void *app, hl_pg *pg, hl_arena *a, const hl_timer *t, hl_error *err);
 

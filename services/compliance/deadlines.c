@@ -16,6 +16,7 @@
 #include "store.h"
 
 #define KIND_RISK_EVENT "risk_event.due"
+#define KIND_RISK_CHECK "risk.check_due"
 #define ACTOR "system:compliance"
 
 hl_status compliance_risk_event_timer(hl_call *c, const compliance_risk_event *e)
@@ -57,13 +58,54 @@ static hl_status risk_event_overdue(hl_pg *pg, hl_arena *a, const hl_timer *tm, 
 	return compliance_notify(pg, a, "risk_event.overdue", e->id, "role:" HL_ROLE_SUPERVISOR, body, err);
 }
 
+static const char *risk_timer_key(hl_arena *a, const char *id, int64_t due_us)
+{
+	return hl_arena_printf(a, "risk:%s:%lld", id, (long long)(due_us / 1000000));
+}
+
+hl_status compliance_risk_timer(hl_call *c, const compliance_risk *r)
+{
+	hl_error err;
+	hl_timer_item item = {.key = risk_timer_key(hl_call_arena(c), r->id, r->next_review_us), .kind = KIND_RISK_CHECK,
+			      .subject = r->id, .due_ms = r->next_review_us / 1000};
+	if (!item.key)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	if (hl_call_timers_put(c, &item, 1, &err))
+		return hl_call_fail_err(c, &err);
+	return HL_OK;
+}
+
+static hl_status risk_check_due(const compliance_app *app, hl_pg *pg, hl_arena *a, const hl_timer *tm, hl_error *err)
+{
+	compliance_risk *r;
+	hl_status st = store_risk_remind(pg, a, tm->subject, tm->due_ms * 1000, &r, err);
+	if (st || !r)
+		return st; /* retired, or its check date was changed: no effect */
+	const char *d = hl_arena_printf(a, "{\"checked_due_ms\":%lld,\"next_review_us\":%lld}", (long long)tm->due_ms,
+					(long long)r->next_review_us);
+	const char *subject = hl_arena_printf(a, "%s@%lld", r->id, (long long)tm->due_ms);
+	const char *to = hl_arena_printf(a, "user:%s", r->owner_id);
+	const char *body = hl_arena_printf(a, "风险定期检查到期: %s", r->name);
+	const char *key = risk_timer_key(a, r->id, r->next_review_us);
+	if (!d || !subject || !to || !body || !key)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	if ((st = hl_audit_append(pg, a, r->tenant, "risk", r->id, ACTOR, "risk.check_reminded", d, false, err)) ||
+	    (st = compliance_notify(pg, a, "risk.check_due", subject, to, body, err)))
+		return st;
+	/* the next reminder (days away: told to Redis now, the re-seed would schedule it anyway) */
+	if ((st = hl_timer_put(pg, a, r->tenant, key, KIND_RISK_CHECK, r->id, r->next_review_us / 1000, err)))
+		return st;
+	hl_timers_push(app->common->timers, r->tenant, key, r->next_review_us / 1000);
+	return HL_OK;
+}
+
 hl_status compliance_timer_fire(void *app, hl_pg *pg, hl_arena *a, const hl_timer *t, hl_error *err)
 {
-	(void)app;
-	if (strcmp(t->kind, KIND_RISK_EVENT) != 0 || !hl_uuid_valid(t->subject))
+	bool event = strcmp(t->kind, KIND_RISK_EVENT) == 0;
+	if ((!event && strcmp(t->kind, KIND_RISK_CHECK) != 0) || !hl_uuid_valid(t->subject))
 		return HL_OK; /* not ours: nothing to do */
 	hl_status st = store_set_tenant(pg, a, t->tenant, err);
 	if (st)
 		return st;
-	return risk_event_overdue(pg, a, t, err);
+	return event ? risk_event_overdue(pg, a, t, err) : risk_check_due(app, pg, a, t, err);
 }

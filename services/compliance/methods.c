@@ -21,6 +21,12 @@ static const hl_method methods[] = {
 	{"DecideReview", compliance_decide_review, HL_ACCESS_USER, NULL},
 	{"GetReview", compliance_get_review, HL_ACCESS_USER, NULL},
 	{"ListReviews", compliance_list_reviews, HL_ACCESS_USER, NULL},
+	{"PutRisk", compliance_put_risk, HL_ACCESS_USER, NULL},
+	{"ListRisks", compliance_list_risks, HL_ACCESS_USER, NULL},
+	{"IssueWarning", compliance_issue_warning, HL_ACCESS_USER, NULL},
+	{"ListWarnings", compliance_list_warnings, HL_ACCESS_USER, NULL},
+	{"AcknowledgeWarning", compliance_acknowledge_warning, HL_ACCESS_USER, NULL},
+	{"RectifyWarning", compliance_rectify_warning, HL_ACCESS_USER, NULL},
 	{"ListNotices", compliance_list_notices, HL_ACCESS_USER, NULL},
 };
 

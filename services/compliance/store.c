@@ -12,6 +12,10 @@ const char store_missing_chain_sql[] =
 	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = e.tenant_id AND h.subject_id = e.id::text) "
 	"UNION ALL SELECT id::text FROM reviews r WHERE NOT EXISTS "
 	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = r.tenant_id AND h.subject_id = r.id::text) "
+	"UNION ALL SELECT id::text FROM risks k WHERE NOT EXISTS "
+	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = k.tenant_id AND h.subject_id = k.id::text) "
+	"UNION ALL SELECT id::text FROM warnings w WHERE NOT EXISTS "
+	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = w.tenant_id AND h.subject_id = w.id::text) "
 	"UNION ALL SELECT 'gate_rule:' || id FROM gate_rules g WHERE NOT EXISTS "
 	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = g.tenant_id AND h.subject_id = 'gate_rule:' || g.id)";
 

@@ -87,6 +87,30 @@ typedef struct store_review_filter {
 hl_status store_reviews(hl_pg *pg, hl_arena *a, const store_review_filter *f, compliance_review ***out, int *n,
 			hl_error *err) HL_MUST_CHECK;
 
+/* ---- risks and warnings (store_register.c) ---- */
+/* Insert (r->id new) or update r; *existing set instead when r->request_id was already used for a new risk. */
+hl_status store_risk_put(hl_pg *pg, hl_arena *a, compliance_risk *r, bool create, compliance_risk **existing,
+			 hl_error *err) HL_MUST_CHECK;
+hl_status store_risk_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update, compliance_risk **out,
+			 hl_error *err) HL_MUST_CHECK;
+/* level 0 / type NULL / dept NULL: any. */
+hl_status store_risks(hl_pg *pg, hl_arena *a, int level, const char *type, const char *dept, bool include_inactive,
+		      compliance_risk ***out, int *n, hl_error *err) HL_MUST_CHECK;
+/* Timer work: an active risk whose check is due at due_us is reminded and its check moved on; *out when done. */
+hl_status store_risk_remind(hl_pg *pg, hl_arena *a, const char *id, int64_t due_us, compliance_risk **out,
+			    hl_error *err) HL_MUST_CHECK;
+/* Insert w (id set); *existing instead when w->request_id was already used. */
+hl_status store_warning_insert(hl_pg *pg, hl_arena *a, compliance_warning *w, compliance_warning **existing,
+			       hl_error *err) HL_MUST_CHECK;
+hl_status store_warning_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update, compliance_warning **out,
+			    hl_error *err) HL_MUST_CHECK;
+hl_status store_warning_update(hl_pg *pg, hl_arena *a, const compliance_warning *w, hl_error *err) HL_MUST_CHECK;
+hl_status store_warnings(hl_pg *pg, hl_arena *a, const char *dept, int status, const char *after_id, int limit,
+			 compliance_warning ***out, int *n, hl_error *err) HL_MUST_CHECK;
+/* Rectified and all warnings of dept (NULL: all) with status (0: any). */
+hl_status store_warning_counts(hl_pg *pg, hl_arena *a, const char *dept, int status, int *rectified, int *total,
+			       hl_error *err) HL_MUST_CHECK;
+
 /* ---- notices ---- */
 /* Insert a notice once per (kind, subject, recipient). */
 hl_status store_notice_insert(hl_pg *pg, hl_arena *a, const compliance_notice *n, hl_error *err) HL_MUST_CHECK;
