@@ -137,3 +137,34 @@ class WarningTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HotlinectlTest(unittest.TestCase):
+    """The compliance commands of hotlinectl, end to end."""
+
+    def test_raise_a_risk_event_and_decide_a_review(self):
+        import json
+        from test_hotlinectl import ctl
+        c = C.Comp("cctl")
+
+        def run(who, roles, *args):
+            rc, out, err = ctl("--json", "--as", who, "--roles", roles, "--tenant", c.id, *args)
+            self.assertEqual(rc, 0, err)
+            return json.loads(out)
+        got = run("h1", "handler", "risk-event", "raise", "--level", "major", "--department", "housing",
+                  "--description", "管网破裂", "--emergency-plan")
+        self.assertTrue(got["risk_event"]["id"])
+        self.assertEqual(c.count("risk_events", "emergency_plan AND level = 1 AND department_id = 'housing'"), 1)
+        review = run("sup-1", "supervisor", "review", "request", "--action", "followup.visit_plan", "--subject",
+                     "plan-1", "--digest", "ab" * 32, "--summary", "回访计划")["review"]
+        run("rev-1", "reviewer", "review", "decide", review["id"], "--approve", "--opinion", "同意")
+        self.assertEqual(c.call("GetReview", pb.GetReviewRequest(id=review["id"])).review.status,
+                         pb.REVIEW_STATUS_APPROVED)
+        rc, _, err = ctl("--as", "rev-2", "--roles", "reviewer", "--tenant", c.id, "review", "decide", review["id"],
+                         "--approve")
+        self.assertEqual((rc, err.split(":")[1].strip()), (1, "FAILED_PRECONDITION"), "decided once")
+        other = run("sup-1", "supervisor", "review", "request", "--action", "followup.visit_plan", "--subject",
+                    "plan-2", "--digest", "cd" * 32)["review"]
+        rc, _, err = ctl("--as", "sup-1", "--roles", "reviewer", "--tenant", c.id, "review", "decide", other["id"],
+                         "--approve")
+        self.assertEqual((rc, err.split(":")[1].strip()), (1, "PERMISSION_DENIED"), "no self-approval")
