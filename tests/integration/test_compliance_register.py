@@ -133,6 +133,20 @@ class WarningTest(unittest.TestCase):
         other = C.Comp("cx")
         self.assertEqual(other.code("AcknowledgeWarning", ack, sub="head-h", roles=HEAD, dept="housing")[0],
                          C.NOT_FOUND)
+        # every chain of the tenant verifies, and none is missing
+        from hotline.audit.v1 import audit_pb2
+        v = ht.rpc(H.channel("compliance"), "hotline.audit.v1.AuditService", "VerifyAuditChain",
+                   audit_pb2.VerifyAuditChainRequest(), audit_pb2.VerifyAuditChainResponse,
+                   metadata=c.md("aud-1", ("auditor",)))
+        self.assertTrue(v.ok, v.problem)
+        self.assertEqual(v.chains_checked, 2)
+        ht.psql("SET session_replication_role = replica; DELETE FROM compliance.audit_heads WHERE tenant_id = %s "
+                "AND subject_id = %s"
+                % (H.lit(c.id), H.lit(w.id)))
+        v = ht.rpc(H.channel("compliance"), "hotline.audit.v1.AuditService", "VerifyAuditChain",
+                   audit_pb2.VerifyAuditChainRequest(), audit_pb2.VerifyAuditChainResponse,
+                   metadata=c.md("aud-1", ("auditor",)))
+        self.assertFalse(v.ok, "a warning whose chain head is gone is noticed")
 
 
 if __name__ == "__main__":
