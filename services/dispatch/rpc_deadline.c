@@ -450,6 +450,9 @@ hl_status dispatch_decide_extension(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_PRECONDITION, "the extension was already decided");
 	if (strcmp(x->requested_by, hl_call_principal(c)->actor) == 0)
 		return hl_call_fail(c, HL_DENIED, "nobody decides their own extension request");
+	/* no implementation without review: an approved extension needs compliance's approval first */
+	if (r->approve && (st = dispatch_gate_extension(c, k, x->id, x->deadline_kind, x->amount, x->unit, x->reason)))
+		return st;
 	x->state = r->approve ? 2 : 3;
 	x->decided_by = hl_call_principal(c)->actor;
 	x->opinion = r->opinion;

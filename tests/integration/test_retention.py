@@ -151,7 +151,9 @@ class Retention(unittest.TestCase):
 
     def destroy(self, period):
         """Destroy (tenant, period) as an operator does, with the service's environment."""
-        out = subprocess.run([BIN, "destroy-period", self.tenant, period], env=intake_env(0, 0, 10),
+        # the compliance gate in front of it (an approved review first) is test_compliance_gates' subject
+        env = dict(intake_env(0, 0, 10), HOTLINE_DESTROY_GATE="off")
+        out = subprocess.run([BIN, "destroy-period", self.tenant, period], env=env,
                              capture_output=True, text=True, timeout=60)
         self.assertEqual(out.returncode, 0, out.stdout[-2000:] + out.stderr[-2000:])
         return out
