@@ -331,7 +331,11 @@ static hl_status export_rows(hl_call *c, store_ledger_filter *f, hl_buf *b, int6
 	}
 }
 
-/* The export is a disclosure of records (R37): audited, in a transaction of its own. */
+/*
+ * The export is a disclosure of records (R37), audited in a transaction of
+ * its own: "ledger.exported" with the filter before the first byte leaves
+ * (rows < 0), and "ledger.export_done" with the row count once all did.
+ */
 static hl_status audit_export(hl_call *c, const Hotline__Reporting__V1__ExportLedgerRequest *r, int64_t rows)
 {
 	hl_arena *a = hl_call_arena(c);
@@ -354,7 +358,7 @@ static hl_status audit_export(hl_call *c, const Hotline__Reporting__V1__ExportLe
 	if ((st = hl_call_begin(c)))
 		return st;
 	if (hl_audit_append(hl_call_pg(c), a, p->tenant, "export", hl_arena_printf(a, "export:%s", hl_call_request_id(c)),
-			    p->actor, "ledger.exported", details, false, &err))
+			    p->actor, rows < 0 ? "ledger.exported" : "ledger.export_done", details, false, &err))
 		return hl_call_fail_err(c, &err);
 	return hl_call_commit(c);
 }
@@ -366,6 +370,9 @@ hl_status reporting_export_ledger(hl_call *c, const void *vreq, void **resp)
 	store_ledger_filter f;
 	hl_status st;
 	if ((st = make_filter(c, r->filter, &f)))
+		return st;
+	hl_pg_rollback(hl_call_pg(c)); /* the filter is checked: the export is recorded before any row leaves */
+	if ((st = audit_export(c, r, -1)) || (st = hl_call_begin(c)))
 		return st;
 	hl_buf b = HL_BUF_INIT;
 	if (r->bom)

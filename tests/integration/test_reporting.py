@@ -15,6 +15,8 @@
 import csv
 import hashlib
 import io
+import os
+import subprocess
 import time
 import unittest
 import uuid
@@ -248,7 +250,12 @@ class LedgerTest(unittest.TestCase):
         # another tenant sees none of it
         self.assertEqual(len(Tenant("rl").ledger().rows), 0)
 
+    def exports_audited(self):
+        return int(ht.psql("SELECT count(*) FROM reporting.audit_log WHERE tenant_id = '%s' AND action = "
+                           "'ledger.exported'" % self.t.id)[0][0])
+
     def test_export_csv(self):
+        audited = self.exports_audited()
         chunks = self.t.export(bom=True)
         data = b"".join(c.chunk for c in chunks)
         self.assertTrue(data.startswith(b"\xef\xbb\xbf"), "UTF-8 byte order mark")
@@ -264,9 +271,40 @@ class LedgerTest(unittest.TestCase):
         plain = b"".join(c.chunk for c in self.t.export(category=cpb.CATEGORY_CONSULTATION))
         self.assertFalse(plain.startswith(b"\xef\xbb\xbf"))
         self.assertEqual(plain.count(b"\r\n"), 1 + len([i for i in range(1205) if i % 3 == 0]))
-        audited = ht.psql("SELECT count(*) FROM reporting.audit_log WHERE tenant_id = '%s' AND action = "
-                          "'ledger.exported'" % self.t.id)[0][0]
-        self.assertEqual(audited, "2")
+        self.assertEqual(self.exports_audited(), audited + 2, "each export is audited")
+
+
+    def test_export_cancelled_midway(self):
+        """Clients that go away mid-stream leave no worker behind: after more cancelled exports than the
+        service has workers (8), it still answers at once, and each export ended in the log."""
+        f = chan().unary_stream("/%s/ExportLedger" % REPORTING, request_serializer=lambda m: m.SerializeToString(),
+                                response_deserializer=rpb.ExportLedgerResponse.FromString)
+        rids = []
+        for _ in range(12):
+            rid = "cancel-" + str(uuid.uuid4())
+            it = f(rpb.ExportLedgerRequest(), metadata=self.t.md() + [("x-request-id", rid)], timeout=60)
+            self.assertTrue(next(it).chunk.startswith("工单编号".encode()))
+            it.cancel()
+            rids.append(rid)
+        self.assertEqual(len(self.t.call("GetLedger", rpb.GetLedgerRequest(page_size=1)).rows), 1,
+                         "the service answers on")
+        log = os.path.join(ht.ENV["HOTLINE_RUN_DIR"], "logs", "reporting.log")
+
+        def ended():
+            with open(log, encoding="utf-8", errors="replace") as fh:
+                return {r for line in fh for r in rids if r in line and "ExportLedger" in line}
+        ht.wait_for(lambda: len(ended()) == len(rids), timeout=30, what="every export's log line")
+
+    def test_hotlinectl_export(self):
+        build = os.environ.get("HOTLINE_BUILD_DIR") or os.path.join(ht.REPO, "build")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+        p = subprocess.run([os.path.join(build, "tools", "hotlinectl", "hotlinectl"), "--env",
+                            os.path.join(ht.ENV["HOTLINE_RUN_DIR"], "stack.env"), "--as", "ana-1", "--roles", "analyst",
+                            "--tenant", self.t.id, "ledger", "export", "--bom", "--category", "consultation"],
+                           capture_output=True, timeout=60, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        streamed = b"".join(c.chunk for c in self.t.export(bom=True, category=cpb.CATEGORY_CONSULTATION))
+        self.assertEqual(p.stdout, streamed, "hotlinectl writes the stream's bytes as they are")
 
 
 class DailyReportTest(unittest.TestCase):
