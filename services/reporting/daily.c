@@ -230,11 +230,14 @@ static hl_status sweep_tenant(reporting_app *app, hl_pg *pg, hl_arena *a, const 
 		return st;
 	if (!first[0])
 		return HL_OK; /* no event yet */
+	/* from the day after the latest report, but never before the tenant's first day */
+	day_s = first;
 	if (last[0]) {
-		if ((st = store_date_add(pg, a, last, 1, &day_s, err)))
+		const char *after_last;
+		if ((st = store_date_add(pg, a, last, 1, &after_last, err)))
 			return st;
-	} else {
-		day_s = first;
+		if (strcmp(after_last, first) > 0)
+			day_s = after_last;
 	}
 	for (int i = 0; i < 31 && strcmp(day_s, today) < 0; i++) {
 		reporting_day day = {.date = day_s, .zone = tn->zone, .cutoff_minutes = tn->cutoff_minutes};

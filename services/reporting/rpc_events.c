@@ -5,13 +5,18 @@
  * they touch is folded again from all of its events (fold.c), so late and
  * out-of-order events give the same facts.  The tenant's first event creates
  * its report settings and the cut-off timer of the current day.
+ *
+ * Recording an event writes no audit entry here: the event store is itself
+ * the record (append-only by trigger, one row per event id, with who sent
+ * it and when), each event was audited by its source in the transaction of
+ * the change it reports, and the facts are derived (refolded at will).  What
+ * reporting itself decides is audited: frozen reports, settings, exports.
  */
 #include "reporting.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl/audit.h"
 #include "hl/crypto.h"
 #include "hl/handler.h"
 #include "hl/inbox.h"
@@ -102,15 +107,6 @@ static hl_status store_one(hl_call *c, const Event *e, bool *inserted)
 			       .payload = bytes, .payload_len = len};
 	hl_error err;
 	if (store_event_insert(hl_call_pg(c), a, p->tenant, &row, inserted, &err))
-		return hl_call_fail_err(c, &err);
-	if (!*inserted)
-		return HL_OK;
-	const char *details = hl_arena_printf(a, "{\"event_id\":\"%s\",\"source\":\"%s\"}", e->event_id, row.source);
-	const char *subject_type = e->ticket_id[0] && strcmp(row.subject_id, e->ticket_id) == 0 ? "ticket" : "subject";
-	if (!details)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (hl_audit_append(hl_call_pg(c), a, p->tenant, subject_type, row.subject_id, row.actor, e->type, details, false,
-			    &err))
 		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }

@@ -12,6 +12,7 @@
  */
 #include "reporting.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "hl/handler.h"
@@ -66,6 +67,11 @@ static Hotline__Reporting__V1__KpiRow *kpi_row(hl_call *c, const char *tenant, c
 	}
 	return row;
 }
+
+/* consolidate() adds the counts as one array: they must stay 18 consecutive int64_t. */
+_Static_assert(offsetof(store_kpi_counts, risk_num) - offsetof(store_kpi_counts, accept_den) ==
+		       17 * sizeof(int64_t),
+	       "store_kpi_counts: the counts are not one run of int64_t");
 
 /* Add k into the consolidated list (same department and person). */
 static hl_status consolidate(hl_call *c, store_kpi_counts ***sum, int *n, int *cap, const store_kpi_counts *k)

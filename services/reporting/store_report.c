@@ -87,26 +87,30 @@ hl_status store_ledger(hl_pg *pg, hl_arena *a, const store_ledger_filter *f, rep
 
 #define IN_WIN(col) "(" col " >= " HL_PG_TS("$1") " AND " col " < " HL_PG_TS("$2") ")"
 
-static const char SQL_FIG_RECEIVED[] =
-	"SELECT count(*), count(*) FILTER (WHERE on_spot) FROM ticket_facts WHERE " IN_WIN("received_at");
-static const char SQL_FIG_COMPLETED[] =
-	"SELECT count(*), count(*) FILTER (WHERE on_time) FROM ticket_facts WHERE " IN_WIN("completed_at");
-static const char SQL_FIG_OTHER[] =
-	"SELECT (SELECT count(*) FROM ticket_facts WHERE " IN_WIN("closed_at") "), "
+/* the window's counts besides registrations, each an index-only count of a range (migration 001) */
+static const char SQL_FIG_TICKETS[] =
+	"SELECT (SELECT count(*) FROM ticket_facts WHERE " IN_WIN("completed_at") "), "
+	"(SELECT count(*) FROM ticket_facts WHERE " IN_WIN("completed_at") " AND on_time), "
+	"(SELECT count(*) FROM ticket_facts WHERE " IN_WIN("closed_at") "), "
 	"(SELECT count(*) FROM ticket_facts WHERE " IN_WIN("overdue_at") "), "
 	"(SELECT count(*) FROM ticket_facts WHERE " IN_WIN("rated_at") "), "
-	"(SELECT count(*) FROM ticket_facts WHERE " IN_WIN("rated_at") " AND satisfaction BETWEEN 1 AND 3), "
-	"(SELECT count(*) FROM events WHERE " IN_WIN("occurred_at") "), "
+	"(SELECT count(*) FROM ticket_facts WHERE " IN_WIN("rated_at") " AND satisfaction BETWEEN 1 AND 3)";
+static const char SQL_FIG_OTHER[] =
+	"SELECT (SELECT count(*) FROM events WHERE " IN_WIN("occurred_at") "), "
 	"(SELECT count(*) FROM events WHERE " IN_WIN("occurred_at") " AND type = 'case.reopened'), "
 	"(SELECT count(*) FROM subject_facts WHERE kind = 'risk_event' AND " IN_WIN("opened_at") "), "
 	"(SELECT count(*) FROM subject_facts WHERE kind = 'risk_event' AND " IN_WIN("opened_at") " AND on_time)";
-/* one scan of the window's tickets for the four breakdowns: 0 channel, 1 category, 2 department, 3 topic */
+/*
+ * One scan of the window's registrations for the breakdowns: 0 channel, 1 category, 2 department,
+ * 3 topic, 4 on the spot or not (whose sum is the number received).
+ */
 static const char SQL_FIG_GROUPS[] =
+	"SELECT g, k, n FROM (SELECT g, k, n, row_number() OVER (PARTITION BY g ORDER BY n DESC, k) AS rank FROM ("
 	"SELECT CASE WHEN GROUPING(channel) = 0 THEN 0 WHEN GROUPING(category) = 0 THEN 1 "
-	"WHEN GROUPING(department_id) = 0 THEN 2 ELSE 3 END AS g, "
-	"COALESCE(channel::text, category::text, department_id, topic), count(*) AS n FROM ticket_facts WHERE "
-	IN_WIN("received_at") " GROUP BY GROUPING SETS ((channel), (category), (department_id), (topic)) "
-	"ORDER BY g, n DESC, 2";
+	"WHEN GROUPING(department_id) = 0 THEN 2 WHEN GROUPING(topic) = 0 THEN 3 ELSE 4 END AS g, "
+	"COALESCE(channel::text, category::text, department_id, topic, on_spot::text) AS k, count(*) AS n "
+	"FROM ticket_facts WHERE " IN_WIN("received_at") " GROUP BY GROUPING SETS ((channel), (category), "
+	"(department_id), (topic), (on_spot))) x) y WHERE g <> 3 OR rank <= $3::int ORDER BY g, n DESC, k";
 static const char SQL_FIG_CORRECTIONS[] =
 	"SELECT event_id::text, type, ticket_id, " HL_PG_US("occurred_at") ", "
 	"((((occurred_at AT TIME ZONE $3) - $4::int * interval '1 minute'))::date + 1)::text "
@@ -131,24 +135,18 @@ static hl_status figures_counts(hl_pg *pg, hl_arena *a, int64_t s, int64_t e,
 	hl_pg_args args = window_args(a, s, e);
 	PGresult *r;
 	hl_status st;
-	if ((st = hl_pg_exec(pg, a, SQL_FIG_RECEIVED, &args, &r, err)))
+	if ((st = hl_pg_exec(pg, a, SQL_FIG_TICKETS, &args, &r, err)))
 		return st;
-	c->received = hl_pg_get_int(r, 0, 0);
-	c->answered_on_spot = hl_pg_get_int(r, 0, 1);
-	if ((st = hl_pg_exec(pg, a, SQL_FIG_COMPLETED, &args, &r, err)))
-		return st;
-	c->completed = hl_pg_get_int(r, 0, 0);
-	c->completed_on_time = hl_pg_get_int(r, 0, 1);
+	int64_t *t[] = {&c->completed, &c->completed_on_time, &c->closed, &c->overdue, &c->replies_rated,
+			&c->replies_satisfied};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		*t[i] = hl_pg_get_int(r, 0, (int)i);
 	if ((st = hl_pg_exec(pg, a, SQL_FIG_OTHER, &args, &r, err)))
 		return st;
-	c->closed = hl_pg_get_int(r, 0, 0);
-	c->overdue = hl_pg_get_int(r, 0, 1);
-	c->replies_rated = hl_pg_get_int(r, 0, 2);
-	c->replies_satisfied = hl_pg_get_int(r, 0, 3);
-	c->events = hl_pg_get_int(r, 0, 4);
-	c->reopens = hl_pg_get_int(r, 0, 5);
-	c->risk_events = hl_pg_get_int(r, 0, 6);
-	c->risk_events_on_time = hl_pg_get_int(r, 0, 7);
+	c->events = hl_pg_get_int(r, 0, 0);
+	c->reopens = hl_pg_get_int(r, 0, 1);
+	c->risk_events = hl_pg_get_int(r, 0, 2);
+	c->risk_events_on_time = hl_pg_get_int(r, 0, 3);
 	return HL_OK;
 }
 
@@ -181,6 +179,7 @@ static hl_status figures_groups(hl_pg *pg, hl_arena *a, int64_t s, int64_t e,
 				Hotline__Reporting__V1__DailyReportContent *c, hl_error *err)
 {
 	hl_pg_args args = window_args(a, s, e);
+	hl_pg_arg_int(&args, a, REPORTING_BY_TOPIC);
 	PGresult *r;
 	hl_status st = hl_pg_exec(pg, a, SQL_FIG_GROUPS, &args, &r, err);
 	if (st)
@@ -197,16 +196,28 @@ static hl_status figures_groups(hl_pg *pg, hl_arena *a, int64_t s, int64_t e,
 		int g = (int)hl_pg_get_int(r, i, 0);
 		const char *key = hl_pg_get_text(r, i, 1);
 		int64_t n = hl_pg_get_int(r, i, 2);
-		if (g == 0)
+		switch (g) {
+		case 0:
 			st = add_item(a, &c->by_channel, &c->n_by_channel, cap,
 				      enum_key(&hotline__common__v1__channel__descriptor, key), n, err);
-		else if (g == 1)
+			break;
+		case 1:
 			st = add_item(a, &c->by_category, &c->n_by_category, cap,
 				      enum_key(&hotline__common__v1__category__descriptor, key), n, err);
-		else if (g == 2)
+			break;
+		case 2:
 			st = add_item(a, &c->by_department, &c->n_by_department, cap, key, n, err);
-		else if (!(st = add_item(a, &c->by_topic, &c->n_by_topic, REPORTING_BY_TOPIC, key, n, err)))
-			st = add_item(a, &c->top_topics, &c->n_top_topics, REPORTING_TOP_TOPICS, key, n, err);
+			break;
+		case 3:
+			if (!(st = add_item(a, &c->by_topic, &c->n_by_topic, REPORTING_BY_TOPIC, key, n, err)))
+				st = add_item(a, &c->top_topics, &c->n_top_topics, REPORTING_TOP_TOPICS, key, n, err);
+			break;
+		default: /* registrations on the spot or not: together, every one received */
+			c->received += n;
+			if (strcmp(key, "true") == 0)
+				c->answered_on_spot = n;
+			break;
+		}
 	}
 	return st;
 }
