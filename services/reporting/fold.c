@@ -52,7 +52,11 @@ const char *reporting_event_subject(const Hotline__Common__V1__Event *ev)
 	if (ev->payload_case == HOTLINE__COMMON__V1__EVENT__PAYLOAD_COMPLIANCE_CHANGED &&
 	    ev->compliance_changed->subject_id[0])
 		return ev->compliance_changed->subject_id;
-	return ev->ticket_id ? ev->ticket_id : "";
+	if (ev->ticket_id && ev->ticket_id[0])
+		return ev->ticket_id;
+	if (ev->payload_case == HOTLINE__COMMON__V1__EVENT__PAYLOAD_REPLY_CHANGED && ev->reply_changed->reply_task_id[0])
+		return ev->reply_changed->reply_task_id; /* a reply event without its ticket: kept, not folded */
+	return "";
 }
 
 static void set_first(int64_t *slot, int64_t us)

@@ -68,7 +68,7 @@ void reporting_sort_events(reporting_event *evs, int n);
 void reporting_fold_ticket(const reporting_event *evs, int n, reporting_ticket *t);
 /* Fold a subject's events (sorted) into *s (subject_id set); false when none of them names a subject kind. */
 bool reporting_fold_subject(const reporting_event *evs, int n, reporting_subject *s);
-/* The subject an event is about: the visit or compliance subject, else the ticket ("" none). */
+/* The subject an event is about: the visit or compliance subject, else the ticket, else a reply task ("" none). */
 const char *reporting_event_subject(const Hotline__Common__V1__Event *ev);
 
 /* sign.c: the Ed25519 report signing key (OpenSSL) */

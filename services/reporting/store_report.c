@@ -89,12 +89,11 @@ hl_status store_ledger(hl_pg *pg, hl_arena *a, const store_ledger_filter *f, rep
 
 /* the window's counts besides registrations, each an index-only count of a range (migration 001) */
 static const char SQL_FIG_TICKETS[] =
-	"SELECT (SELECT count(*) FROM ticket_facts WHERE " IN_WIN("completed_at") "), "
-	"(SELECT count(*) FROM ticket_facts WHERE " IN_WIN("completed_at") " AND on_time), "
-	"(SELECT count(*) FROM ticket_facts WHERE " IN_WIN("closed_at") "), "
-	"(SELECT count(*) FROM ticket_facts WHERE " IN_WIN("overdue_at") "), "
-	"(SELECT count(*) FROM ticket_facts WHERE " IN_WIN("rated_at") "), "
-	"(SELECT count(*) FROM ticket_facts WHERE " IN_WIN("rated_at") " AND satisfaction BETWEEN 1 AND 3)";
+	"SELECT d.n, d.on_time, (SELECT count(*) FROM ticket_facts WHERE " IN_WIN("closed_at") "), "
+	"(SELECT count(*) FROM ticket_facts WHERE " IN_WIN("overdue_at") "), r.n, r.satisfied FROM "
+	"(SELECT count(*) AS n, count(*) FILTER (WHERE on_time) AS on_time FROM ticket_facts WHERE "
+	IN_WIN("completed_at") ") d, (SELECT count(*) AS n, count(*) FILTER (WHERE satisfaction BETWEEN 1 AND 3) "
+	"AS satisfied FROM ticket_facts WHERE " IN_WIN("rated_at") ") r";
 static const char SQL_FIG_OTHER[] =
 	"SELECT (SELECT count(*) FROM events WHERE " IN_WIN("occurred_at") "), "
 	"(SELECT count(*) FROM events WHERE " IN_WIN("occurred_at") " AND type = 'case.reopened'), "
