@@ -185,6 +185,11 @@ hl_status dispatch_deadlines_start(hl_call *c, const dispatch_case *k)
 	}
 	if (store_deadlines_insert(pg, a, k->tenant, dl, 2, &err) || schedule(c, dl, 2, &err))
 		return hl_call_fail_err(c, &err);
+	/* reporting's ledger and KPIs need the deadlines the case is measured against */
+	hl_status st;
+	for (int i = 0; i < 2; i++)
+		if ((st = dispatch_case_event(c, k, "case.deadline_set", dl[i]->kind, dl[i]->due_us)))
+			return st;
 	return HL_OK;
 }
 

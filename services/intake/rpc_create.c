@@ -300,6 +300,7 @@ static hl_status outbox_registered(hl_call *c, const intake_ticket *t)
 	p.repeat_caller = t->repeat_caller;
 	p.status = t->status;
 	p.registered_by = (char *)t->registered_by;
+	p.topic = (char *)t->topic;
 	Hotline__Common__V1__Event ev = HOTLINE__COMMON__V1__EVENT__INIT;
 	ev.payload_case = HOTLINE__COMMON__V1__EVENT__PAYLOAD_TICKET_REGISTERED;
 	ev.ticket_registered = &p;

@@ -15,6 +15,7 @@
 #include "hotline/followup/v1/followup.pb-c.h"
 #include "hotline/intake/v1/intake.pb-c.h"
 #include "hotline/outbox/v1/outbox.pb-c.h"
+#include "hotline/reporting/v1/reporting.pb-c.h"
 #include "hotlinectl.h"
 #include "pbfmt.h"
 
@@ -25,6 +26,7 @@
 #define DISPATCH "/hotline.dispatch.v1.DispatchService/"
 #define FOLLOWUP "/hotline.followup.v1.FollowUpService/"
 #define COMPLIANCE "/hotline.compliance.v1.ComplianceService/"
+#define REPORTING "/hotline.reporting.v1.ReportingService/"
 
 const char *const ctl_services[] = {"intake", "dispatch", "followup", "compliance", "reporting", NULL};
 
@@ -541,6 +543,56 @@ static hl_status build_risk_put(ctl_ctx *x, ProtobufCMessage *req, hl_error *err
 {
 	return default_active(x, req, "risk.active", err);
 }
+/* ---- reporting ---------------------------------------------------------- */
+
+#define LEDGER_FILTER_ARGS                                                                                         \
+	{"--from", CTL_OPT, "filter.from_date", 0, "received on or after (YYYY-MM-DD, tenant's zone)"},           \
+	{"--to", CTL_OPT, "filter.to_date", 0, "received on or before (YYYY-MM-DD)"},                              \
+	{"--department", CTL_OPT, "filter.department_id", 0, "handling department"},                              \
+	{"--category", CTL_OPT, "filter.category", 0, "category"},                                                \
+	{"--channel", CTL_OPT, "filter.channel", 0, "channel"},                                                   \
+	{"--status", CTL_OPT, "filter.status", 0, "ticket status"},                                               \
+	{"--overdue", CTL_FLAG, "filter.overdue_only", 0, "only tickets completed late or past their deadline"}, \
+	{"--no", CTL_OPT, "filter.ticket_no", 0, "one ticket number"}
+
+static const ctl_arg ledger_args[] = {
+	LEDGER_FILTER_ARGS,
+	{"--page-size", CTL_OPT, "page_size", 0, "rows per page (server default 50, max 500)"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+
+static const ctl_arg export_args[] = {
+	LEDGER_FILTER_ARGS,
+	{"--bom", CTL_FLAG, "bom", 0, "start with the UTF-8 byte order mark (for Excel)"},
+};
+
+static const ctl_arg report_date_args[] = {
+	{"DATE", CTL_POS, "date", 0, "report day (YYYY-MM-DD)"},
+};
+
+static const ctl_arg report_list_args[] = {
+	{"--from", CTL_OPT, "from_date", 0, "first day (YYYY-MM-DD)"},
+	{"--to", CTL_OPT, "to_date", 0, "last day (YYYY-MM-DD)"},
+};
+
+static const ctl_arg settings_put_args[] = {
+	{"--zone", CTL_OPT, "settings.zone", CTL_REQUIRED, "IANA time zone, e.g. Asia/Shanghai"},
+	{"--cutoff-minutes", CTL_OPT, "settings.cutoff_minutes", CTL_REQUIRED,
+	 "minutes after local midnight that end the day (1..1440; 1440: the calendar day)"},
+};
+
+static const ctl_arg kpi_args[] = {
+	{"--from", CTL_OPT, "from_date", CTL_REQUIRED, "first day of the period (YYYY-MM-DD)"},
+	{"--to", CTL_OPT, "to_date", CTL_REQUIRED, "last day of the period (YYYY-MM-DD)"},
+	{"--by", CTL_OPT, "group_by", 0, "group by department or person (default: the tenant)"},
+	{"--department", CTL_OPT, "department_id", 0, "one department"},
+	{"--group-tenant", CTL_OPT, "tenants", 0, "a tenant of the group view (repeatable; needs the tenants claim)"},
+};
+
+static const ctl_arg disclosure_args[] = {
+	{"--from", CTL_OPT, "from_date", CTL_REQUIRED, "first day (YYYY-MM-DD)"},
+	{"--to", CTL_OPT, "to_date", CTL_REQUIRED, "last day (YYYY-MM-DD)"},
+};
 
 /* ---- the table ---------------------------------------------------------- */
 
@@ -688,6 +740,29 @@ const ctl_cmd ctl_commands[] = {
 	{"compliance", "notices", "what compliance told you, your roles and your department", "compliance",
 	 COMPLIANCE "ListNotices", CALL(compliance, list_notices_request, list_notices_response), ARGS(compliance_notices_args), 0,
 	 NULL, NULL},
+	{"ledger", "list", "the ledger (台账): one row per ticket, filtered, paged", "reporting", REPORTING "GetLedger",
+	 CALL(reporting, get_ledger_request, get_ledger_response), ARGS(ledger_args), 0, NULL, NULL},
+	{"ledger", "export", "the ledger as CSV on stdout, every row (streamed)", "reporting", REPORTING "ExportLedger",
+	 CALL(reporting, export_ledger_request, export_ledger_response), ARGS(export_args), CTL_STREAM, NULL, NULL},
+	{"report", "get", "the frozen, signed daily report of a day (日报)", "reporting", REPORTING "GetDailyReport",
+	 CALL(reporting, get_daily_report_request, get_daily_report_response), ARGS(report_date_args), 0, NULL, NULL},
+	{"report", "list", "frozen daily reports with their hashes", "reporting", REPORTING "ListDailyReports",
+	 CALL(reporting, list_daily_reports_request, list_daily_reports_response), ARGS(report_list_args), 0, NULL,
+	 NULL},
+	{"report", "freeze", "freeze a day whose cut-off has passed, now", "reporting", REPORTING "FreezeDailyReport",
+	 CALL(reporting, freeze_daily_report_request, freeze_daily_report_response), ARGS(report_date_args), 0, NULL,
+	 NULL},
+	{"report", "settings", "the tenant's report zone and daily cut-off", "reporting", REPORTING "GetReportSettings",
+	 CALL(reporting, get_report_settings_request, get_report_settings_response), NULL, 0, 0, NULL, NULL},
+	{"report", "set", "set the report zone and daily cut-off (tenant_admin)", "reporting", REPORTING "PutReportSettings",
+	 CALL(reporting, put_report_settings_request, put_report_settings_response), ARGS(settings_put_args), 0, NULL,
+	 NULL},
+	{NULL, "kpis", "KPIs of a period by tenant, department or person (考核); group view with --group-tenant",
+	 "reporting", REPORTING "GetKpis", CALL(reporting, get_kpis_request, get_kpis_response), ARGS(kpi_args), 0,
+	 NULL, NULL},
+	{NULL, "disclosure", "public figures per category, small cells suppressed (no token)", "reporting",
+	 REPORTING "GetPublicDisclosure", CALL(reporting, get_public_disclosure_request, get_public_disclosure_response),
+	 ARGS(disclosure_args), CTL_PUBLIC, NULL, NULL},
 	{"departments", "list", "the tenant's departments", "dispatch", DISPATCH "ListDepartments",
 	 CALL(dispatch, list_departments_request, list_departments_response), NULL, 0, 0, NULL, NULL},
 	{"departments", "put", "create or change a department (tenant_admin)", "dispatch", DISPATCH "PutDepartment",
