@@ -134,7 +134,7 @@ static hl_status visit_msg(hl_call *c, const followup_visit *v, Hotline__Followu
 /* Plan the next visit of an active counterpart, due interval days after from_us. */
 static hl_status plan_visit(hl_call *c, const followup_counterpart *cp, int64_t from_us, followup_visit **out)
 {
-	followup_plan p;
+	followup_plan p = {0};
 	hl_status st;
 	if ((st = plan_for(c, cp->risk_level, &p)))
 		return st;
@@ -153,7 +153,7 @@ static hl_status plan_visit(hl_call *c, const followup_counterpart *cp, int64_t 
 static hl_status keep_planned(hl_call *c, const followup_counterpart *cp, followup_visit **out)
 {
 	followup_visit *v;
-	followup_plan p;
+	followup_plan p = {0};
 	hl_error err;
 	hl_status st;
 	*out = NULL;
