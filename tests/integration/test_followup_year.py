@@ -37,7 +37,7 @@ DAY_S = 0.4                      # wall seconds per day of the visits' clock
 SCALE = int(86400 / DAY_S)       # 216000
 DAY_US = 86400 * 10**6
 INTERVAL = {1: 30, 2: 90, 3: 365}
-YEAR_DAYS = 370                  # the year (365 days), the registration spread and a few days' grace
+YEAR_DAYS = 366                  # a counterpart's year: 365 days after its registration, and a day's grace
 EXPECTED = {1: 12, 2: 4, 3: 1}
 
 
@@ -125,19 +125,28 @@ class YearTest(unittest.TestCase):
         diligent = {}
         late = {}
         t0 = y.now_us()
+        y.regs = {}  # counterpart -> the clock before and after its registration (a call takes days of it)
+
+        def register(cid, level, owner, dept):
+            before = y.now_us()
+            y.put(cid, level, owner, dept)
+            y.regs[cid] = (before, y.now_us())
+
         for dept in ("east", "west"):
             for level in (1, 2, 3):
                 cid = "d%d-%s" % (level, dept)
-                y.put(cid, level, "owner-" + dept, dept)
+                register(cid, level, "owner-" + dept, dept)
                 diligent[cid] = level
         for level in (1, 2, 3):
             cid = "late-%d" % level
-            y.put(cid, level, "owner-late", "late")
+            register(cid, level, "owner-late", "late")
             late[cid] = level
-        end = t0 + YEAR_DAYS * DAY_US
+        # the year: from the first registration to a year and a day after the last
+        end = max(after for _, after in y.regs.values()) + YEAR_DAYS * DAY_US
+        stop_at = end + 3 * DAY_US
         flushed = False
         late_notices_seen = set()
-        while y.now_us() < end:
+        while y.now_us() < stop_at:
             now = y.now_us()
             if not flushed and now > t0 + 180 * DAY_US:
                 H.ht.redis("FLUSHALL")
@@ -174,8 +183,10 @@ class YearTest(unittest.TestCase):
     def check_diligent(self, y, t0, end, diligent):
         for cid, level in diligent.items():
             visits = self.visits_of(y, cid)
-            in_year = [v for v in visits if t0 <= v[1] < end]
-            self.assertEqual(len(in_year), EXPECTED[level], "%s: visits in the year" % cid)
+            before, after = y.regs[cid]
+            in_year = [v for v in visits if before <= v[1] < after + YEAR_DAYS * DAY_US]
+            self.assertEqual(len(in_year), EXPECTED[level], "%s: visits in its year: %s (registered %s)"
+                             % (cid, visits, y.regs[cid]))
             self.assertTrue(all(v[2] for v in in_year), "%s: each recorded" % cid)
             self.assert_in_order(visits, level)
         for dept in ("east", "west"):
@@ -190,8 +201,10 @@ class YearTest(unittest.TestCase):
         for cid, level in late.items():
             visits = self.visits_of(y, cid)
             # those due early enough that the loop saw their notice before it stopped
-            in_year = [v for v in visits if t0 <= v[1] < end and v[1] < stopped - 2 * DAY_US]
-            self.assertGreaterEqual(len(in_year), {1: 9, 2: 3, 3: 1}[level], cid)
+            before, after = y.regs[cid]
+            in_year = [v for v in visits if before <= v[1] < after + YEAR_DAYS * DAY_US and v[1] < stopped - 2 * DAY_US]
+            self.assertGreaterEqual(len(in_year), {1: 9, 2: 3, 3: 1}[level], "%s: %s (registered %s, stopped %d)"
+                                    % (cid, visits, y.regs[cid], stopped))
             for vid, due, done, overdue in in_year:
                 self.assertTrue(overdue >= due, "%s: %s marked overdue at its due time" % (cid, vid))
                 self.assertTrue(done > overdue, "%s: recorded after the notice" % cid)
