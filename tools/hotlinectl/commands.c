@@ -379,6 +379,8 @@ static const ctl_arg visits_args[] = {
 	{"--status", CTL_OPT, "status", 0, "planned or done"},
 	{"--overdue", CTL_FLAG, "overdue", 0, "planned visits past their due time"},
 	{"--to-recheck", CTL_FLAG, "to_recheck", 0, "recorded visits drawn for a re-check, not re-checked yet"},
+	{"--ticket", CTL_OPT, "ticket_id", 0, "the ticket visit of one ticket (UUID)"},
+	{"--tickets", CTL_FLAG, "tickets_only", 0, "ticket visits only (closed tickets drawn by the sampling policy)"},
 };
 static const ctl_arg visit_record_args[] = {
 	{"VISIT_ID", CTL_POS, "visit_id", 0, "visit id (UUID)"},
@@ -399,6 +401,21 @@ static const ctl_arg coverage_args[] = {
 	{"--to", CTL_OPT, "to", CTL_REQUIRED, "visits due before (2025-01-31 or RFC 3339)"},
 	{"--department", CTL_OPT, "department_id", 0, "only this department"},
 };
+
+static const ctl_arg sampling_put_args[] = {
+	{"--rule", CTL_OPT, "policy.rules", 0,
+	 "category=NAME,percent=N (repeat; categories not named: complaint and report 100, consultation 10, others 0)"},
+	{"--method", CTL_OPT, "policy.method", 0, "phone (default) or questionnaire"},
+	{"--within-days", CTL_OPT, "policy.within_days", 0, "working days to make the visit (default 5)"},
+	{"--responsible", CTL_OPT, "policy.responsible_id", 0, "who makes ticket visits (default: any recorder)"},
+};
+static const ctl_arg followup_notices_args[] = {
+	{"--unacknowledged", CTL_FLAG, "unacknowledged", 0, "only notices not acknowledged yet"},
+	{"--all", CTL_FLAG, "all", 0, "every notice of the tenant (supervisor, auditor, inspector, tenant_admin)"},
+	{"--page-size", CTL_OPT, "page_size", 0, "notices per page (server default 50, max 200)"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+static const ctl_arg notice_ack_args[] = {{"NOTICE_ID", CTL_POS, "notice_id", 0, "notice id (UUID)"}};
 
 static hl_status build_counterpart_put(ctl_ctx *x, ProtobufCMessage *req, hl_error *err)
 {
@@ -687,6 +704,16 @@ const ctl_cmd ctl_commands[] = {
 	 CALL(followup, recheck_visit_request, recheck_visit_response), ARGS(visit_recheck_args), 0, NULL, NULL},
 	{"visit", "coverage", "planned vs done visits per risk level", "followup", FOLLOWUP "GetCoverage",
 	 CALL(followup, get_coverage_request, get_coverage_response), ARGS(coverage_args), 0, NULL, NULL},
+	{"sampling", "get", "the policy that samples closed tickets for a visit (auditors also get its key)",
+	 "followup", FOLLOWUP "GetSamplingPolicy", CALL(followup, get_sampling_policy_request,
+	 get_sampling_policy_response), NULL, 0, 0, NULL, NULL},
+	{"sampling", "put", "set the percentage of closed tickets visited per category", "followup",
+	 FOLLOWUP "PutSamplingPolicy", CALL(followup, put_sampling_policy_request, put_sampling_policy_response),
+	 ARGS(sampling_put_args), 0, NULL, NULL},
+	{"followup", "notices", "overdue reply and visit notices addressed to you", "followup", FOLLOWUP "ListNotices",
+	 CALL(followup, list_notices_request, list_notices_response), ARGS(followup_notices_args), 0, NULL, NULL},
+	{"followup", "ack", "acknowledge an overdue notice addressed to you", "followup", FOLLOWUP "AcknowledgeNotice",
+	 CALL(followup, acknowledge_notice_request, acknowledge_notice_response), ARGS(notice_ack_args), 0, NULL, NULL},
 	{"review", "list", "compliance reviews (reviewers see all, others their own requests)", "compliance",
 	 COMPLIANCE "ListReviews", CALL(compliance, list_reviews_request, list_reviews_response), ARGS(review_list_args),
 	 0, NULL, NULL},
