@@ -2,8 +2,10 @@
 # docker/init-keys.sh DIR - create the personal-data master key for a container deployment
 # (installed as /opt/hotline/scripts/init-keys in the tools image): DIR/master.key holding
 # "v1:<base64 of 32 random bytes>" (mode 0600; see common/include/hl/keyring.h) and the
-# retention-period key directory DIR/periods (mode 0700). Never overwrites an existing master
-# key: losing it makes every encrypted caller field unreadable.
+# retention-period key directory DIR/periods (mode 0700), and DIR/report-signing.pem, the Ed25519
+# key that signs reporting's daily reports. Never overwrites an existing key: losing the master
+# key makes every encrypted caller field unreadable, a new signing key breaks nothing stored but
+# verifiers must learn it.
 #
 # This is for development and test stacks (docker/compose.yaml). In production the master key
 # comes from a secret store and the period keys live on their own volume (docs/operations.md).
@@ -29,4 +31,11 @@ if [[ ! -s $dir/master.key ]]; then
 	echo "init-keys: created $dir/master.key" >&2
 else
 	echo "init-keys: $dir/master.key exists, kept" >&2
+fi
+if [[ ! -s $dir/report-signing.pem ]]; then
+	openssl genpkey -algorithm ed25519 -out "$dir/report-signing.pem.tmp"
+	chmod 600 "$dir/report-signing.pem.tmp"
+	mv -n "$dir/report-signing.pem.tmp" "$dir/report-signing.pem"
+	rm -f "$dir/report-signing.pem.tmp"
+	echo "init-keys: created $dir/report-signing.pem" >&2
 fi

@@ -3,10 +3,12 @@
 -- database transaction, that hotline-intake runs on PostgreSQL for one CreateTicket
 -- (services/intake/rpc_create.c, store.c, common/src/pg.c, common/src/audit.c):
 --
---   the registration:  BEGIN; set_config(tenant, statement_timeout); phone_seen; ticket
---   + registration insert (one CTE, number from ticket_no_seq; a repeated request_id is
---   found by its unique key, so there is no read before it); audit append (one CTE, a new
---   subject, so no head lock); public note; outbox to dispatch; outbox to reporting; COMMIT
+--   the registration:  BEGIN; set_config(tenant, statement_timeout); phone_seen (the
+--   phone's per-period blind indexes of every live period, and the pre-004 tenant-wide
+--   index); ticket + registration insert (one CTE, number from ticket_no_seq, no clear
+--   masks, the request digest; a repeated request_id is found by its unique key, so there
+--   is no read before it); audit append (one CTE, a new subject, so no head lock); public
+--   note; outbox to dispatch; outbox to reporting; COMMIT
 --
 -- The service sends BEGIN and the set_config SELECT in one simple query; pgbench sends
 -- them as two, one round trip more for the raw SQL.
@@ -16,7 +18,8 @@
 -- ciphertexts, the HMAC blind index of the phone, masks, the audit hash, the protobuf
 -- outbox payloads) comes here from extra output columns of the set_config SELECT
 -- (\gset): no extra round trip, random values of the same sizes (wrapped key 61 bytes,
--- name 38, phone 40, query code 37, hash 32; payloads of about the service's sizes).
+-- name 38, phone 40, query code 37, hash 32, request digest 32; "v2:" + 64 hex digits per
+-- blind index; payloads of about the service's sizes).
 -- Run it as the service's runtime role (HOTLINE_INTAKE_DSN) so that row-level security
 -- applies exactly as for the service, with -M prepared (the service prepares its
 -- statements once per connection) and the variables
@@ -28,7 +31,6 @@
 \set ti random(1, 10)
 \set di random(1, 6)
 \set ai random(1, 7)
-\set ni random(1, 11)
 \set phone random(13000000000, 13000999999)
 \set channel random(1, 6)
 \set category random(1, 6)
@@ -52,19 +54,21 @@ WITH g AS (
                 '市民咨询外地户籍人员办理居住证需要准备哪些材料，办理地点和所需时间，以及能否网上预约。',
                 '来电人建议在社区活动中心增设老年食堂，解决独居老人吃饭难的问题，并提供送餐服务。'])[:di::int]
            AS description,
-         (ARRAY['朝阳区', '海淀区', '东城区', '西城区', '丰台区', '石景山区', '通州区'])[:ai::int] AS area,
-         (ARRAY['王*', '李*', '张*', '刘*', '陈*', '杨**', '黄*', '赵*', '周*', '吴**', '欧***'])[:ni::int] AS mname
+         (ARRAY['朝阳区', '海淀区', '东城区', '西城区', '丰台区', '石景山区', '通州区'])[:ai::int] AS area
 )
 SELECT set_config('hotline.tenant', :tenant, true) AS cfg_tenant,
        set_config('statement_timeout', :timeout_ms, true) AS cfg_timeout,
-       tid, eid, topic, description, area, mname,
+       tid, eid, topic, description, area,
        'pgbench-agent' AS actor, '' AS answer, false AS anonymous,
        'Asia/Shanghai' AS tz, to_char(now() + interval '10 years', 'YYYY') AS period,
-       left(:phone::text, 3) || '****' || right(:phone::text, 4) AS mphone,
-       encode(sha256(convert_to(:phone::text, 'UTF8')), 'hex') AS pix,
+       'v2:' || encode(sha256(convert_to(:phone::text, 'UTF8')), 'hex') AS pix,
+       ARRAY['v2:' || encode(sha256(convert_to(:phone::text, 'UTF8')), 'hex'),
+             'v2:' || encode(sha256(convert_to(:phone::text || 'p', 'UTF8')), 'hex')]::text AS pixs,
+       encode(sha256(convert_to(:phone::text || 'legacy', 'UTF8')), 'hex') AS lpix,
+       ARRAY[to_char(now(), 'YYYY'), to_char(now() + interval '10 years', 'YYYY')]::text AS periods,
        substring(b from 1 for 61) AS wk, substring(b from 2 for 38) AS cn,
        substring(b from 3 for 40) AS cp, substring(b from 4 for 37) AS qc,
-       sha256(b) AS h, decode(repeat('00', 32), 'hex') AS zero32,
+       sha256(b) AS h, encode(sha256(b || b), 'hex') AS rdig, decode(repeat('00', 32), 'hex') AS zero32,
        (extract(epoch from clock_timestamp()) * 1000000)::bigint AS at_us,
        tid::text || chr(58) || 'submit' AS ik_dispatch,
        convert_to(tid::text || '202611220000001' || topic || description || area || 'pgbench-agent'
@@ -72,8 +76,8 @@ SELECT set_config('hotline.tenant', :tenant, true) AS cfg_tenant,
        convert_to(eid::text || :tenant::text || 'ticket.registered' || tid::text || 'pgbench-agent'
                   || '202611220000001' || area || 'pgbench-agent' || repeat('.', 45), 'UTF8') AS pr
 FROM g \gset
-SELECT EXISTS (SELECT 1 FROM tickets WHERE tenant_id = current_tenant() AND phone_index = :pix) AS seen \gset
-WITH t AS (INSERT INTO tickets (tenant_id, id, ticket_no, request_id, status, status_version, channel, category, priority, confidentiality, topic, description, area, answer, registered_by, anonymous, repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, caller_address, caller_email, masked_name, masked_phone, masked_id_number, masked_address, masked_email, query_code) VALUES (:tenant, :tid, to_char(now() AT TIME ZONE :tz, 'YYYYMMDD') || (SELECT lpad(n::text, greatest(7, length(n::text)), '0') FROM nextval('ticket_no_seq') n), :rq, :status, 1, :channel, :category, :priority, :conf, :topic, :description, :area, :answer, :actor, :anonymous, :seen, :pix, :period, :wk, :cn, :cp, NULL, NULL, NULL, :mname, :mphone, '', '', '', :qc) RETURNING ticket_no, (extract(epoch from created_at) * 1000000)::bigint), r AS (INSERT INTO registrations (tenant_id, ticket_id, channel, category, priority, confidentiality, topic, description, area, anonymous, answer, registered_by, caller_name, caller_phone, caller_id_number, caller_address, caller_email) VALUES (:tenant, :tid, :channel, :category, :priority, :conf, :topic, :description, :area, :anonymous, :answer, :actor, :cn, :cp, NULL, NULL, NULL)) SELECT * FROM t \gset
+SELECT EXISTS (SELECT 1 FROM tickets WHERE tenant_id = current_tenant() AND (phone_index = ANY (:pixs::text[]) OR (phone_index = :lpix AND key_period = ANY (:periods::text[])))) AS seen \gset
+WITH t AS (INSERT INTO tickets (tenant_id, id, ticket_no, request_id, status, status_version, channel, category, priority, confidentiality, topic, description, area, answer, registered_by, anonymous, repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, caller_address, caller_email, query_code, request_digest, implicated_departments) VALUES (:tenant, :tid, to_char(now() AT TIME ZONE :tz, 'YYYYMMDD') || (SELECT lpad(n::text, greatest(7, length(n::text)), '0') FROM nextval('ticket_no_seq') n), :rq, :status, 1, :channel, :category, :priority, :conf, :topic, :description, :area, :answer, :actor, :anonymous, :seen, :pix, :period, :wk, :cn, :cp, NULL, NULL, NULL, :qc, :rdig, '{}'::text[]) RETURNING ticket_no, (extract(epoch from created_at) * 1000000)::bigint), r AS (INSERT INTO registrations (tenant_id, ticket_id, channel, category, priority, confidentiality, topic, description, area, anonymous, answer, registered_by, caller_name, caller_phone, caller_id_number, caller_address, caller_email) VALUES (:tenant, :tid, :channel, :category, :priority, :conf, :topic, :description, :area, :anonymous, :answer, :actor, :cn, :cp, NULL, NULL, NULL)) SELECT * FROM t \gset
 WITH l AS (INSERT INTO audit_log (tenant_id, subject_type, subject_id, seq, actor, action, at_us, details, prev_hash, hash) VALUES (:tenant, 'ticket', :tid, 1, :actor, 'ticket.create', :at_us, json_build_object('ticket_no', :ticket_no::text, 'status', :status::int, 'channel', :channel::int, 'category', :category::int, 'priority', :priority::int, 'request_id', :rq::text)::text, :zero32, :h)) INSERT INTO audit_heads (tenant_id, subject_id, subject_type, entries, head_hash) VALUES (:tenant, :tid, 'ticket', 1, :h) ON CONFLICT (tenant_id, subject_id) DO UPDATE SET entries = EXCLUDED.entries, head_hash = EXCLUDED.head_hash;
 INSERT INTO public_notes (tenant_id, ticket_id, status, note) VALUES (current_tenant(), :tid, :status, '已受理 registered');
 INSERT INTO outbox (tenant_id, subject_id, target, method, idempotency_key, actor, payload) VALUES (:tenant, :tid, 'dispatch', '/hotline.dispatch.v1.DispatchService/SubmitTicket', :ik_dispatch, :actor, :pd);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/intake/run.sh — the CreateTicket benchmark of the issue: CreateTicket over mTLS at
 # concurrency 1, 8 and 32 (tickets/s, p50, p99) next to pgbench running the same SQL on the same
-# PostgreSQL (bench/intake/pgbench_create.sql, as the intake runtime role, so RLS applies), then
+# PostgreSQL (bench/intake/pgbench_create.sql, as the intake runtime role, so RLS applies) and the
+# plain two-insert floor of the box (bench/intake/pgbench_plain.sql), then
 # the ratio at 32 clients against the goal (>= 60% of raw SQL, p99 <= 25 ms, >= 1,000 tickets/s),
 # `SHOW synchronous_commit` (must be on), the build type and the ticket row count after the run.
 #
@@ -107,6 +108,22 @@ for c in "${LEVELS[@]}"; do
 done
 
 # ---------------------------------------------------------------------------------------------
+# pgbench: the plain two-insert floor (bench/intake/pgbench_plain.sql), as the superuser
+sql HOTLINE_PG_SUPERUSER_DSN "CREATE SCHEMA IF NOT EXISTS bench_plain;
+	CREATE TABLE IF NOT EXISTS bench_plain.tickets (id uuid PRIMARY KEY, body text NOT NULL);
+	CREATE TABLE IF NOT EXISTS bench_plain.events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		ticket_id uuid NOT NULL, payload bytea NOT NULL)" >/dev/null
+split_dsn "$(env_get HOTLINE_PG_SUPERUSER_DSN)"
+for c in "${LEVELS[@]}"; do
+	echo "# pgbench -n -M prepared -f pgbench_plain.sql -c $c -j 2 -T $SECS (superuser, plain tables)" >&2
+	PGPASSWORD=$PASS "$PG_BIN/pgbench" -n -M prepared -f "$HERE/pgbench_plain.sql" -c "$c" -j 2 -T "$SECS" \
+		"$CONN" </dev/null >"$OUT/plain-$c.txt" 2>&1 || { cat "$OUT/plain-$c.txt" >&2; die "plain pgbench failed"; }
+	printf 'plain concurrency=%d tps=%.1f latency_avg_ms=%s\n' "$c" \
+		"$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$OUT/plain-$c.txt")" \
+		"$(sed -n 's/^latency average = \([0-9.]*\).*/\1/p' "$OUT/plain-$c.txt")" | tee -a "$OUT/plain.txt"
+done
+
+# ---------------------------------------------------------------------------------------------
 # Side by side
 
 pfield() {
@@ -120,14 +137,18 @@ ratio() {
 
 echo
 echo "== CreateTicket (hotline-intake over mTLS) vs the same SQL through pgbench =="
-printf '%-11s | %-32s | %-32s | %s\n' "" "service (bench_intake)" "raw SQL (pgbench -M prepared)" "service/SQL"
-printf '%-11s | %10s %10s %10s | %10s %10s %10s | %s\n' concurrency tickets/s p50_ms p99_ms tx/s p50_ms p99_ms ratio
+printf '%-11s | %-32s | %-32s | %-11s | %s\n' "" "service (bench_intake)" "raw SQL (pgbench -M prepared)" "service/SQL" \
+	"plain 2 inserts"
+printf '%-11s | %10s %10s %10s | %10s %10s %10s | %-11s | %s\n' concurrency tickets/s p50_ms p99_ms tx/s p50_ms p99_ms \
+	ratio "tx/s (avg ms)"
 for c in "${LEVELS[@]}"; do
 	s_tps=$(field "$OUT/service.txt" "$c" tickets_per_s)
 	p_tps=$(pfield "$c" tps)
-	printf '%-11s | %10s %10s %10s | %10s %10s %10s | %s\n' "$c" "$s_tps" \
+	plain=$(awk -v c="concurrency=$c" '$2 == c { split($3, t, "="); split($4, l, "="); print t[2] " (" l[2] ")" }' \
+		"$OUT/plain.txt")
+	printf '%-11s | %10s %10s %10s | %10s %10s %10s | %-11s | %s\n' "$c" "$s_tps" \
 		"$(field "$OUT/service.txt" "$c" p50_ms)" "$(field "$OUT/service.txt" "$c" p99_ms)" \
-		"$p_tps" "$(pfield "$c" p50_ms)" "$(pfield "$c" p99_ms)" "$(ratio "$s_tps" "$p_tps")"
+		"$p_tps" "$(pfield "$c" p50_ms)" "$(pfield "$c" p99_ms)" "$(ratio "$s_tps" "$p_tps")" "$plain"
 done
 
 top=${LEVELS[${#LEVELS[@]} - 1]}

@@ -38,6 +38,10 @@ static const char SQL_HEADS_PAGE[] =
 	"SELECT subject_id FROM audit_heads WHERE tenant_id = current_tenant() AND subject_id > $1 "
 	"ORDER BY subject_id LIMIT 500";
 
+static const char SQL_HEADS_CHECKPOINT[] =
+	"SELECT subject_id, entries, head_hash FROM audit_heads WHERE tenant_id = current_tenant() AND subject_id > $1 "
+	"ORDER BY subject_id LIMIT 500";
+
 static const char SQL_ORPHAN_ENTRIES[] =
 	"SELECT l.subject_id FROM audit_log l WHERE l.tenant_id = current_tenant() AND l.seq = 1 AND NOT EXISTS "
 	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = l.tenant_id AND h.subject_id = l.subject_id) LIMIT 1";
@@ -446,4 +450,55 @@ hl_service hl_audit_service(const char *missing_sql)
 	g_missing_sql = missing_sql;
 	return (hl_service){&hotline__audit__v1__audit_service__descriptor, audit_methods,
 			    sizeof audit_methods / sizeof audit_methods[0]};
+}
+
+/* One step of the checkpoint chain: d = SHA-256(d || lp(subject) || be64(entries) || head). */
+static hl_status checkpoint_step(uint8_t d[HL_AUDIT_HASH_LEN], const char *subject, int64_t entries,
+				 const uint8_t *head, size_t head_len, hl_error *err)
+{
+	hl_buf b = HL_BUF_INIT;
+	uint8_t n[8];
+	be64(n, entries);
+	hl_buf_append(&b, d, HL_AUDIT_HASH_LEN);
+	lp_str(&b, subject);
+	hl_buf_append(&b, n, sizeof n);
+	hl_buf_append(&b, head, head_len);
+	hl_status st = hl_buf_failed(&b) ? hl_fail(err, HL_NOMEM, "out of memory") : hl_sha256(b.data, b.len, d, err);
+	hl_buf_release(&b);
+	return st;
+}
+
+hl_status hl_audit_checkpoint_compute(hl_pg *pg, hl_arena *a, hl_audit_checkpoint *out, hl_error *err)
+{
+	memset(out, 0, sizeof *out);
+	const char *after = "";
+	for (;;) {
+		hl_arena *page = hl_arena_new();
+		if (!page)
+			return hl_fail(err, HL_NOMEM, "out of memory");
+		hl_pg_args args = hl_pg_args_key(after);
+		PGresult *r;
+		hl_status st = hl_pg_exec(pg, page, SQL_HEADS_CHECKPOINT, &args, &r, err);
+		int n = st ? 0 : PQntuples(r);
+		for (int i = 0; i < n && !st; i++) {
+			uint8_t *head;
+			size_t len;
+			int64_t entries = hl_pg_get_int(r, i, 1);
+			if ((st = hl_pg_get_bytes(r, i, 2, page, &head, &len)))
+				st = hl_fail(err, st, "audit_heads.head_hash: unreadable");
+			else
+				st = checkpoint_step(out->digest, hl_pg_get(r, i, 0), entries, head, len, err);
+			out->chains++;
+			out->entries += entries;
+		}
+		if (!st && n == 500)
+			after = hl_arena_strdup(a, hl_pg_get(r, n - 1, 0));
+		hl_arena_free(page);
+		if (st)
+			return st;
+		if (n < 500)
+			return HL_OK;
+		if (!after)
+			return hl_fail(err, HL_NOMEM, "out of memory");
+	}
 }

@@ -75,6 +75,15 @@ static const char SQL_DEAD[] =
 	"UPDATE outbox SET attempts = attempts + 1, last_error = $3, dead_at = now() "
 	"WHERE tenant_id = $1 AND id = $2 AND delivered_at IS NULL AND dead_at IS NULL";
 
+/* Delivered rows older than the keep window, oldest first, a batch at a time (006_outbox_purge.sql). */
+static const char SQL_PURGE[] =
+	"DELETE FROM outbox WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM outbox "
+	"WHERE delivered_at < now() - make_interval(secs => $1::double precision / 1000) "
+	"ORDER BY delivered_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
+#define PURGE_EVERY_S 10
+#define PURGE_BATCH 5000
+#define PURGE_BATCHES 20 /* per round: 100,000 rows, then the relay's own work again */
+
 static const char SQL_STATS[] =
 	"SELECT count(*) FILTER (WHERE dead_at IS NULL), "
 	"coalesce(extract(epoch from now() - min(created_at) FILTER (WHERE dead_at IS NULL)), 0), "
@@ -112,7 +121,7 @@ struct hl_relay {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop;
-	hl_metric *deliveries, *backlog, *oldest, *dead;
+	hl_metric *deliveries, *backlog, *oldest, *dead, *purged;
 };
 
 /* One claimed row and what became of it. */
@@ -440,6 +449,38 @@ static void refresh_stats(struct relay_thread *t)
 	hl_arena_free(a);
 }
 
+/* Delete the delivered rows past the keep window, in short transactions of one batch each. */
+static void purge_delivered(struct relay_thread *t)
+{
+	char keep[24], batch[16];
+	snprintf(keep, sizeof keep, "%lld", t->r->cfg.keep_delivered_ms);
+	snprintf(batch, sizeof batch, "%d", PURGE_BATCH);
+	for (int i = 0; i < PURGE_BATCHES; i++) {
+		hl_arena *a = hl_arena_new();
+		hl_error err;
+		hl_pg_args args;
+		hl_pg_args_init(&args);
+		hl_pg_arg_text(&args, keep);
+		hl_pg_arg_text(&args, batch);
+		PGresult *res;
+		hl_status st = a ? hl_pg_begin(t->pg, NULL, TX_TIMEOUT_MS, &err) : hl_fail(&err, HL_NOMEM, "out of memory");
+		if (!st)
+			st = hl_pg_exec(t->pg, a, SQL_PURGE, &args, &res, &err);
+		long n = st ? 0 : atol(PQcmdTuples(res));
+		if (!st)
+			st = hl_pg_commit(t->pg, &err);
+		if (st) {
+			hl_pg_rollback(t->pg);
+			HL_LOG_WARN("outbox_purge_failed", "status=%s msg=\"%s\"", hl_status_name(st), hl_error_text(&err));
+		} else {
+			hl_metric_add(t->r->purged, NULL, (double)n);
+		}
+		hl_arena_free(a);
+		if (st || n < PURGE_BATCH)
+			return;
+	}
+}
+
 /* Sleep up to ms unless stopping; true when the relay stops. */
 static bool nap(hl_relay *r, int ms)
 {
@@ -463,7 +504,7 @@ static void *relay_main(void *arg)
 {
 	struct relay_thread *t = arg;
 	hl_relay *r = t->r;
-	time_t last_stats = 0;
+	time_t last_stats = 0, last_purge = 0;
 	bool stop = false;
 	while (!stop) {
 		int n = 0;
@@ -474,6 +515,10 @@ static void *relay_main(void *arg)
 		if (t->index == 0 && time(NULL) - last_stats >= 2) {
 			refresh_stats(t);
 			last_stats = time(NULL);
+		}
+		if (t->index == 0 && time(NULL) - last_purge >= PURGE_EVERY_S) {
+			purge_delivered(t);
+			last_purge = time(NULL);
 		}
 		pthread_mutex_lock(&r->mu);
 		stop = r->stop;
@@ -498,7 +543,9 @@ static hl_status relay_metrics(hl_relay *r, hl_error *err)
 	    (st = hl_metrics_gauge(m, "hotline_outbox_oldest_seconds", "age of the oldest undelivered outbox row", 0,
 				   NULL, &r->oldest, err)) ||
 	    (st = hl_metrics_gauge(m, "hotline_outbox_dead_letters", "outbox rows that could not be delivered", 0,
-				   NULL, &r->dead, err)))
+				   NULL, &r->dead, err)) ||
+	    (st = hl_metrics_counter(m, "hotline_outbox_purged_total",
+				     "delivered outbox rows deleted after HOTLINE_OUTBOX_KEEP_DELIVERED", 0, NULL, &r->purged, err)))
 		return st;
 	return HL_OK;
 }

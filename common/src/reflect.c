@@ -325,3 +325,43 @@ hl_status hl_reflect_answer(const hl_reflect *r, const uint8_t *req, size_t len,
 	protobuf_c_message_pack(&resp->base, *out);
 	return HL_OK;
 }
+
+/* The method's flags within one file of the set (false: not in this file). */
+static bool find_streaming(const Google__Protobuf__FileDescriptorProto *f, const char *service, const char *method,
+			   bool *cs, bool *ss)
+{
+	const char *pkg = f->package ? f->package : "";
+	size_t pl = strlen(pkg);
+	if (pl && (strncmp(service, pkg, pl) != 0 || service[pl] != '.'))
+		return false;
+	const char *short_name = pl ? service + pl + 1 : service;
+	for (size_t i = 0; i < f->n_service; i++) {
+		const Google__Protobuf__ServiceDescriptorProto *sv = f->service[i];
+		if (strcmp(sv->name, short_name) != 0)
+			continue;
+		for (size_t j = 0; j < sv->n_method; j++) {
+			const Google__Protobuf__MethodDescriptorProto *m = sv->method[j];
+			if (strcmp(m->name, method) == 0) {
+				*cs = m->has_client_streaming && m->client_streaming;
+				*ss = m->has_server_streaming && m->server_streaming;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+hl_status hl_reflect_streaming(const char *service, const char *method, bool *client_streaming,
+			       bool *server_streaming, hl_error *err)
+{
+	*client_streaming = *server_streaming = false;
+	Google__Protobuf__FileDescriptorSet *set =
+		google__protobuf__file_descriptor_set__unpack(NULL, hl_descriptor_set_len, hl_descriptor_set);
+	if (!set)
+		return hl_fail(err, HL_INTERNAL, "embedded descriptor set unreadable");
+	bool found = false;
+	for (size_t i = 0; i < set->n_file && !found; i++)
+		found = find_streaming(set->file[i], service, method, client_streaming, server_streaming);
+	google__protobuf__file_descriptor_set__free_unpacked(set, NULL);
+	return found ? HL_OK : hl_fail(err, HL_NOT_FOUND, "%s.%s: not in the embedded descriptor set", service, method);
+}

@@ -7,6 +7,7 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,8 +157,9 @@ static hl_status read_response(const hl_client_pending *p, hl_arena *a, uint8_t 
 	return *resp ? HL_OK : hl_fail(err, HL_NOMEM, "out of memory");
 }
 
-hl_status hl_client_start(hl_client *cl, const char *method, const uint8_t *req, size_t len, const hl_md *md,
-			  size_t n_md, int64_t timeout_ms, hl_client_pending **out, hl_error *err)
+/* A call object with its metadata and request, not started (the start and stream functions' common part). */
+static hl_status pending_new(hl_client *cl, const char *method, const uint8_t *req, size_t len, const hl_md *md,
+			     size_t n_md, int64_t timeout_ms, hl_client_pending **out, hl_error *err)
 {
 	hl_client_pending *p = calloc(1, sizeof *p);
 	*out = NULL;
@@ -183,13 +185,93 @@ hl_status hl_client_start(hl_client *cl, const char *method, const uint8_t *req,
 	p->call = grpc_channel_create_call(cl->channel, NULL, GRPC_PROPAGATE_DEFAULTS, my_cq(), path, NULL, deadline,
 					   NULL);
 	grpc_slice_unref(path);
-	hl_status st = start_ops(p, err);
-	if (st) {
-		pending_free(p);
-		return st;
-	}
 	*out = p;
 	return HL_OK;
+}
+
+hl_status hl_client_start(hl_client *cl, const char *method, const uint8_t *req, size_t len, const hl_md *md,
+			  size_t n_md, int64_t timeout_ms, hl_client_pending **out, hl_error *err)
+{
+	hl_client_pending *p;
+	hl_status st = pending_new(cl, method, req, len, md, n_md, timeout_ms, &p, err);
+	if (!st && (st = start_ops(p, err)))
+		pending_free(p);
+	*out = st ? NULL : p;
+	return st;
+}
+
+/* Run one batch of n ops on p's call with tag and wait for it; false when it failed. */
+static bool batch(hl_client_pending *p, grpc_op *ops, size_t n, void *tag)
+{
+	if (grpc_call_start_batch(p->call, ops, n, tag, NULL) != GRPC_CALL_OK)
+		return false;
+	grpc_event ev = grpc_completion_queue_pluck(my_cq(), tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	return ev.type == GRPC_OP_COMPLETE && ev.success;
+}
+
+/* Hand each received message to fn until the server ends the stream or fn fails. */
+static hl_status stream_messages(hl_client_pending *p, hl_client_message_fn fn, void *arg, hl_error *err)
+{
+	for (;;) {
+		grpc_op op;
+		memset(&op, 0, sizeof op);
+		op.op = GRPC_OP_RECV_MESSAGE;
+		op.data.recv_message.recv_message = &p->recv;
+		if (!batch(p, &op, 1, &p->recv) || !p->recv)
+			return HL_OK; /* the end of the stream, or a failed call: the status says which */
+		grpc_byte_buffer_reader r;
+		grpc_byte_buffer_reader_init(&r, p->recv);
+		grpc_slice sl = grpc_byte_buffer_reader_readall(&r);
+		grpc_byte_buffer_reader_destroy(&r);
+		grpc_byte_buffer_destroy(p->recv);
+		p->recv = NULL;
+		hl_status st = fn(arg, GRPC_SLICE_START_PTR(sl), GRPC_SLICE_LENGTH(sl), err);
+		grpc_slice_unref(sl);
+		if (st)
+			return st;
+	}
+}
+
+hl_status hl_client_stream_raw(hl_client *cl, const char *method, const uint8_t *req, size_t len, const hl_md *md,
+			       size_t n_md, int64_t timeout_ms, hl_client_message_fn fn, void *arg, int *code,
+			       hl_error *err)
+{
+	hl_client_pending *p;
+	if (code)
+		*code = 2; /* UNKNOWN until the call ends */
+	hl_status st = pending_new(cl, method, req, len, md, n_md, timeout_ms, &p, err);
+	if (st)
+		return st;
+	grpc_op ops[4];
+	memset(ops, 0, sizeof ops);
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[0].data.send_initial_metadata.count = p->n_md;
+	ops[0].data.send_initial_metadata.metadata = p->md;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = p->send;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &p->initial;
+	batch(p, ops, 4, p); /* a failure shows in the status below */
+	hl_status fn_st = stream_messages(p, fn, arg, err);
+	if (fn_st)
+		grpc_call_cancel(p->call, NULL);
+	memset(ops, 0, sizeof ops);
+	ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[0].data.recv_status_on_client.trailing_metadata = &p->trailing;
+	ops[0].data.recv_status_on_client.status = &p->status;
+	ops[0].data.recv_status_on_client.status_details = &p->details;
+	if (!batch(p, ops, 1, &p->status))
+		st = fn_st ? fn_st : hl_fail(err, HL_INTERNAL, "call did not complete");
+	else if (fn_st)
+		st = fn_st;
+	else if (p->status != GRPC_STATUS_OK)
+		st = hl_fail(err, hl_status_from_grpc((int)p->status), "%.*s", (int)GRPC_SLICE_LENGTH(p->details),
+			     (const char *)GRPC_SLICE_START_PTR(p->details));
+	if (code && !fn_st)
+		*code = (int)p->status;
+	pending_free(p);
+	return st;
 }
 
 hl_status hl_client_finish(hl_client_pending *p, hl_arena *a, uint8_t **resp, size_t *resp_len, int *code,

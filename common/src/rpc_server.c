@@ -5,8 +5,8 @@
  *   - cq_threads completion-queue threads, each with its own queue on which
  *     one request per registered method and one catch-all request are armed.
  *     They never block: they accept calls, answer health checks, reflection
- *     and unknown methods themselves, hand unary calls to the worker queue,
- *     and release a call when its final batch completes.
+ *     and unknown methods themselves, hand unary and server-streaming calls
+ *     to the worker queue, and release a call when its final batch completes.
  *   - workers threads that take calls from a bounded queue, decode, check
  *     identity and tenant, run the handler (which may block on PostgreSQL
  *     through the worker's own connection) and start the final batch.
@@ -15,6 +15,11 @@
  *   ARMED --request arrives--> queued --worker--> FINISHING --batch done--> freed
  * A full queue answers RESOURCE_EXHAUSTED at once; an expired deadline
  * answers DEADLINE_EXCEEDED without running the handler.
+ *
+ * A server-streaming call runs the same way on a worker; each hl_call_send
+ * starts one SEND_MESSAGE batch (tag state T_STREAM_SEND) and the worker
+ * waits on the call's semaphore until the CQ thread sees it complete, so at
+ * most one message per stream is in flight (flow control reaches the handler).
  */
 #include "hl/rpc.h"
 
@@ -25,7 +30,9 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -42,7 +49,7 @@
 #include "hl/tls.h"
 #include "hl/validate.h"
 
-enum kind { K_UNARY, K_HEALTH, K_REFLECT };
+enum kind { K_UNARY, K_STREAM, K_HEALTH, K_REFLECT };
 
 enum tag_state {
 	T_ARMED,        /* waiting for a new call of a registered method */
@@ -50,6 +57,7 @@ enum tag_state {
 	T_FINISH,       /* final batch started */
 	T_STREAM_RECV,  /* reflection: waiting for the next request */
 	T_STREAM_SENT,  /* reflection: a response was sent */
+	T_STREAM_SEND,  /* server streaming: a worker waits for hl_call_send's batch */
 };
 
 struct method_entry {
@@ -100,6 +108,10 @@ struct hl_call {
 	struct call_timer *timers; /* put in the open transaction, pushed to Redis after its commit */
 	unsigned stream_requests;  /* reflection: requests answered on this stream */
 	size_t stream_bytes;       /* reflection: bytes of those answers */
+	bool md_sent;              /* server streaming: initial metadata went with the first message */
+	bool send_ok;              /* server streaming: the last send completed */
+	int64_t sent;              /* server streaming: messages sent */
+	sem_t send_done;           /* server streaming: posted by the CQ thread when a send completes */
 };
 
 /* A timer the call's transaction put, to push to Redis once that transaction commits. */
@@ -221,7 +233,14 @@ hl_status hl_server_add(hl_server *s, const hl_service *svc, hl_error *err)
 		const hl_method *m = find_method(svc, md->name);
 		if (!m)
 			continue; /* not implemented yet: the catch-all answers UNIMPLEMENTED */
-		hl_status st = add_entry(s, d->name, md->name, K_UNARY, m, md->input, md->output, err);
+		bool client_streaming, server_streaming;
+		hl_status st = hl_reflect_streaming(d->name, md->name, &client_streaming, &server_streaming, err);
+		if (st)
+			return st;
+		if (client_streaming)
+			return hl_fail(err, HL_INTERNAL, "%s.%s: client streaming is not supported", d->name, md->name);
+		st = add_entry(s, d->name, md->name, server_streaming ? K_STREAM : K_UNARY, m, md->input, md->output,
+			       err);
 		if (st)
 			return st;
 	}
@@ -315,6 +334,11 @@ static hl_call *call_new(hl_server *s, struct cq_thread *cqt, struct method_entr
 	c->cqt = cqt;
 	c->me = me;
 	grpc_metadata_array_init(&c->md);
+	if (sem_init(&c->send_done, 0, 0)) {
+		grpc_metadata_array_destroy(&c->md);
+		free(c);
+		return NULL;
+	}
 	if (!me)
 		grpc_call_details_init(&c->details);
 	return c;
@@ -334,6 +358,7 @@ static void call_free(hl_call *c)
 	if (c->recv_buf)
 		grpc_byte_buffer_destroy(c->recv_buf);
 	hl_arena_free(c->arena);
+	sem_destroy(&c->send_done);
 	free(c);
 }
 
@@ -369,7 +394,7 @@ static void start_finish(hl_call *c, int code, const char *msg, const uint8_t *b
 	memset(ops, 0, sizeof ops);
 	size_t n = 0;
 	grpc_slice details = grpc_slice_from_copied_string(msg ? msg : "");
-	if (c->state != T_STREAM_RECV && c->state != T_STREAM_SENT) {
+	if (!c->md_sent && c->state != T_STREAM_RECV && c->state != T_STREAM_SENT) {
 		ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
 		n++;
 	}
@@ -603,7 +628,7 @@ static bool deadline_passed(const hl_call *c)
 	return gpr_time_cmp(now, dl) >= 0;
 }
 
-static void process_unary(hl_call *c, struct worker *w)
+static void process_call(hl_call *c, struct worker *w)
 {
 	c->worker = w;
 	void *req = NULL, *resp = NULL;
@@ -625,7 +650,53 @@ static void process_unary(hl_call *c, struct worker *w)
 		finish_status(c, st, NULL);
 		return;
 	}
+	if (c->me->kind == K_STREAM) {
+		hl_error_clear(&c->err);
+		start_finish(c, 0, "", NULL, 0);
+		return;
+	}
 	reply(c, resp);
+}
+
+hl_status hl_call_send(hl_call *c, const void *msg)
+{
+	const ProtobufCMessage *m = msg;
+	if (!c->me || c->me->kind != K_STREAM || !c->worker)
+		return hl_call_fail(c, HL_INTERNAL, "hl_call_send outside a streaming handler");
+	if (!m || m->descriptor != c->me->out)
+		return hl_call_fail(c, HL_INTERNAL, "hl_call_send: not a %s", c->me->out->name);
+	size_t len = protobuf_c_message_get_packed_size(m);
+	grpc_slice sl = grpc_slice_malloc(len);
+	protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(sl));
+	grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&sl, 1);
+	grpc_slice_unref(sl);
+	grpc_op ops[2];
+	memset(ops, 0, sizeof ops);
+	size_t n = 0;
+	if (!c->md_sent)
+		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[n].op = GRPC_OP_SEND_MESSAGE;
+	ops[n].data.send_message.send_message = bb;
+	n++;
+	c->state = T_STREAM_SEND;
+	c->send_ok = false;
+	if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK) {
+		grpc_byte_buffer_destroy(bb);
+		return hl_call_fail(c, HL_INTERNAL, "stream send failed");
+	}
+	c->md_sent = true;
+	while (sem_wait(&c->send_done) && errno == EINTR)
+		;
+	grpc_byte_buffer_destroy(bb);
+	if (!c->send_ok)
+		return hl_call_fail(c, HL_CANCELLED, "stream broken: the client went away or the deadline passed");
+	c->sent++;
+	return HL_OK;
+}
+
+int64_t hl_call_sent(const hl_call *c)
+{
+	return c->sent;
 }
 
 static hl_call *queue_pop(hl_server *s)
@@ -651,7 +722,7 @@ static void *worker_main(void *arg)
 		hl_call *c = queue_pop(s);
 		if (!c)
 			break;
-		process_unary(c, w);
+		process_call(c, w);
 		atomic_fetch_sub(&s->busy, 1);
 	}
 	return NULL;
@@ -821,6 +892,7 @@ static void on_new_call(hl_call *c, bool ok)
 		stream_recv(c, true);
 		break;
 	case K_UNARY:
+	case K_STREAM:
 		if (!queue_push(s, c))
 			finish_status(c, HL_EXHAUSTED, "server busy, retry later");
 		break;
@@ -847,6 +919,10 @@ static void on_event(hl_call *c, bool ok)
 			finish_status(c, HL_CANCELLED, "reflection stream broken");
 		else
 			stream_recv(c, false);
+		break;
+	case T_STREAM_SEND: /* only the worker waiting in hl_call_send touches the call now */
+		c->send_ok = ok;
+		sem_post(&c->send_done);
 		break;
 	case T_FINISH:
 		log_and_count(c);

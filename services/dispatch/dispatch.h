@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hl/gate.h"
 #include "hl/program.h"
 #include "hl/rpc.h"
 #include "hotline/dispatch/v1/dispatch.pb-c.h"
@@ -16,6 +17,7 @@
 typedef struct dispatch_app {
 	const hl_common_config *common; /* common->timers once running */
 	int lock_lease_ms;              /* the user-visible edit lock */
+	hl_gate *gate;                  /* compliance review gates; NULL: off (HOTLINE_DISPATCH_GATES) */
 } dispatch_app;
 
 /* Case statuses and roles, as in the proto enums. */
@@ -159,6 +161,13 @@ hl_status dispatch_require_status(hl_call *c, const dispatch_case *k, unsigned m
 #define DISPATCH_MASK(s) (1u << (s))
 /* PERMISSION_DENIED unless the caller works in k's department (dispatch_case_member). */
 hl_status dispatch_require_member(hl_call *c, const dispatch_case *k) HL_MUST_CHECK;
+
+/* gate.c: compliance review gates on dispatch's gated actions (on rpc_common.c) */
+/* Approving an extension of a deadline of k (kind, amount and unit as requested, its reason). */
+hl_status dispatch_gate_extension(hl_call *c, const dispatch_case *k, const char *extension_id, int deadline_kind,
+				  int amount, int unit, const char *reason) HL_MUST_CHECK;
+/* Signing off k's result text (gated for major-priority complaints only). */
+hl_status dispatch_gate_result(hl_call *c, const dispatch_case *k) HL_MUST_CHECK;
 
 /* edit_lock.c: the edit lock as the case handlers see it (on rpc_common.c) */
 /* With a token: it must still be the caller's lock (renewed; k->fence set). Without: nobody else may hold one. */

@@ -185,6 +185,11 @@ hl_status dispatch_deadlines_start(hl_call *c, const dispatch_case *k)
 	}
 	if (store_deadlines_insert(pg, a, k->tenant, dl, 2, &err) || schedule(c, dl, 2, &err))
 		return hl_call_fail_err(c, &err);
+	/* reporting's ledger and KPIs need the deadlines the case is measured against */
+	hl_status st;
+	for (int i = 0; i < 2; i++)
+		if ((st = dispatch_case_event(c, k, "case.deadline_set", dl[i]->kind, dl[i]->due_us)))
+			return st;
 	return HL_OK;
 }
 
@@ -450,6 +455,9 @@ hl_status dispatch_decide_extension(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_PRECONDITION, "the extension was already decided");
 	if (strcmp(x->requested_by, hl_call_principal(c)->actor) == 0)
 		return hl_call_fail(c, HL_DENIED, "nobody decides their own extension request");
+	/* no implementation without review: an approved extension needs compliance's approval first */
+	if (r->approve && (st = dispatch_gate_extension(c, k, x->id, x->deadline_kind, x->amount, x->unit, x->reason)))
+		return st;
 	x->state = r->approve ? 2 : 3;
 	x->decided_by = hl_call_principal(c)->actor;
 	x->opinion = r->opinion;

@@ -18,13 +18,22 @@
 #include "hl/timers.h"
 #include "hotline/followup/v1/followup.pb-c.h"
 
+/* followup's clock for visits (clock.c): the wall clock, or a compressed test clock. */
+typedef struct followup_clock {
+	int64_t anchor_us; /* where the compressed clock meets the wall clock */
+	int64_t scale;     /* 1: the wall clock */
+} followup_clock;
+
 typedef struct followup_app {
 	const hl_common_config *common;
+	followup_clock clock;
 	const hl_calendar *calendar; /* fallback for reply deadlines dispatch did not compute */
 	int reply_within_days;       /* working days, with that calendar */
 	int max_attempts;            /* unreachable contacts before the task is marked unreachable */
 	int recheck_percent;         /* share of visit records (without a problem) drawn for a re-check */
-	const char *gate_addr;       /* compliance host:port when the reply gate is on; NULL: no gate */
+	const char *gate_addr;       /* compliance host:port when a gate is on; NULL: no gate */
+	bool reply_gate;             /* replies to complaints and reports pass CheckGate */
+	bool plan_gate;              /* PutVisitPlan passes CheckGate */
 	int gate_timeout_ms;
 	hl_client *gate;             /* made on first use (gate.c), under gate_mu */
 	pthread_mutex_t gate_mu;
@@ -83,6 +92,8 @@ typedef struct followup_plan {
 
 typedef struct followup_visit {
 	const char *tenant, *id, *counterpart_id, *department_id, *responsible_id;
+	const char *ticket_id, *ticket_no; /* a ticket visit: set, and counterpart_id NULL */
+	int category;                      /* of the ticket */
 	int risk_level, method;
 	int64_t due_us, done_us; /* done_us 0: planned */
 	/* the record (recorded_by NULL: none yet) */
@@ -122,6 +133,26 @@ hl_status followup_record_visit(hl_call *c, const void *req, void **resp);
 hl_status followup_recheck_visit(hl_call *c, const void *req, void **resp);
 hl_status followup_get_coverage(hl_call *c, const void *req, void **resp);
 
+/* rpc_sampling.c */
+hl_status followup_put_sampling_policy(hl_call *c, const void *req, void **resp);
+hl_status followup_get_sampling_policy(hl_call *c, const void *req, void **resp);
+hl_status followup_sample_ticket_rpc(hl_call *c, const void *req, void **resp);
+/* A closed ticket, offered to the sample (from the reply loop or SampleTicket). */
+typedef struct followup_closed_ticket {
+	const char *ticket_id, *ticket_no, *department_id, *reason;
+	int category;
+} followup_closed_ticket;
+/*
+ * Draw the ticket (once per ticket: a second offer returns the first draw);
+ * when sampled, plan its ticket visit.  In the call's transaction.
+ */
+hl_status followup_sample_ticket(hl_call *c, const followup_closed_ticket *tk, bool *sampled, const char **visit_id,
+				 int *draw, int *percent) HL_MUST_CHECK;
+
+/* rpc_notice.c */
+hl_status followup_list_notices(hl_call *c, const void *req, void **resp);
+hl_status followup_acknowledge_notice(hl_call *c, const void *req, void **resp);
+
 /* rpc_questionnaire.c */
 hl_status followup_put_questionnaire(hl_call *c, const void *req, void **resp);
 /*
@@ -152,6 +183,20 @@ hl_status followup_ticket_status(hl_call *c, const followup_task *t, int status,
 hl_status followup_reopen(hl_call *c, const followup_task *t, const char *reason) HL_MUST_CHECK;
 /* Queue CloseCase to dispatch (outbox): the reply loop of the task's round ended (reason: a code, no text). */
 hl_status followup_close_case(hl_call *c, const followup_task *t, const char *reason) HL_MUST_CHECK;
+/* Queue the reply.* event (reply.recorded, reply.closed) of task t to reporting; rp NULL: none. */
+hl_status followup_reply_event(hl_call *c, const followup_task *t, const followup_reply *rp, const char *type,
+			       bool closed_by_supervisor) HL_MUST_CHECK;
+/*
+ * Queue the visit.* event (visit.planned, visit.recorded, visit.rechecked,
+ * visit.overdue) of v to reporting, in pg's open transaction.
+ */
+hl_status followup_visit_event(hl_pg *pg, hl_arena *a, const followup_visit *v, const char *type,
+			       const char *actor, hl_error *err) HL_MUST_CHECK;
+/* Append the audit entry `action` to the visit's chain (details: ids, level, times). */
+hl_status followup_visit_audit(hl_call *c, const followup_visit *v, const char *action,
+			       bool new_subject) HL_MUST_CHECK;
+/* Plan a visit (v->id set here): insert, audit visit.planned, timer, event; in the call's transaction. */
+hl_status followup_visit_plan(hl_call *c, followup_visit *v) HL_MUST_CHECK;
 /* Hex SHA-256 of text (arena; NULL when out of memory). */
 const char *followup_digest(hl_arena *a, const char *text);
 
@@ -162,7 +207,16 @@ hl_status followup_visit_timer(hl_call *c, const followup_visit *v) HL_MUST_CHEC
 /* The timer handler of hl_program (system role). */
 hl_status followup_timer_fire(void *app, hl_pg *pg, hl_arena *a, const hl_timer *t, hl_error *err);
 
-/* gate.c: the compliance gate on replies to complaints and misconduct reports */
+/* clock.c */
+hl_status followup_clock_parse(const char *spec, followup_clock *out, hl_error *err) HL_MUST_CHECK;
+/* Now on the clock of visits (microseconds since the epoch). */
+int64_t followup_clock_now_us(const followup_clock *k);
+/* The wall-clock millisecond at which the clock of visits shows at_us (for timers). */
+int64_t followup_clock_wall_ms(const followup_clock *k, int64_t at_us);
+/* Now on the clock of visits of the call's service. */
+int64_t followup_now_us(hl_call *c);
+
+/* gate.c: the compliance gate on replies to complaints and misconduct reports, and on visit plans */
 /* Whether replies of this category pass the gate. */
 bool followup_gated_category(int category);
 /*
@@ -171,5 +225,7 @@ bool followup_gated_category(int category);
  * closed); not approved: FAILED_PRECONDITION naming the pending review.
  */
 hl_status followup_gate_check(hl_call *c, const followup_task *t, const char *content) HL_MUST_CHECK;
+/* The same for a visit plan (HOTLINE_VISIT_PLAN_GATE): subject "level-N", digest of the plan. */
+hl_status followup_plan_gate_check(hl_call *c, const char *subject, const char *digest) HL_MUST_CHECK;
 
 #endif

@@ -18,6 +18,11 @@ static const hl_method methods[] = {
 	{"RecheckVisit", followup_recheck_visit, HL_ACCESS_USER, NULL},
 	{"GetCoverage", followup_get_coverage, HL_ACCESS_USER, NULL},
 	{"PutQuestionnaire", followup_put_questionnaire, HL_ACCESS_USER, NULL},
+	{"PutSamplingPolicy", followup_put_sampling_policy, HL_ACCESS_USER, NULL},
+	{"GetSamplingPolicy", followup_get_sampling_policy, HL_ACCESS_USER, NULL},
+	{"SampleTicket", followup_sample_ticket_rpc, HL_ACCESS_INTERNAL, "intake"},
+	{"ListNotices", followup_list_notices, HL_ACCESS_USER, NULL},
+	{"AcknowledgeNotice", followup_acknowledge_notice, HL_ACCESS_USER, NULL},
 };
 
 const hl_service followup_service = {

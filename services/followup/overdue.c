@@ -3,9 +3,12 @@
  * (hl/timers.h: PostgreSQL holds them, Redis schedules them, a flushed
  * Redis is re-seeded): a reply task still open at its reply deadline, or a
  * visit still planned at its due time, is marked overdue once, audited, and
- * raised at compliance as a missed follow-up (RecordViolation, outbox).  A
- * task replied to or a visit recorded in time makes its timer fire without
- * effect.
+ * raised at compliance as a missed follow-up (RecordViolation, outbox);
+ * notices go to the responsible person and the department's head (or the
+ * supervisors when there is neither), and a visit's visit.overdue event to
+ * reporting.  A task replied to or a visit recorded in time makes its timer
+ * fire without effect.  Visits are due on followup's clock (clock.c): their
+ * timers fire at the wall-clock instant that clock shows the due time.
  */
 #include <string.h>
 
@@ -40,7 +43,30 @@ hl_status followup_reply_timer(hl_call *c, const followup_task *t)
 
 hl_status followup_visit_timer(hl_call *c, const followup_visit *v)
 {
-	return put_timer(c, "visit", KIND_VISIT, v->id, v->due_us);
+	return put_timer(c, "visit", KIND_VISIT, v->id,
+			 followup_clock_wall_ms(&followup_app_of(c)->clock, v->due_us) * 1000);
+}
+
+/* The overdue notices of a subject: its person, the department's head, else the supervisors. */
+static hl_status notify(hl_pg *pg, hl_arena *a, const char *tenant, store_notice proto, const char *person,
+			hl_error *err)
+{
+	hl_status st;
+	bool any = false;
+	if (person && person[0] && strncmp(person, "system:", 7) != 0) {
+		proto.recipient_id = person;
+		proto.recipient_role = "";
+		if ((st = store_notice_insert(pg, a, tenant, &proto, err)))
+			return st;
+		any = true;
+	}
+	if (proto.department_id[0] || !any) {
+		proto.recipient_id = "";
+		proto.recipient_role = proto.department_id[0] ? "dept_head" : "supervisor";
+		if ((st = store_notice_insert(pg, a, tenant, &proto, err)))
+			return st;
+	}
+	return HL_OK;
 }
 
 /* The missed follow-up, to compliance (unique per subject by its idempotency key and our overdue_at). */
@@ -78,28 +104,39 @@ static hl_status reply_overdue(hl_pg *pg, hl_arena *a, const hl_timer *tm, hl_er
 	if (st || !t)
 		return st; /* replied, reopened, closed, or already overdue: no effect */
 	const char *d = hl_arena_printf(a, "{\"due_us\":%lld,\"round\":%d}", (long long)t->due_us, t->round);
-	if ((st = hl_audit_append(pg, a, t->tenant, "reply_task", t->id, ACTOR, "reply_task.overdue", d, false, err)))
+	store_notice n = {.kind = NOTICE_REPLY_OVERDUE, .subject_type = "reply_task", .subject_id = t->id,
+			  .ticket_no = t->ticket_no, .counterpart_id = "", .department_id = t->department_id,
+			  .note = "答复逾期：请尽快答复来电人", .due_us = t->due_us};
+	if ((st = hl_audit_append(pg, a, t->tenant, "reply_task", t->id, ACTOR, "reply_task.overdue", d, false, err)) ||
+	    (st = notify(pg, a, t->tenant, n, t->assignee_id, err)))
 		return st;
 	return violation(pg, a, t->tenant, "reply_task", t->id, t->ticket_id, t->department_id, t->assignee_id,
 			 t->due_us, err);
 }
 
-static hl_status visit_overdue(hl_pg *pg, hl_arena *a, const hl_timer *tm, hl_error *err)
+static hl_status visit_overdue(const followup_app *app, hl_pg *pg, hl_arena *a, const hl_timer *tm, hl_error *err)
 {
 	followup_visit *v;
-	hl_status st = store_visit_mark_overdue(pg, a, tm->subject, &v, err);
+	hl_status st = store_visit_mark_overdue(pg, a, tm->subject, followup_clock_now_us(&app->clock), &v, err);
 	if (st || !v)
 		return st; /* recorded, or already overdue: no effect */
-	const char *d = hl_arena_printf(a, "{\"counterpart\":\"%s\",\"level\":%d,\"due_us\":%lld}", v->counterpart_id,
+	const char *d = hl_arena_printf(a, "{\"counterpart\":\"%s\",\"ticket\":\"%s\",\"level\":%d,\"due_us\":%lld}",
+					v->counterpart_id ? v->counterpart_id : "", v->ticket_id ? v->ticket_id : "",
 					v->risk_level, (long long)v->due_us);
-	if ((st = hl_audit_append(pg, a, v->tenant, "visit", v->id, ACTOR, "visit.overdue", d, false, err)))
+	store_notice n = {.kind = NOTICE_VISIT_OVERDUE, .subject_type = "visit", .subject_id = v->id,
+			  .ticket_no = v->ticket_no ? v->ticket_no : "",
+			  .counterpart_id = v->counterpart_id ? v->counterpart_id : "", .department_id = v->department_id,
+			  .note = "回访逾期：请尽快完成回访", .due_us = v->due_us};
+	if ((st = hl_audit_append(pg, a, v->tenant, "visit", v->id, ACTOR, "visit.overdue", d, false, err)) ||
+	    (st = notify(pg, a, v->tenant, n, v->responsible_id, err)) ||
+	    (st = followup_visit_event(pg, a, v, "visit.overdue", ACTOR, err)))
 		return st;
-	return violation(pg, a, v->tenant, "visit", v->id, NULL, v->department_id, v->responsible_id, v->due_us, err);
+	return violation(pg, a, v->tenant, "visit", v->id, v->ticket_id, v->department_id, v->responsible_id, v->due_us,
+			 err);
 }
 
 hl_status followup_timer_fire(void *app, hl_pg *pg, hl_arena *a, const hl_timer *t, hl_error *err)
 {
-	(void)app;
 	bool reply = strcmp(t->kind, KIND_REPLY) == 0;
 	if (!reply && strcmp(t->kind, KIND_VISIT) != 0)
 		return HL_OK; /* not ours: nothing to do */
@@ -108,5 +145,5 @@ hl_status followup_timer_fire(void *app, hl_pg *pg, hl_arena *a, const hl_timer 
 	hl_status st = store_set_tenant(pg, a, t->tenant, err);
 	if (st)
 		return st;
-	return reply ? reply_overdue(pg, a, t, err) : visit_overdue(pg, a, t, err);
+	return reply ? reply_overdue(pg, a, t, err) : visit_overdue(app, pg, a, t, err);
 }

@@ -2,7 +2,8 @@
  * rpc_common.c - what followup's handlers share: loading and saving a reply
  * task with its audit entry, the API messages of tasks and replies, and the
  * effects on other services (ticket status at intake, reopening at
- * dispatch), which are outbox rows in the caller's transaction.
+ * dispatch, events to reporting), which are outbox rows in the caller's
+ * transaction; and the planning of one visit.
  */
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "hl/crypto.h"
 #include "hl/enqueue.h"
 #include "hl/handler.h"
+#include "hotline/common/v1/common.pb-c.h"
 #include "hotline/dispatch/v1/dispatch.pb-c.h"
 #include "hotline/intake/v1/intake.pb-c.h"
 #include "store.h"
@@ -18,6 +20,11 @@
 followup_app *followup_app_of(hl_call *c)
 {
 	return hl_call_app(c);
+}
+
+int64_t followup_now_us(hl_call *c)
+{
+	return followup_clock_now_us(&followup_app_of(c)->clock);
 }
 
 const char *followup_digest(hl_arena *a, const char *text)
@@ -170,4 +177,109 @@ hl_status followup_close_case(hl_call *c, const followup_task *t, const char *re
 	row.method = "CloseCase";
 	row.idempotency_key = hl_arena_printf(a, "%s:close:%d", t->case_id, t->round);
 	return hl_call_enqueue(c, &row, &m.base);
+}
+
+/* ---- events to reporting ------------------------------------------------------------------ */
+
+static Google__Protobuf__Timestamp *timestamp(hl_arena *a, int64_t us)
+{
+	Google__Protobuf__Timestamp *ts = us ? hl_arena_alloc(a, sizeof *ts) : NULL;
+	if (ts) {
+		google__protobuf__timestamp__init(ts);
+		ts->seconds = us / 1000000;
+		ts->nanos = (int32_t)(us % 1000000) * 1000;
+	}
+	return ts;
+}
+
+hl_status followup_reply_event(hl_call *c, const followup_task *t, const followup_reply *rp, const char *type,
+			       bool closed_by_supervisor)
+{
+	hl_arena *a = hl_call_arena(c);
+	Hotline__Common__V1__ReplyChanged p = HOTLINE__COMMON__V1__REPLY_CHANGED__INIT;
+	p.reply_task_id = (char *)t->id;
+	p.case_id = (char *)t->case_id;
+	p.department_id = (char *)(t->department_id ? t->department_id : "");
+	p.round = t->round + 1;
+	p.method = rp ? rp->method : 0;
+	p.outcome = rp ? rp->outcome : 0;
+	p.satisfaction = rp ? rp->satisfaction : 0;
+	p.reopened = rp && rp->outcome == OUTCOME_REACHED && rp->satisfaction == SAT_UNSATISFIED;
+	p.closed_by_supervisor = closed_by_supervisor;
+	p.due_at = timestamp(a, t->due_us);
+	p.category = t->category;
+	Hotline__Common__V1__Event ev = HOTLINE__COMMON__V1__EVENT__INIT;
+	ev.payload_case = HOTLINE__COMMON__V1__EVENT__PAYLOAD_REPLY_CHANGED;
+	ev.reply_changed = &p;
+	hl_enqueue_row row = row_for(c, t);
+	hl_error err;
+	if (hl_enqueue_event(hl_call_pg(c), a, &row, type, t->ticket_id, hl_now_ms() * 1000, &ev.base, &err))
+		return hl_call_fail_err(c, &err);
+	return HL_OK;
+}
+
+hl_status followup_visit_event(hl_pg *pg, hl_arena *a, const followup_visit *v, const char *type, const char *actor,
+			       hl_error *err)
+{
+	Hotline__Common__V1__VisitChanged p = HOTLINE__COMMON__V1__VISIT_CHANGED__INIT;
+	bool planned = !v->done_us;
+	p.visit_id = (char *)v->id;
+	p.counterpart_id = (char *)(v->counterpart_id ? v->counterpart_id : "");
+	p.department_id = (char *)(v->department_id ? v->department_id : "");
+	p.risk_level = v->risk_level;
+	p.method = v->recorded_by ? v->record_method : v->method;
+	p.problem_found = v->problem_found;
+	p.recheck_disagrees = v->rechecked_by && !v->recheck_agrees;
+	p.due_at = timestamp(a, v->due_us);
+	p.on_time = !planned && v->done_us <= v->due_us;
+	p.person_id = (char *)(v->recorded_by ? v->recorded_by : v->responsible_id ? v->responsible_id : "");
+	Hotline__Common__V1__Event ev = HOTLINE__COMMON__V1__EVENT__INIT;
+	ev.payload_case = HOTLINE__COMMON__V1__EVENT__PAYLOAD_VISIT_CHANGED;
+	ev.visit_changed = &p;
+	/* one subject per counterpart (or ticket): its visits' events are delivered in order */
+	hl_enqueue_row row = {.tenant = v->tenant, .subject_id = v->ticket_id ? v->ticket_id : v->counterpart_id,
+			      .actor = actor};
+	return hl_enqueue_event(pg, a, &row, type, v->ticket_id ? v->ticket_id : "", hl_now_ms() * 1000, &ev.base,
+				err);
+}
+
+/* ---- planning a visit ----------------------------------------------------------------------- */
+
+static const char *visit_details(hl_arena *a, const followup_visit *v)
+{
+	return hl_arena_printf(a,
+			       "{\"counterpart\":\"%s\",\"ticket\":\"%s\",\"level\":%d,\"due_us\":%lld,\"done_us\":%lld,"
+			       "\"sampled\":%s}",
+			       v->counterpart_id ? v->counterpart_id : "", v->ticket_id ? v->ticket_id : "",
+			       v->risk_level, (long long)v->due_us, (long long)v->done_us,
+			       v->recheck_sampled ? "true" : "false");
+}
+
+hl_status followup_visit_audit(hl_call *c, const followup_visit *v, const char *action, bool new_subject)
+{
+	hl_error err;
+	if (hl_audit_append(hl_call_pg(c), hl_call_arena(c), hl_call_tenant(c), "visit", v->id,
+			    hl_call_principal(c)->actor, action, visit_details(hl_call_arena(c), v), new_subject, &err))
+		return hl_call_fail_err(c, &err);
+	return HL_OK;
+}
+
+hl_status followup_visit_plan(hl_call *c, followup_visit *v)
+{
+	char *id = hl_arena_alloc(hl_call_arena(c), HL_UUID_STR_LEN);
+	hl_error err;
+	hl_status st;
+	if (!id)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	if (hl_uuid_v7(id))
+		return hl_call_fail(c, HL_INTERNAL, "cannot make an id");
+	v->id = id;
+	v->tenant = hl_call_tenant(c);
+	if (store_visit_insert(hl_call_pg(c), hl_call_arena(c), v, &err))
+		return hl_call_fail_err(c, &err);
+	if ((st = followup_visit_audit(c, v, "visit.planned", true)) || (st = followup_visit_timer(c, v)))
+		return st;
+	if (followup_visit_event(hl_call_pg(c), hl_call_arena(c), v, "visit.planned", hl_call_principal(c)->actor, &err))
+		return hl_call_fail_err(c, &err);
+	return HL_OK;
 }

@@ -212,6 +212,17 @@ static const char *task_details(hl_arena *a, const followup_task *t)
 	return hl_arena_printf(a, "{\"status\":%d,\"round\":%d,\"attempts\":%d}", t->status, t->round, t->attempts);
 }
 
+/* The loop of t's ticket ended: offer the ticket to the sample of satisfaction visits. */
+static hl_status sample(hl_call *c, const followup_task *t, const char *reason)
+{
+	followup_closed_ticket tk = {.ticket_id = t->ticket_id, .ticket_no = t->ticket_no,
+				     .department_id = t->department_id, .reason = reason, .category = t->category};
+	bool sampled;
+	const char *visit_id;
+	int draw, percent;
+	return followup_sample_ticket(c, &tk, &sampled, &visit_id, &draw, &percent);
+}
+
 /* What the reply means for the task and the other services. */
 static hl_status decide(hl_call *c, followup_task *t, const followup_reply *rp)
 {
@@ -238,7 +249,8 @@ static hl_status decide(hl_call *c, followup_task *t, const followup_reply *rp)
 	t->closed_us = now_us;
 	t->closed_by = me(c);
 	if ((st = followup_task_save(c, t, "reply_task.satisfied", task_details(a, t))) ||
-	    (st = followup_close_case(c, t, "satisfied")) ||
+	    (st = followup_close_case(c, t, "satisfied")) || (st = followup_reply_event(c, t, rp, "reply.closed", false)) ||
+	    (st = sample(c, t, "satisfied")) ||
 	    (st = followup_ticket_status(c, t, HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_REPLIED, now_us,
 					 "已答复来电人")))
 		return st;
@@ -264,7 +276,7 @@ static hl_status record(hl_call *c, const Hotline__Followup__V1__RecordReplyRequ
 	if (store_reply_insert(hl_call_pg(c), hl_call_arena(c), &rp, &err))
 		return hl_call_fail_err(c, &err);
 	if ((st = followup_audit(c, t, "reply.recorded", reply_details(hl_call_arena(c), &rp), false)) ||
-	    (st = decide(c, t, &rp)))
+	    (st = followup_reply_event(c, t, &rp, "reply.recorded", false)) || (st = decide(c, t, &rp)))
 		return st;
 	if (!(rp.id = hl_arena_strdup(hl_call_arena(c), uuid)) || !(out->reply = followup_reply_msg(c, &rp)))
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
@@ -325,6 +337,7 @@ hl_status followup_close_reply_task(hl_call *c, const void *vreq, void **resp)
 					      t->round, digest ? digest : "");
 	if ((st = followup_task_save(c, t, "reply_task.closed", details)) ||
 	    (st = followup_close_case(c, t, "closed_by_supervisor")) ||
+	    (st = followup_reply_event(c, t, NULL, "reply.closed", true)) || (st = sample(c, t, "closed_by_supervisor")) ||
 	    (st = followup_ticket_status(c, t, HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_CLOSED, now_us,
 					 "已办结")))
 		return st;

@@ -6,7 +6,9 @@
  * evidence reference (append-only; it plans the next visit), the re-check
  * by a different person (a disagreement, like a visit that finds a problem,
  * raises a risk event at compliance through the outbox), and the coverage
- * figures.  Every change is audited in the same transaction.
+ * figures (counterpart visits per level, and ticket visits).  Every change
+ * is audited in the same transaction and sent to reporting as a visit.*
+ * event.  Visit times are on followup's clock (clock.c).
  */
 #include <string.h>
 
@@ -71,15 +73,6 @@ static hl_status audit(hl_call *c, const char *type, const char *id, const char 
 	return HL_OK;
 }
 
-static hl_status visit_audit(hl_call *c, const followup_visit *v, const char *action, bool new_subject)
-{
-	const char *d = hl_arena_printf(
-		hl_call_arena(c), "{\"counterpart\":\"%s\",\"level\":%d,\"due_us\":%lld,\"done_us\":%lld,\"sampled\":%s}",
-		v->counterpart_id, v->risk_level, (long long)v->due_us, (long long)v->done_us,
-		v->recheck_sampled ? "true" : "false");
-	return audit(c, "visit", v->id, action, d, new_subject);
-}
-
 /* ---- messages -------------------------------------------------------------------------------- */
 
 static Hotline__Followup__V1__Counterpart *counterpart_msg(hl_call *c, const followup_counterpart *cp)
@@ -102,7 +95,10 @@ static hl_status visit_msg(hl_call *c, const followup_visit *v, Hotline__Followu
 	if (!m)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	m->id = (char *)v->id;
-	m->counterpart_id = (char *)v->counterpart_id;
+	m->counterpart_id = (char *)(v->counterpart_id ? v->counterpart_id : "");
+	m->ticket_id = (char *)(v->ticket_id ? v->ticket_id : "");
+	m->ticket_no = (char *)(v->ticket_no ? v->ticket_no : "");
+	m->category = v->category;
 	m->risk_level = v->risk_level;
 	m->department_id = (char *)v->department_id;
 	m->responsible_id = (char *)v->responsible_id;
@@ -138,48 +134,39 @@ static hl_status visit_msg(hl_call *c, const followup_visit *v, Hotline__Followu
 /* Plan the next visit of an active counterpart, due interval days after from_us. */
 static hl_status plan_visit(hl_call *c, const followup_counterpart *cp, int64_t from_us, followup_visit **out)
 {
-	followup_plan p;
+	followup_plan p = {0};
 	hl_status st;
 	if ((st = plan_for(c, cp->risk_level, &p)))
 		return st;
 	followup_visit *v = hl_arena_alloc(hl_call_arena(c), sizeof *v);
-	char *id = hl_arena_alloc(hl_call_arena(c), HL_UUID_STR_LEN);
-	if (!v || !id)
+	if (!v)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (hl_uuid_v7(id))
-		return hl_call_fail(c, HL_INTERNAL, "cannot make an id");
-	*v = (followup_visit){.tenant = hl_call_tenant(c), .id = id, .counterpart_id = cp->id,
-			      .department_id = cp->department_id,
+	*v = (followup_visit){.counterpart_id = cp->id, .department_id = cp->department_id,
 			      .responsible_id = p.responsible_id[0] ? p.responsible_id : cp->owner_id,
 			      .risk_level = cp->risk_level, .method = p.method,
 			      .due_us = from_us + p.interval_days * US_PER_DAY};
-	hl_error err;
-	if (store_visit_insert(hl_call_pg(c), hl_call_arena(c), v, &err))
-		return hl_call_fail_err(c, &err);
 	*out = v;
-	if ((st = visit_audit(c, v, "visit.planned", true)))
-		return st;
-	return followup_visit_timer(c, v);
+	return followup_visit_plan(c, v);
 }
 
 /* An active counterpart has one planned visit; a changed level or owner re-plans it (never later). */
 static hl_status keep_planned(hl_call *c, const followup_counterpart *cp, followup_visit **out)
 {
 	followup_visit *v;
-	followup_plan p;
+	followup_plan p = {0};
 	hl_error err;
 	hl_status st;
 	*out = NULL;
 	if (store_visit_planned(hl_call_pg(c), hl_call_arena(c), cp->id, &v, &err))
 		return hl_call_fail_err(c, &err);
 	if (!v)
-		return cp->active ? plan_visit(c, cp, hl_now_ms() * 1000, out) : HL_OK;
+		return cp->active ? plan_visit(c, cp, followup_now_us(c), out) : HL_OK;
 	*out = v;
 	if (v->risk_level == cp->risk_level && strcmp(v->department_id, cp->department_id) == 0)
 		return HL_OK;
 	if ((st = plan_for(c, cp->risk_level, &p)))
 		return st;
-	int64_t sooner = hl_now_ms() * 1000 + p.interval_days * US_PER_DAY;
+	int64_t sooner = followup_now_us(c) + p.interval_days * US_PER_DAY;
 	v->risk_level = cp->risk_level;
 	v->department_id = cp->department_id;
 	v->responsible_id = p.responsible_id[0] ? p.responsible_id : cp->owner_id;
@@ -187,7 +174,7 @@ static hl_status keep_planned(hl_call *c, const followup_counterpart *cp, follow
 	v->due_us = sooner < v->due_us ? sooner : v->due_us;
 	if (store_visit_replan(hl_call_pg(c), hl_call_arena(c), v, &err))
 		return hl_call_fail_err(c, &err);
-	if ((st = visit_audit(c, v, "visit.replanned", false)))
+	if ((st = followup_visit_audit(c, v, "visit.replanned", false)))
 		return st;
 	return followup_visit_timer(c, v);
 }
@@ -266,6 +253,15 @@ hl_status followup_list_counterparts(hl_call *c, const void *vreq, void **resp)
 	return HL_OK;
 }
 
+/* What the gate approves: the plan as one unambiguous text (length-prefixed fields), hashed. */
+static const char *plan_digest(hl_arena *a, const followup_plan *p)
+{
+	const char *text = hl_arena_printf(a, "%d|%d|%d|%zu:%s|%zu:%s|%zu:%s|%zu:%s", p->risk_level, p->interval_days,
+					   p->method, strlen(p->depth), p->depth, strlen(p->responsible_id),
+					   p->responsible_id, strlen(p->target), p->target, strlen(p->scope), p->scope);
+	return text ? followup_digest(a, text) : NULL;
+}
+
 hl_status followup_put_visit_plan(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Followup__V1__PutVisitPlanRequest *r = vreq;
@@ -284,17 +280,22 @@ hl_status followup_put_visit_plan(hl_call *c, const void *vreq, void **resp)
 	if ((st = hl_call_check_text(c, "plan.depth", m->depth, 200, false)) ||
 	    (st = hl_call_check_text(c, "plan.responsible_id", m->responsible_id, 128, false)) ||
 	    (st = hl_call_check_text(c, "plan.target", m->target, 500, false)) ||
-	    (st = hl_call_check_text(c, "plan.scope", m->scope, 500, false)) || (st = hl_call_begin(c)))
+	    (st = hl_call_check_text(c, "plan.scope", m->scope, 500, false)))
 		return st;
 	followup_plan p = {.risk_level = m->risk_level, .interval_days = m->interval_days, .method = m->method,
 			   .depth = m->depth, .responsible_id = m->responsible_id, .target = m->target,
 			   .scope = m->scope};
+	const char *subject = hl_arena_printf(hl_call_arena(c), "level-%d", p.risk_level);
+	const char *digest = plan_digest(hl_call_arena(c), &p);
+	if (!subject || !digest)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	if ((st = followup_plan_gate_check(c, subject, digest)) || (st = hl_call_begin(c)))
+		return st;
 	hl_error err;
 	if (store_plan_put(hl_call_pg(c), hl_call_arena(c), hl_call_tenant(c), &p, &err))
 		return hl_call_fail_err(c, &err);
-	const char *subject = hl_arena_printf(hl_call_arena(c), "level-%d", p.risk_level);
-	const char *d = hl_arena_printf(hl_call_arena(c), "{\"interval_days\":%d,\"method\":%d}", p.interval_days,
-					p.method);
+	const char *d = hl_arena_printf(hl_call_arena(c), "{\"interval_days\":%d,\"method\":%d,\"sha256\":\"%s\"}",
+					p.interval_days, p.method, digest);
 	if ((st = audit(c, "visit_plan", subject, "visit_plan.put", d, false)))
 		return st;
 	Hotline__Followup__V1__PutVisitPlanResponse *out =
@@ -316,14 +317,19 @@ hl_status followup_list_visits(hl_call *c, const void *vreq, void **resp)
 	hl_status st;
 	if (r->status && r->status != VISIT_PLANNED && r->status != VISIT_DONE)
 		return hl_call_fail(c, HL_INVALID, "status: not a VisitStatus value");
+	if (r->ticket_id[0] && !hl_uuid_valid(r->ticket_id))
+		return hl_call_fail(c, HL_INVALID, "ticket_id: not a UUID");
 	if ((st = hl_call_require_any(c, read_roles)) ||
 	    (st = hl_call_check_text(c, "counterpart_id", r->counterpart_id, 64, false)) || (st = hl_call_begin(c)))
 		return st;
 	followup_visit **list;
 	int n;
 	hl_error err;
-	if (store_visits(hl_call_pg(c), hl_call_arena(c), r->counterpart_id[0] ? r->counterpart_id : NULL, (int)r->status,
-			 r->overdue, r->to_recheck, &list, &n, &err))
+	store_visit_filter f = {.counterpart_id = r->counterpart_id[0] ? r->counterpart_id : NULL,
+				.ticket_id = r->ticket_id[0] ? r->ticket_id : NULL, .status = (int)r->status,
+				.overdue = r->overdue, .to_recheck = r->to_recheck, .tickets_only = r->tickets_only,
+				.now_us = followup_now_us(c)};
+	if (store_visits(hl_call_pg(c), hl_call_arena(c), &f, &list, &n, &err))
 		return hl_call_fail_err(c, &err);
 	Hotline__Followup__V1__ListVisitsResponse *out =
 		HL_NEW(c, hotline__followup__v1__list_visits_response__descriptor);
@@ -348,7 +354,7 @@ static hl_status risk_event(hl_call *c, const followup_visit *v, const char *sou
 	m.source = (char *)source;
 	m.subject_type = (char *)"visit";
 	m.subject_id = (char *)v->id;
-	m.counterpart_id = (char *)v->counterpart_id;
+	m.counterpart_id = (char *)(v->counterpart_id ? v->counterpart_id : "");
 	m.department_id = (char *)v->department_id;
 	m.description = (char *)description;
 	m.occurred_at = hl_call_timestamp(c, hl_now_ms() * 1000);
@@ -357,6 +363,14 @@ static hl_status risk_event(hl_call *c, const followup_visit *v, const char *sou
 			      .method = "ReportRiskEvent", .actor = me(c),
 			      .idempotency_key = hl_arena_printf(a, "%s:risk:%s", v->id, source)};
 	return hl_call_enqueue(c, &row, &m.base);
+}
+
+static hl_status visit_event(hl_call *c, const followup_visit *v, const char *type)
+{
+	hl_error err;
+	if (followup_visit_event(hl_call_pg(c), hl_call_arena(c), v, type, me(c), &err))
+		return hl_call_fail_err(c, &err);
+	return HL_OK;
 }
 
 /* ---- RecordVisit ---------------------------------------------------------------------------------- */
@@ -392,8 +406,10 @@ static hl_status record_answer(hl_call *c, const followup_visit *v, void **resp)
 	hl_status st;
 	if (!out)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (store_visit_planned(hl_call_pg(c), hl_call_arena(c), v->counterpart_id, &next, &err))
+	if (v->counterpart_id && store_visit_planned(hl_call_pg(c), hl_call_arena(c), v->counterpart_id, &next, &err))
 		return hl_call_fail_err(c, &err);
+	if (!v->counterpart_id)
+		next = NULL;
 	if ((st = visit_msg(c, v, &out->visit)) || (next && (st = visit_msg(c, next, &out->next_visit))) ||
 	    (st = hl_call_commit(c)))
 		return st;
@@ -464,10 +480,14 @@ hl_status followup_record_visit(hl_call *c, const void *vreq, void **resp)
 	followup_visit *next = NULL;
 	if ((st = fill_record(c, v, r)))
 		return st;
-	if (store_visit_record(pg, a, v, &err) || store_visit_done(pg, a, v->id, &v->done_us, &err) ||
-	    store_counterpart_get(pg, a, v->counterpart_id, true, &cp, &err))
+	v->done_us = followup_now_us(c);
+	if (store_visit_record(pg, a, v, &err) || store_visit_done(pg, a, v->id, v->done_us, &err) ||
+	    (v->counterpart_id && store_counterpart_get(pg, a, v->counterpart_id, true, &cp, &err)))
 		return hl_call_fail_err(c, &err);
-	if ((st = visit_audit(c, v, v->problem_found ? "visit.recorded_problem" : "visit.recorded", false)) ||
+	if (!v->counterpart_id)
+		cp = NULL; /* a ticket visit has no next one */
+	if ((st = followup_visit_audit(c, v, v->problem_found ? "visit.recorded_problem" : "visit.recorded", false)) ||
+	    (st = visit_event(c, v, "visit.recorded")) ||
 	    (cp && cp->active && (st = plan_visit(c, cp, v->done_us, &next))) ||
 	    (v->problem_found && (st = risk_event(c, v, "followup.visit", "回访发现问题"))))
 		return st;
@@ -526,7 +546,8 @@ hl_status followup_recheck_visit(hl_call *c, const void *vreq, void **resp)
 	v->recheck_request_id = r->request_id[0] ? r->request_id : NULL;
 	if (store_visit_recheck(pg, a, v, &err))
 		return hl_call_fail_err(c, &err);
-	if ((st = visit_audit(c, v, r->agrees ? "visit.rechecked" : "visit.recheck_disagrees", false)) ||
+	if ((st = followup_visit_audit(c, v, r->agrees ? "visit.rechecked" : "visit.recheck_disagrees", false)) ||
+	    (st = visit_event(c, v, "visit.rechecked")) ||
 	    (!r->agrees && (st = risk_event(c, v, "followup.recheck", "回访复核与记录不一致"))))
 		return st;
 	return recheck_answer(c, v, resp);
@@ -546,25 +567,28 @@ hl_status followup_get_coverage(hl_call *c, const void *vreq, void **resp)
 	if ((st = hl_call_require_any(c, read_roles)) ||
 	    (st = hl_call_check_text(c, "department_id", r->department_id, 64, false)) || (st = hl_call_begin(c)))
 		return st;
-	followup_coverage cov[FOLLOWUP_LEVELS];
+	followup_coverage cov[FOLLOWUP_LEVELS + 1];
 	hl_error err;
 	if (store_coverage(hl_call_pg(c), hl_call_arena(c), from, to, r->department_id[0] ? r->department_id : NULL,
-			   cov, &err))
+			   followup_now_us(c), cov, &err))
 		return hl_call_fail_err(c, &err);
 	Hotline__Followup__V1__GetCoverageResponse *out =
 		HL_NEW(c, hotline__followup__v1__get_coverage_response__descriptor);
 	if (!out || !(out->levels = hl_arena_alloc(hl_call_arena(c), FOLLOWUP_LEVELS * sizeof *out->levels)))
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	for (int i = 0; i < FOLLOWUP_LEVELS; i++) {
+	for (int i = 0; i <= FOLLOWUP_LEVELS; i++) {
 		Hotline__Followup__V1__LevelCoverage *l = HL_NEW(c, hotline__followup__v1__level_coverage__descriptor);
 		if (!l)
 			return hl_call_fail(c, HL_NOMEM, "out of memory");
-		l->risk_level = i + 1;
+		l->risk_level = i;
 		l->counterparts = cov[i].counterparts;
 		l->planned = cov[i].planned;
 		l->done = cov[i].done;
 		l->overdue = cov[i].overdue;
-		out->levels[out->n_levels++] = l;
+		if (i == 0)
+			out->tickets = l;
+		else
+			out->levels[out->n_levels++] = l;
 	}
 	if ((st = hl_call_commit(c)))
 		return st;

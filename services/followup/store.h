@@ -73,17 +73,23 @@ hl_status store_visit_planned(hl_pg *pg, hl_arena *a, const char *counterpart_id
 			      hl_error *err) HL_MUST_CHECK;
 /* Re-plan a planned visit: level, responsible, method, due. */
 hl_status store_visit_replan(hl_pg *pg, hl_arena *a, const followup_visit *v, hl_error *err) HL_MUST_CHECK;
-/* Mark a planned visit overdue once: *out the visit when this call marked it, else NULL. */
-hl_status store_visit_mark_overdue(hl_pg *pg, hl_arena *a, const char *id, followup_visit **out,
+/* Mark a planned visit overdue once at now_us: *out the visit when this call marked it, else NULL. */
+hl_status store_visit_mark_overdue(hl_pg *pg, hl_arena *a, const char *id, int64_t now_us, followup_visit **out,
 				   hl_error *err) HL_MUST_CHECK;
-/* Mark done now; *done_us is the time. */
-hl_status store_visit_done(hl_pg *pg, hl_arena *a, const char *id, int64_t *done_us, hl_error *err) HL_MUST_CHECK;
-/*
- * counterpart NULL / status 0: any; overdue: planned and past due; to_recheck: drawn for a
- * re-check and not re-checked yet.  Ordered by due time.
- */
-hl_status store_visits(hl_pg *pg, hl_arena *a, const char *counterpart_id, int status, bool overdue,
-		       bool to_recheck, followup_visit ***out, int *n, hl_error *err) HL_MUST_CHECK;
+/* Mark done at now_us (followup's clock). */
+hl_status store_visit_done(hl_pg *pg, hl_arena *a, const char *id, int64_t now_us, hl_error *err) HL_MUST_CHECK;
+typedef struct store_visit_filter {
+	const char *counterpart_id; /* NULL: any */
+	const char *ticket_id;      /* NULL: any */
+	int status;                 /* 0: any */
+	bool overdue;               /* planned and past due at now_us */
+	bool to_recheck;            /* drawn for a re-check and not re-checked yet */
+	bool tickets_only;          /* ticket visits only */
+	int64_t now_us;
+} store_visit_filter;
+/* Visits ordered by due time (at most 1000). */
+hl_status store_visits(hl_pg *pg, hl_arena *a, const store_visit_filter *f, followup_visit ***out, int *n,
+		       hl_error *err) HL_MUST_CHECK;
 /* Append the record of v (recorded_by, record_method, answers, evidence, problem, note, request id). */
 hl_status store_visit_record(hl_pg *pg, hl_arena *a, const followup_visit *v, hl_error *err) HL_MUST_CHECK;
 /* Append the re-check of v. */
@@ -98,8 +104,67 @@ hl_status store_questionnaire_put(hl_pg *pg, hl_arena *a, const char *tenant, co
 /* The latest version of a questionnaire (*body NULL: none). */
 hl_status store_questionnaire_get(hl_pg *pg, hl_arena *a, const char *id, uint8_t **body, size_t *len, int *version,
 				  hl_error *err) HL_MUST_CHECK;
-/* Coverage per risk level (index level - 1) of visits due in [from, to), dept NULL: all. */
-hl_status store_coverage(hl_pg *pg, hl_arena *a, int64_t from_us, int64_t to_us, const char *dept,
-			 followup_coverage out[FOLLOWUP_LEVELS], hl_error *err) HL_MUST_CHECK;
+/*
+ * Coverage of visits due in [from, to), dept NULL: all; overdue: not done and due before now_us.
+ * out[0]: ticket visits, out[level]: counterpart visits of that risk level.
+ */
+hl_status store_coverage(hl_pg *pg, hl_arena *a, int64_t from_us, int64_t to_us, const char *dept, int64_t now_us,
+			 followup_coverage out[FOLLOWUP_LEVELS + 1], hl_error *err) HL_MUST_CHECK;
+
+/* ---- notices (store_notice.c) ---- */
+enum { NOTICE_REPLY_OVERDUE = 1, NOTICE_VISIT_OVERDUE = 2 };
+typedef struct store_notice {
+	const char *id; /* set by store_notice_insert */
+	int kind;
+	const char *subject_type, *subject_id, *ticket_no, *counterpart_id, *department_id;
+	const char *recipient_id, *recipient_role; /* one of them non-empty */
+	const char *note;
+	int64_t due_us, created_us;
+	const char *acked_by; /* NULL: not acknowledged */
+	int64_t acked_us;
+} store_notice;
+/* Insert once per subject, kind and recipient (a repeat is no error and writes nothing). */
+hl_status store_notice_insert(hl_pg *pg, hl_arena *a, const char *tenant, store_notice *x,
+			      hl_error *err) HL_MUST_CHECK;
+typedef struct store_notice_filter {
+	bool all;                 /* every notice of the tenant */
+	const char *me;           /* else: addressed to me, */
+	const char *head_of;      /* to the head of this department (NULL: not a head), */
+	bool supervisor;          /* to the supervisors */
+	bool unacknowledged;
+	const char *after_id;     /* page token */
+	int limit;
+} store_notice_filter;
+hl_status store_notices(hl_pg *pg, hl_arena *a, const store_notice_filter *f, store_notice ***out, int *n,
+			hl_error *err) HL_MUST_CHECK;
+hl_status store_notice_get(hl_pg *pg, hl_arena *a, const char *id, store_notice **out, hl_error *err) HL_MUST_CHECK;
+/* Record the acknowledgement; *done false when the notice was acknowledged already. */
+hl_status store_notice_ack(hl_pg *pg, hl_arena *a, const char *tenant, const char *id, const char *by, bool *done,
+			   hl_error *err) HL_MUST_CHECK;
+
+/* ---- sampling (store_notice.c) ---- */
+typedef struct store_sampling_policy {
+	int percents[6]; /* index: Category value - 1 */
+	int method, within_days, version;
+	const char *responsible_id;
+} store_sampling_policy;
+/* *found false: none stored (the caller applies the defaults). */
+hl_status store_sampling_get(hl_pg *pg, hl_arena *a, store_sampling_policy *p, bool *found,
+			     hl_error *err) HL_MUST_CHECK;
+/* Insert or replace; p->version is set to the stored version. */
+hl_status store_sampling_put(hl_pg *pg, hl_arena *a, const char *tenant, store_sampling_policy *p, const char *actor,
+			     hl_error *err) HL_MUST_CHECK;
+/* The tenant's sampling key: fresh (32 bytes) is stored when none exists yet; *key the stored one. */
+hl_status store_sampling_key(hl_pg *pg, hl_arena *a, const char *tenant, const uint8_t fresh[32], uint8_t key[32],
+			     hl_error *err) HL_MUST_CHECK;
+typedef struct store_ticket_sample {
+	const char *ticket_id, *ticket_no, *reason, *visit_id; /* visit_id NULL: not sampled */
+	int category, percent, draw, policy_version;
+	bool sampled;
+} store_ticket_sample;
+hl_status store_sample_get(hl_pg *pg, hl_arena *a, const char *ticket_id, store_ticket_sample **out,
+			   hl_error *err) HL_MUST_CHECK;
+hl_status store_sample_insert(hl_pg *pg, hl_arena *a, const char *tenant, const store_ticket_sample *x,
+			      hl_error *err) HL_MUST_CHECK;
 
 #endif

@@ -6,6 +6,7 @@
  */
 #include "store.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- counterparts ----------------------------------------------------- */
@@ -123,14 +124,15 @@ hl_status store_plan_put(hl_pg *pg, hl_arena *a, const char *tenant, const follo
 	HL_PG_US("v.due_at") ", " HL_PG_US("v.done_at") ", r.recorded_by, COALESCE(r.evidence_ref, ''), "           \
 	"COALESCE(r.note, ''), COALESCE(r.request_id, ''), COALESCE(r.method, 0), COALESCE(r.problem_found, false), " \
 	"r.questions, r.answers, k.rechecked_by, COALESCE(k.note, ''), COALESCE(k.request_id, ''), "                \
-	"COALESCE(k.agrees, false), COALESCE(r.recheck_sampled, false)"
+	"COALESCE(k.agrees, false), COALESCE(r.recheck_sampled, false), v.ticket_id::text, v.ticket_no, v.category"
 #define VISIT_FROM                                                                                                  \
 	" FROM visits v LEFT JOIN visit_records r ON r.tenant_id = v.tenant_id AND r.visit_id = v.id "               \
 	"LEFT JOIN visit_rechecks k ON k.tenant_id = v.tenant_id AND k.visit_id = v.id "
 
 static const char SQL_VISIT_INSERT[] =
-	"INSERT INTO visits (tenant_id, id, counterpart_id, risk_level, department_id, responsible_id, method, due_at) "
-	"VALUES ($1, $2::uuid, $3, $4::int, $5, $6, $7::int, " HL_PG_TS("$8") ")";
+	"INSERT INTO visits (tenant_id, id, counterpart_id, risk_level, department_id, responsible_id, method, due_at, "
+	"ticket_id, ticket_no, category) VALUES ($1, $2::uuid, $3, $4::int, $5, $6, $7::int, " HL_PG_TS("$8") ", $9::uuid, "
+	"$10, $11::int)";
 static const char SQL_VISIT_GET[] = "SELECT " VISIT_COLS VISIT_FROM "WHERE v.id = $1::uuid";
 static const char SQL_VISIT_GET_LOCK[] = "SELECT " VISIT_COLS VISIT_FROM "WHERE v.id = $1::uuid FOR UPDATE OF v";
 static const char SQL_VISIT_PLANNED[] =
@@ -139,16 +141,17 @@ static const char SQL_VISIT_REPLAN[] =
 	"UPDATE visits SET risk_level = $2::int, department_id = $3, responsible_id = $4, method = $5::int, "
 	"due_at = " HL_PG_TS("$6") " WHERE id = $1::uuid AND done_at IS NULL";
 static const char SQL_VISIT_OVERDUE[] =
-	"UPDATE visits SET overdue_at = now() WHERE id = $1::uuid AND done_at IS NULL AND overdue_at IS NULL "
+	"UPDATE visits SET overdue_at = " HL_PG_TS("$2") " WHERE id = $1::uuid AND done_at IS NULL AND overdue_at IS NULL "
 	"RETURNING tenant_id, id::text, counterpart_id, department_id, responsible_id, risk_level, method, "
-	HL_PG_US("due_at");
-static const char SQL_VISIT_DONE[] = "UPDATE visits SET done_at = clock_timestamp() WHERE id = $1::uuid AND "
-				     "done_at IS NULL RETURNING " HL_PG_US("done_at");
+	HL_PG_US("due_at") ", ticket_id::text, ticket_no, category";
+static const char SQL_VISIT_DONE[] = "UPDATE visits SET done_at = " HL_PG_TS("$2") " WHERE id = $1::uuid AND "
+				     "done_at IS NULL";
 static const char SQL_VISITS[] =
 	"SELECT " VISIT_COLS VISIT_FROM "WHERE ($1::text IS NULL OR v.counterpart_id = $1) AND ($2::int = 0 OR "
 	"($2::int = 1 AND v.done_at IS NULL) OR ($2::int = 2 AND v.done_at IS NOT NULL)) AND (NOT $3::bool OR "
-	"(v.done_at IS NULL AND v.due_at < now())) AND (NOT $4::bool OR (r.recheck_sampled AND k.visit_id IS NULL)) "
-	"ORDER BY v.due_at, v.id LIMIT 1000";
+	"(v.done_at IS NULL AND v.due_at < " HL_PG_TS("$7") ")) AND (NOT $4::bool OR (r.recheck_sampled AND "
+	"k.visit_id IS NULL)) AND ($5::text IS NULL OR v.ticket_id = $5::uuid) AND (NOT $6::bool OR v.ticket_id IS "
+	"NOT NULL) ORDER BY v.due_at, v.id LIMIT 1000";
 static const char SQL_RECORD_INSERT[] =
 	"INSERT INTO visit_records (tenant_id, visit_id, request_id, method, questions, answers, evidence_ref, "
 	"problem_found, note, recorded_by, recheck_sampled, questionnaire_id, questionnaire_version) VALUES ($1, "
@@ -162,7 +165,8 @@ static const char SQL_VISIT_BY_RECHECK_REQUEST[] = "SELECT " VISIT_COLS VISIT_FR
 static const char SQL_COVERAGE[] =
 	"SELECT l.level, (SELECT count(*) FROM counterparts c WHERE c.active AND c.risk_level = l.level AND "
 	"($3::text IS NULL OR c.department_id = $3)), count(v.id), count(v.done_at), "
-	"count(v.id) FILTER (WHERE v.done_at IS NULL AND v.due_at < now()) FROM generate_series(1, 3) AS l(level) "
+	"count(v.id) FILTER (WHERE v.done_at IS NULL AND v.due_at < " HL_PG_TS("$4") ") FROM generate_series(0, 3) AS "
+	"l(level) "
 	"LEFT JOIN visits v ON v.risk_level = l.level AND v.due_at >= " HL_PG_TS("$1") " AND v.due_at < " HL_PG_TS("$2")
 	" AND ($3::text IS NULL OR v.department_id = $3) GROUP BY l.level ORDER BY l.level";
 
@@ -189,6 +193,9 @@ static hl_status read_visit(const PGresult *r, int i, hl_arena *a, void *out, hl
 	v->recheck_request_id = hl_pg_get_opt(r, i, 19);
 	v->recheck_agrees = hl_pg_get_bool(r, i, 20);
 	v->recheck_sampled = hl_pg_get_bool(r, i, 21);
+	v->ticket_id = hl_pg_get(r, i, 22);
+	v->ticket_no = hl_pg_get_text(r, i, 23);
+	v->category = (int)hl_pg_get_int(r, i, 24);
 	int nq = 0;
 	hl_status st;
 	if ((st = hl_pg_get_text_array(r, i, 15, a, &v->questions, &nq, err)) ||
@@ -211,6 +218,9 @@ hl_status store_visit_insert(hl_pg *pg, hl_arena *a, const followup_visit *v, hl
 	hl_pg_arg_text(&args, v->responsible_id);
 	hl_pg_arg_int(&args, a, v->method);
 	hl_pg_arg_int(&args, a, v->due_us);
+	hl_pg_arg_text(&args, v->ticket_id);
+	hl_pg_arg_text(&args, v->ticket_no ? v->ticket_no : "");
+	hl_pg_arg_int(&args, a, v->category);
 	return hl_pg_exec(pg, a, SQL_VISIT_INSERT, &args, NULL, err);
 }
 
@@ -255,37 +265,49 @@ static hl_status read_overdue(const PGresult *r, int i, hl_arena *a, void *out, 
 	v->risk_level = (int)hl_pg_get_int(r, i, 5);
 	v->method = (int)hl_pg_get_int(r, i, 6);
 	v->due_us = hl_pg_get_int(r, i, 7);
+	v->ticket_id = hl_pg_get(r, i, 8);
+	v->ticket_no = hl_pg_get_text(r, i, 9);
+	v->category = (int)hl_pg_get_int(r, i, 10);
 	return HL_OK;
 }
 
-hl_status store_visit_mark_overdue(hl_pg *pg, hl_arena *a, const char *id, followup_visit **out, hl_error *err)
+hl_status store_visit_mark_overdue(hl_pg *pg, hl_arena *a, const char *id, int64_t now_us, followup_visit **out,
+				   hl_error *err)
 {
-	hl_pg_args args = hl_pg_args_key(id);
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, id);
+	hl_pg_arg_int(&args, a, now_us);
 	return hl_pg_fetch_one(pg, a, SQL_VISIT_OVERDUE, &args, sizeof **out, read_overdue, (void **)out, err);
 }
 
-hl_status store_visit_done(hl_pg *pg, hl_arena *a, const char *id, int64_t *done_us, hl_error *err)
+hl_status store_visit_done(hl_pg *pg, hl_arena *a, const char *id, int64_t now_us, hl_error *err)
 {
-	hl_pg_args args = hl_pg_args_key(id);
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, id);
+	hl_pg_arg_int(&args, a, now_us);
 	PGresult *r;
 	hl_status st = hl_pg_exec(pg, a, SQL_VISIT_DONE, &args, &r, err);
 	if (st)
 		return st;
-	if (PQntuples(r) != 1)
+	if (atoi(PQcmdTuples(r)) != 1)
 		return hl_fail(err, HL_PRECONDITION, "the visit is already recorded");
-	*done_us = hl_pg_get_int(r, 0, 0);
 	return HL_OK;
 }
 
-hl_status store_visits(hl_pg *pg, hl_arena *a, const char *counterpart_id, int status, bool overdue,
-		       bool to_recheck, followup_visit ***out, int *n, hl_error *err)
+hl_status store_visits(hl_pg *pg, hl_arena *a, const store_visit_filter *f, followup_visit ***out, int *n,
+		       hl_error *err)
 {
 	hl_pg_args args;
 	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, counterpart_id);
-	hl_pg_arg_int(&args, a, status);
-	hl_pg_arg_bool(&args, overdue);
-	hl_pg_arg_bool(&args, to_recheck);
+	hl_pg_arg_text(&args, f->counterpart_id);
+	hl_pg_arg_int(&args, a, f->status);
+	hl_pg_arg_bool(&args, f->overdue);
+	hl_pg_arg_bool(&args, f->to_recheck);
+	hl_pg_arg_text(&args, f->ticket_id);
+	hl_pg_arg_bool(&args, f->tickets_only);
+	hl_pg_arg_int(&args, a, f->now_us);
 	return hl_pg_fetch(pg, a, SQL_VISITS, &args, sizeof ***out, read_visit, (void ***)out, n, err);
 }
 
@@ -368,24 +390,25 @@ hl_status store_questionnaire_get(hl_pg *pg, hl_arena *a, const char *id, uint8_
 	return hl_pg_get_bytes(r, 0, 0, a, body, len);
 }
 
-hl_status store_coverage(hl_pg *pg, hl_arena *a, int64_t from_us, int64_t to_us, const char *dept,
-			 followup_coverage out[FOLLOWUP_LEVELS], hl_error *err)
+hl_status store_coverage(hl_pg *pg, hl_arena *a, int64_t from_us, int64_t to_us, const char *dept, int64_t now_us,
+			 followup_coverage out[FOLLOWUP_LEVELS + 1], hl_error *err)
 {
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_int(&args, a, from_us);
 	hl_pg_arg_int(&args, a, to_us);
 	hl_pg_arg_text(&args, dept);
+	hl_pg_arg_int(&args, a, now_us);
 	PGresult *r;
 	hl_status st = hl_pg_exec(pg, a, SQL_COVERAGE, &args, &r, err);
 	if (st)
 		return st;
-	memset(out, 0, FOLLOWUP_LEVELS * sizeof *out);
+	memset(out, 0, (FOLLOWUP_LEVELS + 1) * sizeof *out);
 	for (int i = 0; i < PQntuples(r); i++) {
 		int level = (int)hl_pg_get_int(r, i, 0);
-		if (level < 1 || level > FOLLOWUP_LEVELS)
+		if (level < 0 || level > FOLLOWUP_LEVELS)
 			continue;
-		out[level - 1] = (followup_coverage){(int)hl_pg_get_int(r, i, 1), (int)hl_pg_get_int(r, i, 2),
+		out[level] = (followup_coverage){(int)hl_pg_get_int(r, i, 1), (int)hl_pg_get_int(r, i, 2),
 						     (int)hl_pg_get_int(r, i, 3), (int)hl_pg_get_int(r, i, 4)};
 	}
 	return HL_OK;

@@ -24,6 +24,7 @@
 #include "hl/roles.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "hotline/dispatch/v1/dispatch.pb-c.h"
+#include "hotline/followup/v1/followup.pb-c.h"
 #include "intake.h"
 #include "store.h"
 
@@ -277,6 +278,18 @@ static hl_status outbox_dispatch(hl_call *c, const intake_ticket *t)
 			  hl_arena_printf(hl_call_arena(c), "%s:submit", t->id), &m.base);
 }
 
+/* A ticket answered on the spot is closed at once: followup may draw it for a satisfaction visit. */
+static hl_status outbox_followup(hl_call *c, const intake_ticket *t)
+{
+	Hotline__Followup__V1__SampleTicketRequest m = HOTLINE__FOLLOWUP__V1__SAMPLE_TICKET_REQUEST__INIT;
+	m.ticket_id = (char *)t->id;
+	m.ticket_no = (char *)t->ticket_no;
+	m.category = t->category;
+	m.reason = (char *)"answered_on_spot";
+	return outbox_add(c, t, &hotline__followup__v1__follow_up_service__descriptor, "SampleTicket",
+			  hl_arena_printf(hl_call_arena(c), "%s:sample", t->id), &m.base);
+}
+
 hl_status intake_outbox_event(hl_call *c, const intake_ticket *t, const char *type, int64_t version,
 			      const ProtobufCMessage *payload_owner)
 {
@@ -300,6 +313,7 @@ static hl_status outbox_registered(hl_call *c, const intake_ticket *t)
 	p.repeat_caller = t->repeat_caller;
 	p.status = t->status;
 	p.registered_by = (char *)t->registered_by;
+	p.topic = (char *)t->topic;
 	Hotline__Common__V1__Event ev = HOTLINE__COMMON__V1__EVENT__INIT;
 	ev.payload_case = HOTLINE__COMMON__V1__EVENT__PAYLOAD_TICKET_REGISTERED;
 	ev.ticket_registered = &p;
@@ -342,7 +356,8 @@ static hl_status register_ticket(hl_call *c, intake_ticket *t)
 	    (st = store_note_insert(pg, a, t->id, t->status, on_spot ? "已现场答复 answered on the spot" : "已受理 registered",
 				    &err)))
 		return hl_call_fail_err(c, &err);
-	if ((!on_spot && (st = outbox_dispatch(c, t))) || (st = outbox_registered(c, t)))
+	if ((!on_spot && (st = outbox_dispatch(c, t))) || (on_spot && (st = outbox_followup(c, t))) ||
+	    (st = outbox_registered(c, t)))
 		return st;
 	return hl_call_commit(c);
 }

@@ -16,8 +16,9 @@ Each fires exactly once, on time: the deadline row has warned_at at ~30 s and ov
 (never early), the notices table holds one warning per recipient (handler, department head) and
 one overdue notice per recipient (and each supervisor), ListNotices shows them to each recipient,
 the steps record one "warned" and one "escalated", the case is listed as overdue, and one
-RecordViolation row to compliance waits in the outbox: compliance is not deployed, so its
-attempts grow and it is never dead-lettered.
+RecordViolation row to compliance waits in the outbox: compliance is stopped for this test, so
+its attempts grow and it is never dead-lettered; once compliance is started again, each is
+delivered and recorded there exactly once.
 """
 import os
 import time
@@ -39,7 +40,13 @@ def reseeds():
 
 class DeadlineTest(unittest.TestCase):
     @classmethod
+    def tearDownClass(cls):
+        H.ht.stack("start-service", "compliance")
+        H.reset_channels()
+
+    @classmethod
     def setUpClass(cls):
+        H.ht.stack("stop-service", "compliance")  # the violations wait for it (started again at the end)
         t = cls.t = H.Tenant("dl")
         t.dept("housing", head="head-h")
         t.staff("head-h", "housing")
@@ -148,7 +155,7 @@ class DeadlineTest(unittest.TestCase):
         overdue = {c.id for c in t.list(sub="disp-1", roles=("dispatcher",), overdue_only=True)}
         self.assertEqual(overdue, set(cases.values()))
 
-        # the violations wait for compliance (not deployed): retried, never dead-lettered
+        # the violations wait for compliance (stopped): retried, never dead-lettered
         def violations():
             return t.rows("SELECT sum(attempts), count(*) FILTER (WHERE dead_at IS NOT NULL OR delivered_at IS NOT "
                           "NULL), count(*) FILTER (WHERE last_error IS NULL), count(*) FROM dispatch.outbox WHERE "
@@ -158,6 +165,18 @@ class DeadlineTest(unittest.TestCase):
         H.wait_for(lambda: int(violations()[0]) > int(first[0]), timeout=70, interval=1,
                    what="more delivery attempts to compliance")
         self.assertEqual(violations()[1], "0", "never dead-lettered")
+
+        # compliance comes back: each waiting violation is delivered and recorded there exactly once
+        H.ht.stack("start-service", "compliance")
+        H.reset_channels()
+        H.wait_for(lambda: t.rows("SELECT count(*) FROM dispatch.outbox WHERE tenant_id = $T AND target = "
+                                  "'compliance' AND delivered_at IS NOT NULL")[0][0] == "4", timeout=90, interval=1,
+                   what="the four violations delivered")
+        got = t.rows("SELECT subject_id, source, kind, department_id, person_id FROM compliance.violations "
+                     "WHERE tenant_id = $T ORDER BY subject_id")
+        self.assertEqual(sorted(r[0] for r in got), sorted(cases.values()))
+        for r in got:
+            self.assertEqual(r[1:], ["dispatch.case", "1", "housing", "h1"], "a late acceptance of h1 in housing")
 
         # an approved extension that moves the passed deadline into the future re-arms it
         cid = cases["baseline"]

@@ -15,7 +15,7 @@ each other through their outboxes:
   loop with a reason (agents may not); a client request_id makes RecordReply safe to retry;
 - bad input is INVALID_ARGUMENT naming the field and writes nothing; agents see only their own and
   the pool's tasks; another tenant's task is NOT_FOUND and untouched;
-- with the compliance gate on and compliance unreachable, a reply to a complaint is UNAVAILABLE
+- with the compliance gate on and compliance stopped (unreachable), a reply to a complaint is UNAVAILABLE
   and nothing is written (fail closed), while a consultation (not gated) is recorded.
 """
 import time
@@ -331,6 +331,9 @@ class GateTest(unittest.TestCase):
     def test_gated_reply_is_unavailable_and_writes_nothing(self):
         t = H.Tenant("fg")
         f = Followup(t)
+        H.ht.stack("stop-service", "compliance")  # compliance runs in the stack: stop it for this test
+        self.addCleanup(H.reset_channels)
+        self.addCleanup(H.ht.stack, "start-service", "compliance")
         with H.service_env("followup", ["HOTLINE_REPLY_GATE=on"]):
             complaint = f.schedule(schedule_request(), idem=str(uuid.uuid4())).reply_task_id
             consult = f.schedule(schedule_request(category=cpb.CATEGORY_CONSULTATION),

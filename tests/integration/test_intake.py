@@ -28,6 +28,7 @@ import hotline_test as ht
 from hotline.audit.v1 import audit_pb2
 from hotline.common.v1 import common_pb2 as cm
 from hotline.dispatch.v1 import dispatch_pb2
+from hotline.followup.v1 import followup_pb2
 from hotline.intake.v1 import intake_pb2 as pb
 from hotline.reporting.v1 import reporting_pb2
 
@@ -566,11 +567,15 @@ class IntakeTest(unittest.TestCase):
                                                                      query_code=created.query_code),
                         md=[("x-tenant-id", "demo")])
         self.assertEqual((pub.status, pub.answer), (cm.TICKET_STATUS_ANSWERED_ON_SPOT, answer))
-        # nothing to dispatch; reporting hears "answered on the spot"
+        # nothing to dispatch; followup may draw it for a satisfaction visit; reporting hears
+        # "answered on the spot"
         rows = ht.psql("SELECT target, encode(payload, 'hex') FROM intake.outbox WHERE subject_id = '%s' "
                        "ORDER BY id" % t.id)
-        self.assertEqual([r[0] for r in rows], ["reporting"])
-        ev = reporting_pb2.RecordEventsRequest.FromString(bytes.fromhex(rows[0][1])).events[0]
+        self.assertEqual([r[0] for r in rows], ["followup", "reporting"])
+        sample = followup_pb2.SampleTicketRequest.FromString(bytes.fromhex(rows[0][1]))
+        self.assertEqual((sample.ticket_id, sample.ticket_no, sample.category, sample.reason),
+                         (t.id, t.ticket_no, cm.CATEGORY_CONSULTATION, "answered_on_spot"))
+        ev = reporting_pb2.RecordEventsRequest.FromString(bytes.fromhex(rows[1][1])).events[0]
         self.assertEqual((ev.type, ev.ticket_registered.status), ("ticket.answered_on_spot",
                                                                   cm.TICKET_STATUS_ANSWERED_ON_SPOT))
         entries = self.audit("ListAuditEntries", audit_pb2.ListAuditEntriesRequest(subject_id=t.id)).entries

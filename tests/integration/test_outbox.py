@@ -660,13 +660,12 @@ class OutboxTest(unittest.TestCase):
         for table in ("tickets", "registrations", "amendments", "public_notes", "inbox", "audit_log"):
             with self.assertRaisesRegex(RuntimeError, "permission denied"):
                 ht.psql("SELECT count(*) FROM intake.%s" % table, dsn=intake_system)
-        for stmt in ("DELETE FROM intake.outbox WHERE false",
-                     "INSERT INTO intake.outbox (tenant_id, subject_id, target, method, idempotency_key, actor, "
-                     "payload) VALUES ('demo', 'x', 'x', '/x', 'x', 'x', '')"):
-            with self.assertRaisesRegex(RuntimeError, "permission denied"):
-                ht.psql(stmt, dsn=intake_system)
+        with self.assertRaisesRegex(RuntimeError, "permission denied"):
+            ht.psql("INSERT INTO intake.outbox (tenant_id, subject_id, target, method, idempotency_key, actor, "
+                    "payload) VALUES ('demo', 'x', 'x', '/x', 'x', 'x', '')", dsn=intake_system)
 
-        # the catalogue says the same: each system role has SELECT, UPDATE on outbox and timers only
+        # the catalogue says the same: each system role has SELECT, UPDATE on outbox and timers only,
+        # and DELETE on the outbox restricted to delivered rows (the purge: test_11)
         for schema, role in (("intake", "intake_system"), ("testpeer_a", "testpeer_a_system"),
                              ("testpeer_b", "testpeer_b_system")):
             grants = ht.psql(
@@ -675,12 +674,36 @@ class OutboxTest(unittest.TestCase):
                 "CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p "
                 "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm') "
                 "AND has_table_privilege(%s, c.oid, p) GROUP BY 1 ORDER BY 1" % (sql_text(schema), sql_text(role)))
-            self.assertEqual(grants, [["outbox", "SELECT,UPDATE"], ["timers", "SELECT,UPDATE"]], role)
-            policies = ht.psql("SELECT tablename, policyname FROM pg_policies WHERE schemaname = %s "
-                               "AND %s = ANY(roles) ORDER BY 1" % (sql_text(schema), sql_text(role)))
-            self.assertEqual(policies, [["outbox", "relay_rows"], ["timers", "timer_rows"]], role)
+            self.assertEqual(grants, [["outbox", "DELETE,SELECT,UPDATE"], ["timers", "SELECT,UPDATE"]], role)
+            policies = ht.psql("SELECT tablename, policyname, permissive, cmd FROM pg_policies WHERE schemaname = %s "
+                               "AND %s = ANY(roles) ORDER BY 1, 2" % (sql_text(schema), sql_text(role)))
+            self.assertEqual(policies, [["outbox", "purge_delivered_only", "RESTRICTIVE", "DELETE"],
+                                        ["outbox", "relay_rows", "PERMISSIVE", "ALL"],
+                                        ["timers", "timer_rows", "PERMISSIVE", "ALL"]], role)
             (attrs,) = ht.psql("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s" % sql_text(role))
             self.assertEqual(attrs, ["f", "f"], role)
+
+    def test_11_delivered_rows_are_purged_rows_still_owed_are_kept(self):
+        """Delivered rows are deleted after HOTLINE_OUTBOX_KEEP_DELIVERED; rows still owed stay, and the
+        system role cannot delete them."""
+        self.receiver().start()
+        sender = self.sender(HOTLINE_OUTBOX_KEEP_DELIVERED="2s").start()
+        enqueue(sender, self.tenant, ["p0", "p1", "p2"], 4)
+        enqueue(sender, self.tenant, ["q0", "q1"], 1, target="nowhere")  # no address: owed, retried
+        ht.wait_for(lambda: outbox_state("testpeer_a", self.tenant)["delivered"] == 12, timeout=20,
+                    what="12 rows delivered")
+        self.assertEqual(effect_count(self.tenant), 12)
+        state = ht.wait_for(lambda: (lambda s: s if s["total"] == 2 else None)(outbox_state("testpeer_a", self.tenant)),
+                            timeout=40, interval=0.5, what="the delivered rows purged")
+        self.assertEqual((state["delivered"], state["dead"]), (0, 0), "the two owed rows are what is left")
+        self.assertGreaterEqual(metric(sender.metrics(), "hotline_outbox_purged_total"), 12)
+        self.assertEqual(effect_count(self.tenant), 12, "the effects stay (the receiver's records)")
+        # the relay's credentials cannot remove an effect still owed (restrictive policy)
+        system = self.db["HOTLINE_TESTPEER_A_SYSTEM_DSN"]
+        (gone,) = ht.psql("WITH d AS (DELETE FROM testpeer_a.outbox WHERE tenant_id = %s RETURNING 1) "
+                          "SELECT count(*) FROM d" % sql_text(self.tenant), dsn=system)[0]
+        self.assertEqual(int(gone), 0)
+        self.assertEqual(outbox_state("testpeer_a", self.tenant)["total"], 2)
 
     def test_9_unimplemented_for_five_minutes_then_deployed(self):
         """A target answering UNIMPLEMENTED for 5 minutes, then deployed: all delivered, none dead."""

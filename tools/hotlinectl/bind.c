@@ -115,7 +115,33 @@ static hl_status parse_enum(const ProtobufCEnumDescriptor *d, const char *s, int
 
 static hl_status set_value(hl_arena *a, const ProtobufCFieldDescriptor *f, void *slot, const char *s, hl_error *err);
 
-/* Message-typed values: Timestamp from RFC 3339, wrappers from their value. */
+/*
+ * A small message as "name=value,name=value" (its singular fields by name, e.g.
+ * --rule category=complaint,percent=100); values cannot contain commas.
+ */
+static hl_status parse_pairs(hl_arena *a, const ProtobufCMessageDescriptor *d, ProtobufCMessage *m, const char *s,
+			     hl_error *err)
+{
+	char *copy = hl_arena_strdup(a, s), *save = NULL;
+	if (!copy)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	for (char *pair = strtok_r(copy, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(pair, '=');
+		if (!eq)
+			return hl_fail(err, HL_INVALID, "'%s': expected name=value", pair);
+		*eq = '\0';
+		const ProtobufCFieldDescriptor *f = ctl_field(d, pair);
+		if (!f || f->label == PROTOBUF_C_LABEL_REPEATED)
+			return hl_fail(err, HL_INVALID, "%s has no field '%s'", d->short_name, pair);
+		hl_status st = set_value(a, f, slot_of(m, f), eq + 1, err);
+		if (st)
+			return st;
+		mark_present(m, f);
+	}
+	return HL_OK;
+}
+
+/* Message-typed values: Timestamp from RFC 3339, wrappers from their value, others as name=value pairs. */
 static hl_status parse_message(hl_arena *a, const ProtobufCMessageDescriptor *d, const char *s, void *slot,
 			       hl_error *err)
 {
@@ -135,8 +161,12 @@ static hl_status parse_message(hl_arena *a, const ProtobufCMessageDescriptor *d,
 		hl_status st = set_value(a, &d->fields[0], slot_of(m, &d->fields[0]), s, err);
 		if (st)
 			return st;
+	} else if (strchr(s, '=')) {
+		hl_status st = parse_pairs(a, d, m, s, err);
+		if (st)
+			return st;
 	} else {
-		return hl_fail(err, HL_INVALID, "a %s cannot be given on the command line", d->short_name);
+		return hl_fail(err, HL_INVALID, "a %s is given as name=value,name=value", d->short_name);
 	}
 	*(ProtobufCMessage **)slot = m;
 	return HL_OK;

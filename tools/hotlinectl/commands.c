@@ -10,10 +10,12 @@
 #include "hl/buf.h"
 #include "hotline/audit/v1/audit.pb-c.h"
 #include "hotline/common/v1/common.pb-c.h"
+#include "hotline/compliance/v1/compliance.pb-c.h"
 #include "hotline/dispatch/v1/dispatch.pb-c.h"
 #include "hotline/followup/v1/followup.pb-c.h"
 #include "hotline/intake/v1/intake.pb-c.h"
 #include "hotline/outbox/v1/outbox.pb-c.h"
+#include "hotline/reporting/v1/reporting.pb-c.h"
 #include "hotlinectl.h"
 #include "pbfmt.h"
 
@@ -23,6 +25,8 @@
 #define OUTBOX "/hotline.outbox.v1.OutboxService/"
 #define DISPATCH "/hotline.dispatch.v1.DispatchService/"
 #define FOLLOWUP "/hotline.followup.v1.FollowUpService/"
+#define COMPLIANCE "/hotline.compliance.v1.ComplianceService/"
+#define REPORTING "/hotline.reporting.v1.ReportingService/"
 
 const char *const ctl_services[] = {"intake", "dispatch", "followup", "compliance", "reporting", NULL};
 
@@ -375,6 +379,8 @@ static const ctl_arg visits_args[] = {
 	{"--status", CTL_OPT, "status", 0, "planned or done"},
 	{"--overdue", CTL_FLAG, "overdue", 0, "planned visits past their due time"},
 	{"--to-recheck", CTL_FLAG, "to_recheck", 0, "recorded visits drawn for a re-check, not re-checked yet"},
+	{"--ticket", CTL_OPT, "ticket_id", 0, "the ticket visit of one ticket (UUID)"},
+	{"--tickets", CTL_FLAG, "tickets_only", 0, "ticket visits only (closed tickets drawn by the sampling policy)"},
 };
 static const ctl_arg visit_record_args[] = {
 	{"VISIT_ID", CTL_POS, "visit_id", 0, "visit id (UUID)"},
@@ -396,10 +402,214 @@ static const ctl_arg coverage_args[] = {
 	{"--department", CTL_OPT, "department_id", 0, "only this department"},
 };
 
+static const ctl_arg sampling_put_args[] = {
+	{"--rule", CTL_OPT, "policy.rules", 0,
+	 "category=NAME,percent=N (repeat; categories not named: complaint and report 100, consultation 10, others 0)"},
+	{"--method", CTL_OPT, "policy.method", 0, "phone (default) or questionnaire"},
+	{"--within-days", CTL_OPT, "policy.within_days", 0, "working days to make the visit (default 5)"},
+	{"--responsible", CTL_OPT, "policy.responsible_id", 0, "who makes ticket visits (default: any recorder)"},
+};
+static const ctl_arg followup_notices_args[] = {
+	{"--unacknowledged", CTL_FLAG, "unacknowledged", 0, "only notices not acknowledged yet"},
+	{"--all", CTL_FLAG, "all", 0, "every notice of the tenant (supervisor, auditor, inspector, tenant_admin)"},
+	{"--page-size", CTL_OPT, "page_size", 0, "notices per page (server default 50, max 200)"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+static const ctl_arg notice_ack_args[] = {{"NOTICE_ID", CTL_POS, "notice_id", 0, "notice id (UUID)"}};
+
 static hl_status build_counterpart_put(ctl_ctx *x, ProtobufCMessage *req, hl_error *err)
 {
 	return default_active(x, req, "counterpart.active", err);
 }
+
+/* ---- compliance -------------------------------------------------------- */
+
+static const ctl_arg review_list_args[] = {
+	{"--status", CTL_OPT, "status", 0, "pending, approved or rejected"},
+	{"--action", CTL_OPT, "action", 0, "gated action, e.g. dispatch.extension"},
+	{"--subject", CTL_OPT, "subject_id", 0, "reviews of one subject"},
+	{"--mine", CTL_FLAG, "mine", 0, "only reviews you requested"},
+	{"--page-size", CTL_OPT, "page_size", 0, "reviews per page (server default 50, max 200)"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+static const ctl_arg review_get_args[] = {{"REVIEW_ID", CTL_POS, "id", 0, "review id (UUID)"}};
+static const ctl_arg review_request_args[] = {
+	{"--action", CTL_OPT, "action", CTL_REQUIRED, "gated action, e.g. followup.visit_plan"},
+	{"--subject-type", CTL_OPT, "subject_type", 0, "kind of subject, e.g. visit_plan"},
+	{"--subject", CTL_OPT, "subject_id", CTL_REQUIRED, "the subject's id"},
+	{"--digest", CTL_OPT, "content_digest", CTL_REQUIRED, "hex SHA-256 of the content to release"},
+	{"--summary", CTL_OPT, "summary", 0, "what the reviewer is asked to approve (no personal data)"},
+	{"--ticket", CTL_OPT, "ticket_id", 0, "ticket concerned (UUID)"},
+	{"--department", CTL_OPT, "department_id", 0, "department concerned"},
+	{"--request-id", CTL_OPT, "request_id", CTL_NEW_ID, "idempotency key (default: a new UUID)"},
+};
+static const ctl_arg review_decide_args[] = {
+	{"REVIEW_ID", CTL_POS, "review_id", 0, "review id (UUID)"},
+	{"--approve", CTL_FLAG, "approve", 0, "approve (default: reject)"},
+	{"--opinion", CTL_OPT, "opinion", 0, "the review opinion (required to reject)"},
+};
+static const ctl_arg gate_list_args[] = {{"--action", CTL_OPT, "action", 0, "rules of one action"}};
+static const ctl_arg gate_put_args[] = {
+	{"ID", CTL_POS, "rule.id", 0, "the rule's id, e.g. long-extension"},
+	{"--action", CTL_OPT, "rule.action", CTL_REQUIRED, "gated action, e.g. dispatch.extension"},
+	{"--subject-type", CTL_OPT, "rule.subject_type", 0, "only this subject type"},
+	{"--category", CTL_OPT, "rule.categories", 0, "only these categories (repeatable)"},
+	{"--min-priority", CTL_OPT, "rule.min_priority", 0, "only at this priority or above"},
+	{"--min-extension-hours", CTL_OPT, "rule.min_extension_hours", 0, "only extensions of this many hours or more"},
+	{"--reviewer-role", CTL_OPT, "rule.reviewer_role", 0, "who reviews (default reviewer)"},
+	{"--enabled", CTL_FLAG, "rule.enabled", 0, "in force (default; --enabled=false switches the gate off)"},
+};
+static const ctl_arg violation_file_args[] = {
+	{"--kind", CTL_OPT, "kind", CTL_REQUIRED, "kind of violation"},
+	{"--department", CTL_OPT, "department_id", 0, "department concerned"},
+	{"--person", CTL_OPT, "person_id", 0, "person concerned (staff id)"},
+	{"--description", CTL_OPT, "description", CTL_REQUIRED, "what happened (no personal data)"},
+	{"--points", CTL_OPT, "points", 0, "deduction (default: the kind's)"},
+	{"--ticket", CTL_OPT, "ticket_id", 0, "ticket concerned (UUID)"},
+	{"--request-id", CTL_OPT, "request_id", CTL_NEW_ID, "idempotency key (default: a new UUID)"},
+};
+static const ctl_arg violation_list_args[] = {
+	{"--department", CTL_OPT, "department_id", 0, "only this department"},
+	{"--person", CTL_OPT, "person_id", 0, "only this person"},
+	{"--kind", CTL_OPT, "kind", 0, "only this kind"},
+	{"--from", CTL_OPT, "from", 0, "recorded at or after (2025-01-31 or RFC 3339)"},
+	{"--to", CTL_OPT, "to", 0, "recorded before (2025-01-31 or RFC 3339)"},
+	{"--page-size", CTL_OPT, "page_size", 0, "violations per page (server default 50, max 200)"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+static const ctl_arg violation_appeal_args[] = {
+	{"VIOLATION_ID", CTL_POS, "violation_id", 0, "violation id (UUID)"},
+	{"--note", CTL_OPT, "note", CTL_REQUIRED, "the appeal"},
+};
+static const ctl_arg risk_event_raise_args[] = {
+	{"--level", CTL_OPT, "level", CTL_REQUIRED, "major or general"},
+	{"--department", CTL_OPT, "department_id", CTL_REQUIRED, "department concerned"},
+	{"--description", CTL_OPT, "description", CTL_REQUIRED, "what happened (no personal data)"},
+	{"--occurred-at", CTL_OPT, "occurred_at", 0, "when it happened (default: now)"},
+	{"--emergency-plan", CTL_FLAG, "emergency_plan", 0, "the emergency plan was started"},
+	{"--risk", CTL_OPT, "risk_id", 0, "the register's risk (UUID)"},
+	{"--request-id", CTL_OPT, "request_id", CTL_NEW_ID, "idempotency key (default: a new UUID)"},
+};
+static const ctl_arg risk_event_accept_args[] = {
+	{"EVENT_ID", CTL_POS, "risk_event_id", 0, "risk event id (UUID)"},
+	{"--emergency-plan", CTL_FLAG, "emergency_plan", 0, "start the emergency plan"},
+	{"--note", CTL_OPT, "note", 0, "note"},
+};
+static const ctl_arg risk_event_close_args[] = {
+	{"EVENT_ID", CTL_POS, "risk_event_id", 0, "risk event id (UUID)"},
+	{"--outcome", CTL_OPT, "outcome", CTL_REQUIRED, "how it was handled"},
+};
+static const ctl_arg risk_event_list_args[] = {
+	{"--level", CTL_OPT, "level", 0, "major or general"},
+	{"--status", CTL_OPT, "status", 0, "reported, accepted or closed"},
+	{"--department", CTL_OPT, "department_id", 0, "only this department"},
+	{"--overdue", CTL_FLAG, "overdue_only", 0, "only events not accepted by their deadline"},
+	{"--page-size", CTL_OPT, "page_size", 0, "events per page (server default 50, max 200)"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+static const ctl_arg risk_put_args[] = {
+	{"--id", CTL_OPT, "risk.id", 0, "the risk to change (UUID; none: a new risk)"},
+	{"--name", CTL_OPT, "risk.name", CTL_REQUIRED, "name"},
+	{"--type", CTL_OPT, "risk.type", CTL_REQUIRED, "type, e.g. legal, data_security"},
+	{"--level", CTL_OPT, "risk.level", CTL_REQUIRED, "1 high, 2 general, 3 low"},
+	{"--measures", CTL_OPT, "risk.measures", CTL_REQUIRED, "control measures"},
+	{"--owner", CTL_OPT, "risk.owner_id", CTL_REQUIRED, "owner (staff id)"},
+	{"--department", CTL_OPT, "risk.department_id", 0, "department"},
+	{"--description", CTL_OPT, "risk.description", 0, "description"},
+	{"--every-days", CTL_OPT, "risk.review_every_days", CTL_REQUIRED, "periodic check every N days"},
+	{"--next-review", CTL_OPT, "risk.next_review_at", 0, "date of the next check (default: in N days)"},
+	{"--active", CTL_FLAG, "risk.active", 0, "in the register (default; --active=false retires it)"},
+	{"--request-id", CTL_OPT, "request_id", CTL_NEW_ID, "idempotency key (default: a new UUID)"},
+};
+static const ctl_arg risk_list_args[] = {
+	{"--level", CTL_OPT, "level", 0, "only this level"},
+	{"--type", CTL_OPT, "type", 0, "only this type"},
+	{"--department", CTL_OPT, "department_id", 0, "only this department"},
+	{"--all", CTL_FLAG, "include_inactive", 0, "retired risks too"},
+};
+static const ctl_arg warning_issue_args[] = {
+	{"--department", CTL_OPT, "department_id", CTL_REQUIRED, "the warned department"},
+	{"--title", CTL_OPT, "title", CTL_REQUIRED, "title"},
+	{"--content", CTL_OPT, "content", CTL_REQUIRED, "what is to be rectified"},
+	{"--risk", CTL_OPT, "risk_id", 0, "the register's risk (UUID)"},
+	{"--rectify-by", CTL_OPT, "rectify_by", 0, "rectification deadline"},
+	{"--request-id", CTL_OPT, "request_id", CTL_NEW_ID, "idempotency key (default: a new UUID)"},
+};
+static const ctl_arg warning_list_args[] = {
+	{"--department", CTL_OPT, "department_id", 0, "only this department"},
+	{"--status", CTL_OPT, "status", 0, "issued, acknowledged or rectified"},
+	{"--page-size", CTL_OPT, "page_size", 0, "warnings per page (server default 50, max 200)"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+static const ctl_arg warning_ack_args[] = {{"WARNING_ID", CTL_POS, "warning_id", 0, "warning id (UUID)"}};
+static const ctl_arg warning_rectify_args[] = {
+	{"WARNING_ID", CTL_POS, "warning_id", 0, "warning id (UUID)"},
+	{"--rectification", CTL_OPT, "rectification", CTL_REQUIRED, "what was done"},
+};
+static const ctl_arg compliance_notices_args[] = {
+	{"--page-size", CTL_OPT, "page_size", 0, "notices per page (server default 50, max 200)"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+
+static hl_status build_gate_put(ctl_ctx *x, ProtobufCMessage *req, hl_error *err)
+{
+	return ctl_arg_given(x, "--enabled") ? HL_OK : ctl_bind(ctl_arena(x), req, "rule.enabled", "true", err);
+}
+
+static hl_status build_risk_put(ctl_ctx *x, ProtobufCMessage *req, hl_error *err)
+{
+	return default_active(x, req, "risk.active", err);
+}
+/* ---- reporting ---------------------------------------------------------- */
+
+#define LEDGER_FILTER_ARGS                                                                                         \
+	{"--from", CTL_OPT, "filter.from_date", 0, "received on or after (YYYY-MM-DD, tenant's zone)"},           \
+	{"--to", CTL_OPT, "filter.to_date", 0, "received on or before (YYYY-MM-DD)"},                              \
+	{"--department", CTL_OPT, "filter.department_id", 0, "handling department"},                              \
+	{"--category", CTL_OPT, "filter.category", 0, "category"},                                                \
+	{"--channel", CTL_OPT, "filter.channel", 0, "channel"},                                                   \
+	{"--status", CTL_OPT, "filter.status", 0, "ticket status"},                                               \
+	{"--overdue", CTL_FLAG, "filter.overdue_only", 0, "only tickets completed late or past their deadline"}, \
+	{"--no", CTL_OPT, "filter.ticket_no", 0, "one ticket number"}
+
+static const ctl_arg ledger_args[] = {
+	LEDGER_FILTER_ARGS,
+	{"--page-size", CTL_OPT, "page_size", 0, "rows per page (server default 50, max 500)"},
+	{"--page-token", CTL_OPT, "page_token", 0, "next_page_token of the previous page"},
+};
+
+static const ctl_arg export_args[] = {
+	LEDGER_FILTER_ARGS,
+	{"--bom", CTL_FLAG, "bom", 0, "start with the UTF-8 byte order mark (for Excel)"},
+};
+
+static const ctl_arg report_date_args[] = {
+	{"DATE", CTL_POS, "date", 0, "report day (YYYY-MM-DD)"},
+};
+
+static const ctl_arg report_list_args[] = {
+	{"--from", CTL_OPT, "from_date", 0, "first day (YYYY-MM-DD)"},
+	{"--to", CTL_OPT, "to_date", 0, "last day (YYYY-MM-DD)"},
+};
+
+static const ctl_arg settings_put_args[] = {
+	{"--zone", CTL_OPT, "settings.zone", CTL_REQUIRED, "IANA time zone, e.g. Asia/Shanghai"},
+	{"--cutoff-minutes", CTL_OPT, "settings.cutoff_minutes", CTL_REQUIRED,
+	 "minutes after local midnight that end the day (1..1440; 1440: the calendar day)"},
+};
+
+static const ctl_arg kpi_args[] = {
+	{"--from", CTL_OPT, "from_date", CTL_REQUIRED, "first day of the period (YYYY-MM-DD)"},
+	{"--to", CTL_OPT, "to_date", CTL_REQUIRED, "last day of the period (YYYY-MM-DD)"},
+	{"--by", CTL_OPT, "group_by", 0, "group by department or person (default: the tenant)"},
+	{"--department", CTL_OPT, "department_id", 0, "one department"},
+	{"--group-tenant", CTL_OPT, "tenants", 0, "a tenant of the group view (repeatable; needs the tenants claim)"},
+};
+
+static const ctl_arg disclosure_args[] = {
+	{"--from", CTL_OPT, "from_date", CTL_REQUIRED, "first day (YYYY-MM-DD)"},
+	{"--to", CTL_OPT, "to_date", CTL_REQUIRED, "last day (YYYY-MM-DD)"},
+};
 
 /* ---- the table ---------------------------------------------------------- */
 
@@ -494,6 +704,92 @@ const ctl_cmd ctl_commands[] = {
 	 CALL(followup, recheck_visit_request, recheck_visit_response), ARGS(visit_recheck_args), 0, NULL, NULL},
 	{"visit", "coverage", "planned vs done visits per risk level", "followup", FOLLOWUP "GetCoverage",
 	 CALL(followup, get_coverage_request, get_coverage_response), ARGS(coverage_args), 0, NULL, NULL},
+	{"sampling", "get", "the policy that samples closed tickets for a visit (auditors also get its key)",
+	 "followup", FOLLOWUP "GetSamplingPolicy", CALL(followup, get_sampling_policy_request,
+	 get_sampling_policy_response), NULL, 0, 0, NULL, NULL},
+	{"sampling", "put", "set the percentage of closed tickets visited per category", "followup",
+	 FOLLOWUP "PutSamplingPolicy", CALL(followup, put_sampling_policy_request, put_sampling_policy_response),
+	 ARGS(sampling_put_args), 0, NULL, NULL},
+	{"followup", "notices", "overdue reply and visit notices addressed to you", "followup", FOLLOWUP "ListNotices",
+	 CALL(followup, list_notices_request, list_notices_response), ARGS(followup_notices_args), 0, NULL, NULL},
+	{"followup", "ack", "acknowledge an overdue notice addressed to you", "followup", FOLLOWUP "AcknowledgeNotice",
+	 CALL(followup, acknowledge_notice_request, acknowledge_notice_response), ARGS(notice_ack_args), 0, NULL, NULL},
+	{"review", "list", "compliance reviews (reviewers see all, others their own requests)", "compliance",
+	 COMPLIANCE "ListReviews", CALL(compliance, list_reviews_request, list_reviews_response), ARGS(review_list_args),
+	 0, NULL, NULL},
+	{"review", "get", "one review with its decision", "compliance", COMPLIANCE "GetReview",
+	 CALL(compliance, get_review_request, get_review_response), ARGS(review_get_args), 0, NULL, NULL},
+	{"review", "request", "ask for a review of some content ahead of a gated action", "compliance",
+	 COMPLIANCE "RequestReview", CALL(compliance, request_review_request, request_review_response),
+	 ARGS(review_request_args), 0, NULL, NULL},
+	{"review", "decide", "approve or reject a review you did not request (合规审查)", "compliance",
+	 COMPLIANCE "DecideReview", CALL(compliance, decide_review_request, decide_review_response),
+	 ARGS(review_decide_args), 0, NULL, NULL},
+	{"gate", "rules", "the review gates in force (the tenant's and the defaults)", "compliance",
+	 COMPLIANCE "ListGateRules", CALL(compliance, list_gate_rules_request, list_gate_rules_response),
+	 ARGS(gate_list_args), 0, NULL, NULL},
+	{"gate", "put", "create or change a gate rule (tenant_admin)", "compliance", COMPLIANCE "PutGateRule",
+	 CALL(compliance, put_gate_rule_request, put_gate_rule_response), ARGS(gate_put_args), 0, build_gate_put, NULL},
+	{"violation", "file", "record a violation against a person or department (问责)", "compliance",
+	 COMPLIANCE "FileViolation", CALL(compliance, file_violation_request, file_violation_response),
+	 ARGS(violation_file_args), 0, NULL, NULL},
+	{"violation", "list", "violations with their points", "compliance", COMPLIANCE "ListViolations",
+	 CALL(compliance, list_violations_request, list_violations_response), ARGS(violation_list_args), 0, NULL, NULL},
+	{"violation", "appeal", "appeal a violation (the person or their department head)", "compliance",
+	 COMPLIANCE "AppealViolation", CALL(compliance, appeal_violation_request, appeal_violation_response),
+	 ARGS(violation_appeal_args), 0, NULL, NULL},
+	{"risk-event", "raise", "report a risk event (major: 2 h, general: 24 h)", "compliance",
+	 COMPLIANCE "RaiseRiskEvent", CALL(compliance, raise_risk_event_request, raise_risk_event_response),
+	 ARGS(risk_event_raise_args), 0, NULL, NULL},
+	{"risk-event", "accept", "file a reported risk event (compliance office)", "compliance",
+	 COMPLIANCE "AcceptRiskEvent", CALL(compliance, accept_risk_event_request, accept_risk_event_response),
+	 ARGS(risk_event_accept_args), 0, NULL, NULL},
+	{"risk-event", "close", "close an accepted risk event with its outcome", "compliance",
+	 COMPLIANCE "CloseRiskEvent", CALL(compliance, close_risk_event_request, close_risk_event_response),
+	 ARGS(risk_event_close_args), 0, NULL, NULL},
+	{"risk-event", "list", "risk events", "compliance", COMPLIANCE "ListRiskEvents",
+	 CALL(compliance, list_risk_events_request, list_risk_events_response), ARGS(risk_event_list_args), 0, NULL,
+	 NULL},
+	{"risk", "put", "create or change a risk of the register", "compliance", COMPLIANCE "PutRisk",
+	 CALL(compliance, put_risk_request, put_risk_response), ARGS(risk_put_args), 0, build_risk_put, NULL},
+	{"risk", "list", "the risk register", "compliance", COMPLIANCE "ListRisks",
+	 CALL(compliance, list_risks_request, list_risks_response), ARGS(risk_list_args), 0, NULL, NULL},
+	{"warning", "issue", "issue a warning notice to a department", "compliance", COMPLIANCE "IssueWarning",
+	 CALL(compliance, issue_warning_request, issue_warning_response), ARGS(warning_issue_args), 0, NULL, NULL},
+	{"warning", "list", "warnings and the share rectified", "compliance", COMPLIANCE "ListWarnings",
+	 CALL(compliance, list_warnings_request, list_warnings_response), ARGS(warning_list_args), 0, NULL, NULL},
+	{"warning", "ack", "acknowledge a warning to your department (its head)", "compliance",
+	 COMPLIANCE "AcknowledgeWarning", CALL(compliance, acknowledge_warning_request, acknowledge_warning_response),
+	 ARGS(warning_ack_args), 0, NULL, NULL},
+	{"warning", "rectify", "report a warning rectified (its head)", "compliance", COMPLIANCE "RectifyWarning",
+	 CALL(compliance, rectify_warning_request, rectify_warning_response), ARGS(warning_rectify_args), 0, NULL,
+	 NULL},
+	{"compliance", "notices", "what compliance told you, your roles and your department", "compliance",
+	 COMPLIANCE "ListNotices", CALL(compliance, list_notices_request, list_notices_response), ARGS(compliance_notices_args), 0,
+	 NULL, NULL},
+	{"ledger", "list", "the ledger (台账): one row per ticket, filtered, paged", "reporting", REPORTING "GetLedger",
+	 CALL(reporting, get_ledger_request, get_ledger_response), ARGS(ledger_args), 0, NULL, NULL},
+	{"ledger", "export", "the ledger as CSV on stdout, every row (streamed)", "reporting", REPORTING "ExportLedger",
+	 CALL(reporting, export_ledger_request, export_ledger_response), ARGS(export_args), CTL_STREAM, NULL, NULL},
+	{"report", "get", "the frozen, signed daily report of a day (日报)", "reporting", REPORTING "GetDailyReport",
+	 CALL(reporting, get_daily_report_request, get_daily_report_response), ARGS(report_date_args), 0, NULL, NULL},
+	{"report", "list", "frozen daily reports with their hashes", "reporting", REPORTING "ListDailyReports",
+	 CALL(reporting, list_daily_reports_request, list_daily_reports_response), ARGS(report_list_args), 0, NULL,
+	 NULL},
+	{"report", "freeze", "freeze a day whose cut-off has passed, now", "reporting", REPORTING "FreezeDailyReport",
+	 CALL(reporting, freeze_daily_report_request, freeze_daily_report_response), ARGS(report_date_args), 0, NULL,
+	 NULL},
+	{"report", "settings", "the tenant's report zone and daily cut-off", "reporting", REPORTING "GetReportSettings",
+	 CALL(reporting, get_report_settings_request, get_report_settings_response), NULL, 0, 0, NULL, NULL},
+	{"report", "set", "set the report zone and daily cut-off (tenant_admin)", "reporting", REPORTING "PutReportSettings",
+	 CALL(reporting, put_report_settings_request, put_report_settings_response), ARGS(settings_put_args), 0, NULL,
+	 NULL},
+	{NULL, "kpis", "KPIs of a period by tenant, department or person (考核); group view with --group-tenant",
+	 "reporting", REPORTING "GetKpis", CALL(reporting, get_kpis_request, get_kpis_response), ARGS(kpi_args), 0,
+	 NULL, NULL},
+	{NULL, "disclosure", "public figures per category, small cells suppressed (no token)", "reporting",
+	 REPORTING "GetPublicDisclosure", CALL(reporting, get_public_disclosure_request, get_public_disclosure_response),
+	 ARGS(disclosure_args), CTL_PUBLIC, NULL, NULL},
 	{"departments", "list", "the tenant's departments", "dispatch", DISPATCH "ListDepartments",
 	 CALL(dispatch, list_departments_request, list_departments_response), NULL, 0, 0, NULL, NULL},
 	{"departments", "put", "create or change a department (tenant_admin)", "dispatch", DISPATCH "PutDepartment",

@@ -54,6 +54,7 @@ typedef struct ctl_arg {
 /* Command flags. */
 #define CTL_PUBLIC 0x1u      /* no JWT; x-tenant-id from --act-as or --tenant */
 #define CTL_ANY_SERVICE 0x2u /* a method every service serves: --service picks one */
+#define CTL_STREAM 0x4u      /* server streaming: each message printed; a lone bytes field written raw */
 
 typedef struct ctl_ctx ctl_ctx;
 

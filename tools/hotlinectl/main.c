@@ -737,6 +737,41 @@ static int metadata(ctl_ctx *x, hl_md *md, size_t *n, const char *request_id)
 	return CTL_EXIT_OK;
 }
 
+/* One message of a stream: a message that is one bytes field (an export's chunk) goes raw to stdout. */
+static hl_status stream_message(void *arg, const uint8_t *msg, size_t len, hl_error *err)
+{
+	ctl_ctx *x = arg;
+	const ProtobufCMessageDescriptor *d = x->cmd->resp;
+	hl_arena *a = hl_arena_new();
+	if (!a)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	ProtobufCMessage *m = protobuf_c_message_unpack(d, hl_arena_pb_allocator(a), len, msg);
+	hl_status st = HL_OK;
+	if (!m) {
+		st = hl_fail(err, HL_INVALID, "malformed %s from the server", d->name);
+	} else if (d->n_fields == 1 && d->fields[0].type == PROTOBUF_C_TYPE_BYTES) {
+		const ProtobufCBinaryData *b = (const void *)((const char *)m + d->fields[0].offset);
+		if (fwrite(b->data, 1, b->len, stdout) != b->len)
+			st = hl_fail(err, HL_INTERNAL, "cannot write the output");
+	} else if (print_response(x, m)) {
+		st = hl_fail(err, HL_INTERNAL, "cannot write the output");
+	}
+	hl_arena_free(a);
+	return st;
+}
+
+static int stream_call(ctl_ctx *x, hl_client *cl, const hl_md *md, size_t n_md, const uint8_t *body, size_t len)
+{
+	int code;
+	hl_error err;
+	if (hl_client_stream_raw(cl, x->cmd->method, body, len, md, n_md,
+				 x->timeout_ms ? x->timeout_ms : DEFAULT_TIMEOUT_MS, stream_message, x, &code, &err)) {
+		say(hl_grpc_code_name(code), hl_error_text(&err));
+		return CTL_EXIT_FAILED;
+	}
+	return fflush(stdout) ? failure("cannot write the output") : CTL_EXIT_OK;
+}
+
 static int call(ctl_ctx *x, hl_client *cl, const char *addr)
 {
 	const ctl_cmd *c = x->cmd;
@@ -758,6 +793,8 @@ static int call(ctl_ctx *x, hl_client *cl, const char *addr)
 	if (!body)
 		return failure("out of memory");
 	protobuf_c_message_pack(x->req, body);
+	if (c->flags & CTL_STREAM)
+		return stream_call(x, cl, md, n_md, body, len);
 	if (hl_client_call_raw(cl, c->method, body, len, md, n_md, x->timeout_ms ? x->timeout_ms : DEFAULT_TIMEOUT_MS,
 			       x->a, &resp, &resp_len, &code, &err)) {
 		say(hl_grpc_code_name(code), hl_error_text(&err));

@@ -77,6 +77,20 @@ hl_status hl_audit_verify(hl_pg *pg, hl_arena *a, const char *subject_id, const 
 			  hl_audit_report *out, hl_error *err) HL_MUST_CHECK;
 
 /*
+ * A checkpoint of the acting tenant's whole trail, for a signed daily report
+ * (DESIGN §5.4): the chained digest over every chain head in subject order,
+ *   d0 = 32 zero bytes,  d(i) = SHA-256(d(i-1) || lp(subject_id) || be64(entries) || head_hash)
+ * (docs/audit.md), with the number of chains and of entries.  A rewritten,
+ * truncated or deleted chain changes the digest of every later checkpoint.
+ * Runs in the caller's open transaction; constant memory (heads read by pages).
+ */
+typedef struct hl_audit_checkpoint {
+	int64_t chains, entries;
+	uint8_t digest[HL_AUDIT_HASH_LEN];
+} hl_audit_checkpoint;
+hl_status hl_audit_checkpoint_compute(hl_pg *pg, hl_arena *a, hl_audit_checkpoint *out, hl_error *err) HL_MUST_CHECK;
+
+/*
  * The AuditService (ListAuditEntries, VerifyAuditChain) for a service whose
  * chains must exist for the subjects returned by missing_sql (see above).
  * Roles: auditor or tenant_admin (and supervisor for listing).

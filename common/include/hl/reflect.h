@@ -13,6 +13,7 @@
 #ifndef HL_REFLECT_H
 #define HL_REFLECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,15 @@ void hl_reflect_free(hl_reflect *r);
  */
 hl_status hl_reflect_answer(const hl_reflect *r, const uint8_t *req, size_t len, hl_arena *a,
 			    uint8_t **out, size_t *out_len) HL_MUST_CHECK;
+
+/*
+ * Whether method `method` of service `service` (full name) streams requests
+ * or responses, from the embedded descriptor set (protobuf-c's service
+ * descriptors do not say; rpc_server.c asks when a service is added).
+ * HL_NOT_FOUND when the set has no such method.
+ */
+hl_status hl_reflect_streaming(const char *service, const char *method, bool *client_streaming,
+			       bool *server_streaming, hl_error *err) HL_MUST_CHECK;
 
 /* The serialized FileDescriptorProto of a file name, or NULL (for tests). */
 const uint8_t *hl_reflect_file(const hl_reflect *r, const char *name, size_t *len);

@@ -44,6 +44,14 @@ typedef struct hl_metrics hl_metrics;
 typedef struct hl_timers hl_timers;
 typedef struct hl_redis hl_redis;
 
+/*
+ * A handler.  For a server-streaming RPC (`returns (stream …)` in the proto;
+ * the driver reads that flag from the embedded descriptor set, since
+ * protobuf-c's descriptors lack it) the same handler type sends each message
+ * with hl_call_send() and returns HL_OK, leaving *resp alone (the stream ends
+ * with OK), or a status set with hl_call_fail().  Client and bidirectional
+ * streaming are not supported (hl_server_add refuses them).
+ */
 typedef hl_status (*hl_handler_fn)(hl_call *c, const void *req, void **resp);
 
 /* Who may call a method. */
@@ -151,6 +159,22 @@ const char *hl_call_tenant(const hl_call *c);
 void hl_call_queue_timer(hl_call *c, const char *tenant, const char *key, int64_t due_ms);
 void hl_call_push_timers(hl_call *c);
 void hl_call_drop_timers(hl_call *c);
+
+/*
+ * Inside a server-streaming handler: send msg (the method's
+ * response type; the caller keeps ownership) as the next message of the
+ * stream, and wait until gRPC has taken it.  One message is in flight at a
+ * time and each is packed into its own buffer, freed once sent, so a stream
+ * of any length holds at most one message plus what HTTP/2 flow control lets
+ * the transport buffer: a client that stops reading stops the handler, not
+ * the server's memory.  Returns HL_OK, or fails the call with HL_CANCELLED
+ * when the client went away, the deadline passed or the server is shutting
+ * down (the handler then just returns that status).  The worker is occupied
+ * for the whole stream.
+ */
+hl_status hl_call_send(hl_call *c, const void *msg) HL_MUST_CHECK;
+/* Messages sent so far by hl_call_send on this call. */
+int64_t hl_call_sent(const hl_call *c);
 
 /* Fail the call with status s and a message for the client (no personal data). */
 hl_status hl_call_fail(hl_call *c, hl_status s, const char *fmt, ...) HL_PRINTF(3, 4);

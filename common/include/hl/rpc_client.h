@@ -1,5 +1,5 @@
 /*
- * rpc_client.h - unary gRPC calls over mutual TLS, for hotlinectl,
+ * rpc_client.h - unary (and server-streaming) gRPC calls over mutual TLS, for hotlinectl,
  * service-to-service calls and the outbox relay.
  *
  * An hl_client is one channel to one target and may be shared by threads.
@@ -55,6 +55,18 @@ hl_status hl_client_start(hl_client *cl, const char *method, const uint8_t *req,
 			  size_t n_md, int64_t timeout_ms, hl_client_pending **p, hl_error *err) HL_MUST_CHECK;
 hl_status hl_client_finish(hl_client_pending *p, hl_arena *a, uint8_t **resp, size_t *resp_len, int *code,
 			   hl_error *err) HL_MUST_CHECK;
+
+/*
+ * A server-streaming call: send the request, then hand each response message
+ * (its serialized bytes, valid during the call of fn) to fn in order, one at
+ * a time (a slow fn slows the server through flow control; nothing piles up
+ * here).  A failing fn cancels the call and its status is returned; else the
+ * call's gRPC status as hl_client_call_raw() gives it.
+ */
+typedef hl_status (*hl_client_message_fn)(void *arg, const uint8_t *msg, size_t len, hl_error *err);
+hl_status hl_client_stream_raw(hl_client *cl, const char *method, const uint8_t *req, size_t len, const hl_md *md,
+			       size_t n_md, int64_t timeout_ms, hl_client_message_fn fn, void *arg, int *code,
+			       hl_error *err) HL_MUST_CHECK;
 
 /* The same with protobuf-c messages; *resp is unpacked into the arena. */
 hl_status hl_client_call(hl_client *cl, const char *method, const ProtobufCMessage *req,
