@@ -1,7 +1,8 @@
 /*
  * pg.c - PostgreSQL connections, transactions and statements (see pg.h):
  * connection parameters for failing networks, SQLSTATE translation,
- * prepared statements, result helpers.
+ * prepared statements, transactions in libpq pipeline mode (deferred
+ * writes travel with the next read or the COMMIT), result helpers.
  */
 #include "hl/pg.h"
 
@@ -43,13 +44,11 @@ struct hl_pg {
 	char schema[64];
 	PGconn *conn;
 	bool in_tx;
-	uint64_t tx_serial; /* of the open transaction (in a group: of the open unit) */
+	uint64_t tx_serial; /* of the open transaction */
 	struct stmt stmts[STMT_SLOTS];
 	int n_stmts;
 	bool piped;    /* in libpq pipeline mode (inside a transaction) */
 	bool answered; /* an answer of this transaction has been read: no resend */
-	bool group;    /* a group transaction is open (hl_pg_group_begin) */
-	bool unit;     /* a unit (savepoint) of the group is open */
 	struct sent sent[SENT_SLOTS];
 	int n_sent;
 	struct replay replay[REPLAY_SLOTS];
@@ -144,8 +143,6 @@ static void disconnect(hl_pg *pg)
 	pg->conn = NULL;
 	pg->in_tx = false;
 	pg->piped = false;
-	pg->group = false;
-	pg->unit = false;
 	pg->n_sent = 0;
 	pg->n_stmts = 0;
 }
@@ -397,10 +394,7 @@ hl_status hl_pg_ping(hl_pg *pg, int timeout_ms, hl_error *err)
  * Until the first answer of a transaction is read, everything sent in it is remembered: if the
  * connection turns out dead there (the server restarted while it was idle), nothing can have been
  * done, so the transaction is sent again once on a new connection.
- *
- * In a group (hl_pg_group_begin) the outer transaction is the group's; hl_pg_begin, hl_pg_commit
- * and hl_pg_rollback become SAVEPOINT, RELEASE and ROLLBACK TO of one unit, and the group's
- * COMMIT makes every released unit durable at once. */
+ */
 
 static void clear_result(void *p)
 {
@@ -529,9 +523,9 @@ static hl_status sync_read(hl_pg *pg, hl_arena *ar, PGresult **last, hl_error *e
 		struct sent s = pg->sent[i];
 		PGresult *r = next_result(pg);
 		ExecStatusType t = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+		if (s.kind == SENT_PREPARE && t != PGRES_COMMAND_OK)
+			pg->stmts[s.stmt].sql = NULL; /* not prepared after all (failed, or skipped after a failure) */
 		if (!r || (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK && t != PGRES_PIPELINE_ABORTED)) {
-			if (s.kind == SENT_PREPARE)
-				pg->stmts[s.stmt].sql = NULL; /* not prepared after all */
 			if (!st) {
 				st = translate(pg, r, err);
 				if (st == HL_EXISTS && s.kind == SENT_DEFERRED)
@@ -570,6 +564,7 @@ static hl_status resend(hl_pg *pg, hl_error *err)
 	hl_status st = hl_pg_connect(pg, err);
 	if (st)
 		return st;
+	pg->in_tx = true; /* disconnect() forgot the transaction this sends again */
 	for (int i = 0; i < pg->n_replay; i++) {
 		const char *sql = pg->replay[i].sql;
 		bool ok = pg->replay[i].kind == SENT_COMMAND ? send_command(pg, sql, SENT_COMMAND)
@@ -589,7 +584,6 @@ static hl_status sync_answer(hl_pg *pg, hl_arena *ar, PGresult **last, hl_error 
 	hl_status st = sync_read(pg, ar, last, err);
 	if (st != HL_UNAVAILABLE || pg->conn || !may_resend)
 		return st;
-	pg->in_tx = true; /* disconnect() forgot the transaction it is about to send again */
 	if ((st = resend(pg, err)))
 		return st;
 	return sync_read(pg, ar, last, err);
@@ -640,39 +634,27 @@ hl_status hl_pg_begin(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_erro
 	hl_status st = hl_pg_connect(pg, err);
 	if (st)
 		return st;
-	if (pg->group) {
-		if (pg->unit)
-			hl_pg_rollback(pg);
-		pg->unit = true;
-		pg->tx_serial = ++tx_serials;
-		if (!send_remembered_command(pg, "SAVEPOINT hl_unit"))
-			return send_failed(pg, err);
-	} else {
-		if (pg->in_tx)
-			hl_pg_rollback(pg);
-		start_tx(pg);
-		if (!send_remembered_command(pg, "BEGIN"))
-			return send_failed(pg, err);
-	}
+	if (pg->in_tx)
+		hl_pg_rollback(pg);
+	start_tx(pg);
+	if (!send_remembered_command(pg, "BEGIN"))
+		return send_failed(pg, err);
 	return send_settings(pg, tenant, timeout_ms, err);
 }
 
 uint64_t hl_pg_tx_serial(const hl_pg *pg)
 {
-	if (pg->group)
-		return pg->unit ? pg->tx_serial : 0;
 	return pg->in_tx ? pg->tx_serial : 0;
 }
 
-/* Undo on the server after a failure (ROLLBACK, or ROLLBACK TO and RELEASE of a unit); a
- * connection that cannot is dropped, which ends its transaction too. */
-static void abandon(hl_pg *pg, const char *cmd, const char *then)
+/* ROLLBACK on the server after a failure; a connection that cannot is dropped, which ends its
+ * transaction too. */
+static void abandon(hl_pg *pg)
 {
 	hl_error ignored;
 	if (!pg->conn)
 		return;
-	if (!send_command(pg, cmd, SENT_COMMAND) || (then && !send_command(pg, then, SENT_COMMAND)) ||
-	    sync_read(pg, NULL, NULL, &ignored))
+	if (!send_command(pg, "ROLLBACK", SENT_COMMAND) || sync_read(pg, NULL, NULL, &ignored))
 		disconnect(pg);
 }
 
@@ -680,24 +662,13 @@ static hl_status end_tx(hl_pg *pg, hl_status st)
 {
 	pg->in_tx = false;
 	if (st && pg->conn && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
-		abandon(pg, "ROLLBACK", NULL);
+		abandon(pg);
 	leave_pipeline(pg);
 	return st;
 }
 
 hl_status hl_pg_commit(hl_pg *pg, hl_error *err)
 {
-	if (pg->group) {
-		if (!pg->unit)
-			return hl_fail(err, HL_INTERNAL, "commit without a transaction");
-		pg->unit = false;
-		if (!send_command(pg, "RELEASE SAVEPOINT hl_unit", SENT_COMMAND))
-			return send_failed(pg, err);
-		hl_status st = sync_answer(pg, NULL, NULL, err);
-		if (st && pg->conn)
-			abandon(pg, "ROLLBACK TO SAVEPOINT hl_unit", "RELEASE SAVEPOINT hl_unit");
-		return st;
-	}
 	if (!pg->in_tx)
 		return hl_fail(err, HL_INTERNAL, "commit without a transaction");
 	if (!send_command(pg, "COMMIT", SENT_COMMAND))
@@ -709,58 +680,11 @@ void hl_pg_rollback(hl_pg *pg)
 {
 	if (!pg->conn)
 		return;
-	if (pg->group) {
-		if (pg->unit) {
-			pg->unit = false;
-			abandon(pg, "ROLLBACK TO SAVEPOINT hl_unit", "RELEASE SAVEPOINT hl_unit");
-		}
-		return;
-	}
 	if (!pg->in_tx)
 		return;
 	pg->in_tx = false;
-	abandon(pg, "ROLLBACK", NULL);
+	abandon(pg);
 	leave_pipeline(pg);
-}
-
-hl_status hl_pg_group_begin(hl_pg *pg, hl_error *err)
-{
-	hl_status st = hl_pg_connect(pg, err);
-	if (st)
-		return st;
-	if (pg->in_tx)
-		hl_pg_rollback(pg);
-	start_tx(pg);
-	pg->group = true;
-	pg->unit = false;
-	return send_remembered_command(pg, "BEGIN") ? HL_OK : send_failed(pg, err);
-}
-
-bool hl_pg_in_group(const hl_pg *pg)
-{
-	return pg->group;
-}
-
-hl_status hl_pg_group_commit(hl_pg *pg, hl_error *err)
-{
-	hl_status st = HL_OK;
-	if (pg->unit)
-		hl_pg_rollback(pg);
-	pg->group = false;
-	if (!pg->conn)
-		st = hl_fail(err, HL_UNAVAILABLE, "database connection lost");
-	else if (!send_command(pg, "COMMIT", SENT_COMMAND))
-		st = send_failed(pg, err);
-	else
-		st = sync_answer(pg, NULL, NULL, err);
-	return end_tx(pg, st);
-}
-
-void hl_pg_group_rollback(hl_pg *pg)
-{
-	pg->unit = false;
-	pg->group = false;
-	hl_pg_rollback(pg);
 }
 
 static hl_status prepare(hl_pg *pg, const char *sql, int nparams, char name[16], hl_error *err)
@@ -817,6 +741,13 @@ static hl_status exec_checked(hl_pg *pg, const hl_pg_args *args, hl_error *err)
 	return pg->in_tx && !pg->conn ? hl_fail(err, HL_UNAVAILABLE, "database connection lost") : hl_pg_connect(pg, err);
 }
 
+/* A long run of deferred statements (a batch) reads the answers so far before the pipeline's
+ * slots run out (a statement may take two: its PREPARE and itself). */
+static hl_status make_room(hl_pg *pg, hl_error *err)
+{
+	return pg->n_sent >= SENT_SLOTS - 2 ? sync_answer(pg, NULL, NULL, err) : HL_OK;
+}
+
 hl_status hl_pg_exec(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args, PGresult **res,
 		     hl_error *err)
 {
@@ -829,6 +760,8 @@ hl_status hl_pg_exec(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args 
 		return st;
 	if (!pg->in_tx)
 		return exec_alone(pg, ar, sql, args, res, err);
+	if ((st = make_room(pg, err)))
+		return st;
 	remember(pg, sql, args, SENT_QUERY);
 	if (!send_statement(pg, sql, args, SENT_QUERY))
 		return send_failed(pg, err);
@@ -849,6 +782,8 @@ hl_status hl_pg_exec_deferred(hl_pg *pg, hl_arena *ar, const char *sql, const hl
 		return st;
 	if (!pg->in_tx)
 		return exec_alone(pg, ar, sql, args, NULL, err);
+	if ((st = make_room(pg, err)))
+		return st;
 	remember(pg, sql, args, SENT_DEFERRED);
 	return send_statement(pg, sql, args, SENT_DEFERRED) ? HL_OK : send_failed(pg, err);
 }

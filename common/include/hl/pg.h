@@ -90,7 +90,10 @@ hl_status hl_pg_ping(hl_pg *pg, int timeout_ms, hl_error *err) HL_MUST_CHECK;
 
 /*
  * BEGIN a transaction acting for tenant (NULL: no tenant, for the system
- * role) with statement_timeout = timeout_ms (0: none).
+ * role) with statement_timeout = timeout_ms (0: none).  The transaction runs
+ * in libpq pipeline mode: BEGIN and its settings travel with its first read
+ * (or the COMMIT); if that finds the idle connection closed by the server,
+ * the transaction is sent again once on a new connection.
  */
 hl_status hl_pg_begin(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_error *err) HL_MUST_CHECK;
 hl_status hl_pg_commit(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
@@ -118,17 +121,6 @@ hl_status hl_pg_exec(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args 
  */
 hl_status hl_pg_exec_deferred(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args,
 			      hl_error *err) HL_MUST_CHECK;
-
-/*
- * A group transaction: one outer transaction in which each hl_pg_begin /
- * hl_pg_commit / hl_pg_rollback is SAVEPOINT / RELEASE / ROLLBACK TO of one
- * unit, so that many callers' transactions commit (and fsync) as one.  A
- * released unit is durable only when hl_pg_group_commit succeeds.
- */
-hl_status hl_pg_group_begin(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
-hl_status hl_pg_group_commit(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
-void hl_pg_group_rollback(hl_pg *pg);
-bool hl_pg_in_group(const hl_pg *pg);
 
 /* Run a plain SQL script (migrations): no parameters, several statements. */
 hl_status hl_pg_script(hl_pg *pg, const char *sql, hl_error *err) HL_MUST_CHECK;

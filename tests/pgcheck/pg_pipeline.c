@@ -1,0 +1,256 @@
+/*
+ * pg_pipeline.c - hotline-pgcheck DSN: what common/src/pg.c promises about transactions in
+ * libpq pipeline mode, checked against a real PostgreSQL (the stack's, superuser DSN):
+ * deferred writes are seen by the next read of the same transaction and land only with
+ * COMMIT; a deferred write that fails fails the next read or the COMMIT with its status (a
+ * unique violation as ABORTED), and nothing of the transaction stays; the transaction's
+ * tenant and statement timeout are in force; a transaction opened on a connection the
+ * server closed while idle is sent again on a new one; a connection lost after the first
+ * answer fails the call (UNAVAILABLE) and keeps nothing; a batch longer than the pipeline's
+ * slots goes through whole.  Works in its own schema, dropped at the start.
+ */
+#include <stdlib.h>
+#include <time.h>
+
+#include "hl/arena.h"
+#include "hl/pg.h"
+#include "t.h"
+
+/* expr must give st; on a failure the message says why */
+#define T_STATUS(expr, st)                                                                   \
+	do {                                                                                 \
+		hl_status t_st = (expr);                                                     \
+		if (t_st != (st))                                                            \
+			T_FAILF("%s gave %s (%s), expected %s", #expr, hl_status_name(t_st), \
+				err.msg, hl_status_name(st));                                \
+	} while (0)
+
+static const char *dsn;
+static hl_pg *pg, *admin;
+static hl_arena *ar;
+
+static const char SQL_INSERT[] = "INSERT INTO items (k, v) VALUES ($1, $2)";
+static const char SQL_COUNT[] = "SELECT count(*) FROM items WHERE k LIKE $1";
+static const char SQL_DIVIDE[] = "INSERT INTO items (k, v) VALUES ($1, (1 / 0)::text)";
+static const char SQL_SETTINGS[] =
+	"SELECT current_setting('hotline.tenant'), current_setting('statement_timeout'), pg_backend_pid()";
+
+/* Run sql outside any transaction on the admin connection; true on success. */
+static bool admin_exec(const char *sql)
+{
+	hl_error err;
+	return hl_pg_exec(admin, ar, sql, NULL, NULL, &err) == HL_OK;
+}
+
+static long long count(const char *like)
+{
+	hl_pg_args a;
+	hl_pg_args_init(&a);
+	hl_pg_arg_text(&a, like);
+	PGresult *r;
+	hl_error err;
+	if (hl_pg_exec(admin, ar, SQL_COUNT, &a, &r, &err) != HL_OK)
+		return -1;
+	return atoll(PQgetvalue(r, 0, 0));
+}
+
+static hl_status insert(const char *k, const char *v, hl_error *err)
+{
+	hl_pg_args *a = hl_arena_alloc(ar, sizeof *a); /* lives until the COMMIT, like a call's */
+	hl_pg_args_init(a);
+	hl_pg_arg_text(a, hl_arena_strdup(ar, k));
+	hl_pg_arg_text(a, hl_arena_strdup(ar, v));
+	return hl_pg_exec_deferred(pg, ar, SQL_INSERT, a, err);
+}
+
+/* The backend pid of pg's connection, in a transaction of its own. */
+static int backend_pid(void)
+{
+	hl_error err;
+	PGresult *r;
+	if (hl_pg_begin(pg, "t1", 0, &err) || hl_pg_exec(pg, ar, SQL_SETTINGS, NULL, &r, &err))
+		return -1;
+	int pid = atoi(PQgetvalue(r, 0, 2));
+	hl_pg_rollback(pg);
+	return pid;
+}
+
+/* pg.c knows a statement by the address of its text: one static text each, values as parameters */
+static const char SQL_TERMINATE[] = "SELECT pg_terminate_backend($1::int)";
+static const char SQL_ALIVE[] = "SELECT 1 FROM pg_stat_activity WHERE pid = $1::int";
+
+/* Close pid's connection from the server side and wait until the backend is gone. */
+static bool terminate(int pid)
+{
+	hl_pg_args a;
+	hl_pg_args_init(&a);
+	hl_pg_arg_int(&a, ar, pid);
+	hl_error err;
+	PGresult *r;
+	if (hl_pg_exec(admin, ar, SQL_TERMINATE, &a, &r, &err) != HL_OK)
+		return false;
+	for (int i = 0; i < 200; i++) {
+		if (hl_pg_exec(admin, ar, SQL_ALIVE, &a, &r, &err) == HL_OK && PQntuples(r) == 0)
+			return true;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+static void test_deferred_writes_are_read_back_and_committed(void)
+{
+	hl_error err;
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	T_STATUS(insert("a/1", "x", &err), HL_OK);
+	T_STATUS(insert("a/2", "y", &err), HL_OK);
+	T_EQ_INT(count("a/%"), 0); /* not before the COMMIT, seen from elsewhere */
+	hl_pg_args a;
+	hl_pg_args_init(&a);
+	hl_pg_arg_text(&a, "a/%");
+	PGresult *r;
+	T_STATUS(hl_pg_exec(pg, ar, SQL_COUNT, &a, &r, &err), HL_OK);
+	T_EQ_STR(PQgetvalue(r, 0, 0), "2"); /* the transaction's own read sees them */
+	T_STATUS(insert("a/3", "z", &err), HL_OK);
+	T_STATUS(hl_pg_commit(pg, &err), HL_OK);
+	T_EQ_INT(count("a/%"), 3);
+}
+
+static void test_failed_deferred_write_fails_the_commit_and_keeps_nothing(void)
+{
+	hl_error err;
+	T_ASSERT(admin_exec("INSERT INTO items (k, v) VALUES ('b/taken', 'first')"));
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	T_STATUS(insert("b/new", "x", &err), HL_OK);
+	T_STATUS(insert("b/taken", "second", &err), HL_OK); /* the violation shows later */
+	T_STATUS(hl_pg_commit(pg, &err), HL_ABORTED);
+	T_EQ_INT(count("b/new"), 0);
+	T_EQ_INT(count("b/taken"), 1);
+	/* the connection is usable again */
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	T_STATUS(insert("b/after", "x", &err), HL_OK);
+	T_STATUS(hl_pg_commit(pg, &err), HL_OK);
+	T_EQ_INT(count("b/after"), 1);
+}
+
+static void test_failed_deferred_write_fails_the_next_read(void)
+{
+	hl_error err;
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	T_STATUS(insert("c/1", "x", &err), HL_OK);
+	hl_pg_args *a = hl_arena_alloc(ar, sizeof *a);
+	hl_pg_args_init(a);
+	hl_pg_arg_text(a, "c/2");
+	T_STATUS(hl_pg_exec_deferred(pg, ar, SQL_DIVIDE, a, &err), HL_OK);
+	PGresult *r = NULL;
+	hl_status st = hl_pg_exec(pg, ar, SQL_SETTINGS, NULL, &r, &err);
+	T_ASSERT(st != HL_OK);
+	T_ASSERT(r == NULL);
+	if (!strstr(err.msg, "22012")) /* division_by_zero */
+		T_FAILF("the read failed with \"%s\", not the deferred write's division by zero (22012)", err.msg);
+	hl_pg_rollback(pg);
+	T_EQ_INT(count("c/%"), 0);
+}
+
+static void test_tenant_and_timeout_are_in_force(void)
+{
+	hl_error err;
+	PGresult *r;
+	T_STATUS(hl_pg_begin(pg, "tenant-o'brien", 1234, &err), HL_OK);
+	T_STATUS(hl_pg_exec(pg, ar, SQL_SETTINGS, NULL, &r, &err), HL_OK);
+	T_EQ_STR(PQgetvalue(r, 0, 0), "tenant-o'brien");
+	T_EQ_STR(PQgetvalue(r, 0, 1), "1234ms");
+	hl_pg_rollback(pg);
+	T_STATUS(hl_pg_begin(pg, "t2", 200, &err), HL_OK);
+	hl_status st = hl_pg_exec(pg, ar, "SELECT pg_sleep(2)", NULL, NULL, &err);
+	T_ASSERT(st != HL_OK); /* cancelled by the transaction's statement timeout */
+	hl_pg_rollback(pg);
+}
+
+static void test_idle_connection_closed_by_the_server_is_replaced(void)
+{
+	hl_error err;
+	int pid = backend_pid();
+	T_ASSERT(pid > 0);
+	T_ASSERT(terminate(pid));
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	T_STATUS(insert("d/1", "x", &err), HL_OK);
+	PGresult *r;
+	T_STATUS(hl_pg_exec(pg, ar, SQL_SETTINGS, NULL, &r, &err), HL_OK); /* sent again, on a new connection */
+	T_EQ_STR(PQgetvalue(r, 0, 0), "t1");
+	T_ASSERT(atoi(PQgetvalue(r, 0, 2)) != pid);
+	T_STATUS(hl_pg_commit(pg, &err), HL_OK);
+	T_EQ_INT(count("d/%"), 1);
+}
+
+static void test_connection_lost_after_an_answer_fails_and_keeps_nothing(void)
+{
+	hl_error err;
+	PGresult *r;
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	T_STATUS(insert("e/1", "x", &err), HL_OK);
+	T_STATUS(hl_pg_exec(pg, ar, SQL_SETTINGS, NULL, &r, &err), HL_OK);
+	T_ASSERT(terminate(atoi(PQgetvalue(r, 0, 2))));
+	T_STATUS(insert("e/2", "x", &err), HL_OK); /* only sent */
+	T_STATUS(hl_pg_commit(pg, &err), HL_UNAVAILABLE);
+	T_EQ_INT(count("e/%"), 0);
+	/* and the next transaction works on a new connection */
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	T_STATUS(insert("e/3", "x", &err), HL_OK);
+	T_STATUS(hl_pg_commit(pg, &err), HL_OK);
+	T_EQ_INT(count("e/%"), 1);
+}
+
+static void test_a_batch_longer_than_the_pipeline_goes_through(void)
+{
+	hl_error err;
+	T_STATUS(hl_pg_begin(pg, "t1", 30000, &err), HL_OK);
+	char k[32];
+	for (int i = 0; i < 2000; i++) {
+		snprintf(k, sizeof k, "f/%d", i);
+		T_STATUS(insert(k, "x", &err), HL_OK);
+	}
+	T_STATUS(hl_pg_commit(pg, &err), HL_OK);
+	T_EQ_INT(count("f/%"), 2000);
+	/* a failure far into a batch still undoes all of it */
+	T_STATUS(hl_pg_begin(pg, "t1", 30000, &err), HL_OK);
+	hl_status st = HL_OK;
+	for (int i = 0; i < 1500 && !st; i++) {
+		snprintf(k, sizeof k, "g/%d", i);
+		st = insert(i == 1200 ? "f/7" : k, "x", &err);
+	}
+	if (!st)
+		st = hl_pg_commit(pg, &err);
+	else
+		hl_pg_rollback(pg);
+	T_EQ_INT(st, HL_ABORTED);
+	T_EQ_INT(count("g/%"), 0);
+}
+
+int main(int argc, char **argv)
+{
+	hl_error err;
+	dsn = argc > 1 ? argv[1] : getenv("HOTLINE_PG_SUPERUSER_DSN");
+	if (!dsn || !(ar = hl_arena_new()) || hl_pg_new(dsn, NULL, &admin, &err) ||
+	    !admin_exec("DROP SCHEMA IF EXISTS pgcheck CASCADE") || !admin_exec("CREATE SCHEMA pgcheck") ||
+	    !admin_exec("CREATE TABLE pgcheck.items (k text PRIMARY KEY, v text NOT NULL)") ||
+	    hl_pg_new(dsn, "pgcheck", &pg, &err)) {
+		fprintf(stderr, "usage: hotline-pgcheck DSN (a superuser's; cannot set up the pgcheck schema)\n");
+		return 2;
+	}
+	hl_pg_free(admin);
+	if (hl_pg_new(dsn, "pgcheck", &admin, &err))
+		return 2;
+	T_RUN(test_deferred_writes_are_read_back_and_committed);
+	T_RUN(test_failed_deferred_write_fails_the_commit_and_keeps_nothing);
+	T_RUN(test_failed_deferred_write_fails_the_next_read);
+	T_RUN(test_tenant_and_timeout_are_in_force);
+	T_RUN(test_idle_connection_closed_by_the_server_is_replaced);
+	T_RUN(test_connection_lost_after_an_answer_fails_and_keeps_nothing);
+	T_RUN(test_a_batch_longer_than_the_pipeline_goes_through);
+	admin_exec("DROP SCHEMA pgcheck CASCADE");
+	hl_pg_free(pg);
+	hl_pg_free(admin);
+	hl_arena_free(ar);
+	return T_DONE();
+}
