@@ -32,6 +32,7 @@
 #include "hl/jwt.h"
 #include "hl/rpc_client.h"
 #include "hl/status.h"
+#include "bench_stack.h"
 #include "hotline/followup/v1/followup.pb-c.h"
 
 #define METHOD "/hotline.followup.v1.FollowUpService/PutCounterpart"
@@ -43,10 +44,6 @@ struct options {
 	const char *env_path, *tenant;
 	long count;
 	int concurrency, channels;
-};
-
-struct stack_env {
-	char *followup_addr, *ca, *cert, *key, *secret, *issuer, *audience;
 };
 
 static void usage(FILE *f)
@@ -84,76 +81,7 @@ static bool parse_options(int argc, char **argv, struct options *o)
 	       o->channels <= MAX_CHANNELS;
 }
 
-/* The value of KEY in a plain KEY=value file (first match), malloc'd; NULL when absent. */
-static char *env_value(FILE *f, const char *key)
-{
-	char line[4096];
-	size_t klen = strlen(key);
-	rewind(f);
-	while (fgets(line, sizeof line, f)) {
-		line[strcspn(line, "\r\n")] = '\0';
-		if (strncmp(line, key, klen) == 0 && line[klen] == '=')
-			return strdup(line + klen + 1);
-	}
-	return NULL;
-}
-
-static void stack_env_release(struct stack_env *e)
-{
-	free(e->followup_addr);
-	free(e->ca);
-	free(e->cert);
-	free(e->key);
-	if (e->secret)
-		memset(e->secret, 0, strlen(e->secret));
-	free(e->secret);
-	free(e->issuer);
-	free(e->audience);
-}
-
-static hl_status stack_env_load(const char *path, struct stack_env *e, hl_error *err)
-{
-	memset(e, 0, sizeof *e);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return hl_fail(err, HL_IO, "cannot open %s: %s", path, strerror(errno));
-	static const char *const keys[] = {"HOTLINE_FOLLOWUP_ADDR", "HOTLINE_CA",         "HOTLINE_CLIENT_CERT",
-					   "HOTLINE_CLIENT_KEY",    "HOTLINE_JWT_SECRET", "HOTLINE_JWT_ISSUER",
-					   "HOTLINE_JWT_AUDIENCE"};
-	char **dst[] = {&e->followup_addr, &e->ca, &e->cert, &e->key, &e->secret, &e->issuer, &e->audience};
-	hl_status st = HL_OK;
-	for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !st; i++) {
-		*dst[i] = env_value(f, keys[i]);
-		if (!*dst[i] || !**dst[i])
-			st = hl_fail(err, HL_INVALID, "%s: %s missing", path, keys[i]);
-	}
-	fclose(f);
-	if (st)
-		stack_env_release(e);
-	return st;
-}
-
-/* A tenant_admin token of the tenant, valid for two hours, in arena a. */
-static hl_status mint_token(const struct stack_env *e, const char *tenant, hl_arena *a, char **token, hl_error *err)
-{
-	long long now = (long long)time(NULL);
-	char *claims = hl_arena_printf(a,
-				       "{\"sub\":\"bench-admin\",\"tenant\":\"%s\",\"roles\":[\"tenant_admin\"],"
-				       "\"iss\":\"%s\",\"aud\":\"%s\",\"iat\":%lld,\"exp\":%lld}",
-				       tenant, e->issuer, e->audience, now, now + 7200);
-	if (!claims)
-		return hl_fail(err, HL_NOMEM, "out of memory");
-	return hl_jwt_sign_hs256(e->secret, strlen(e->secret), NULL, claims, a, token, err);
-}
-
 /* ---- the run ------------------------------------------------------------------- */
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 struct shared {
 	hl_client **clients;
@@ -202,11 +130,11 @@ static void one_call(struct shared *sh, hl_client *cl, long i)
 		atomic_fetch_add(&sh->errors, 1);
 		return;
 	}
-	int64_t t0 = now_ns();
+	int64_t t0 = bench_now_ns();
 	hl_status st =
 		hl_client_call(cl, METHOD, &req.base, &hotline__followup__v1__put_counterpart_response__descriptor,
 			       sh->md, sh->n_md, CALL_TIMEOUT_MS, a, &resp, &err);
-	int64_t t1 = now_ns();
+	int64_t t1 = bench_now_ns();
 	const Hotline__Followup__V1__PutCounterpartResponse *r = resp;
 	if (st == HL_OK && r && r->next_visit && r->next_visit->id[0]) {
 		sh->lat_ns[i] = t1 - t0;
@@ -232,26 +160,11 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
-}
-
-static double pct_ms(const int64_t *v, size_t n, double p)
-{
-	if (!n)
-		return 0;
-	size_t rank = (size_t)((p / 100.0) * (double)n + 0.999999);
-	rank = rank < 1 ? 1 : rank > n ? n : rank;
-	return (double)v[rank - 1] / 1e6;
-}
-
 static int run(struct shared *sh, int conc)
 {
 	struct worker ws[MAX_CONCURRENCY];
 	pthread_t tids[MAX_CONCURRENCY];
-	int64_t t0 = now_ns();
+	int64_t t0 = bench_now_ns();
 	for (int i = 0; i < conc; i++) {
 		ws[i] = (struct worker){.sh = sh, .index = i};
 		if (pthread_create(&tids[i], NULL, worker_main, &ws[i])) {
@@ -261,15 +174,15 @@ static int run(struct shared *sh, int conc)
 	}
 	for (int i = 0; i < conc; i++)
 		pthread_join(tids[i], NULL);
-	double seconds = (double)(now_ns() - t0) / 1e9;
+	double seconds = (double)(bench_now_ns() - t0) / 1e9;
 	size_t ok = 0;
 	for (long i = 0; i < sh->count; i++)
 		if (sh->lat_ns[i] >= 0)
 			sh->lat_ns[ok++] = sh->lat_ns[i];
-	qsort(sh->lat_ns, ok, sizeof *sh->lat_ns, cmp_i64);
+	bench_sort_ns(sh->lat_ns, ok);
 	long errors = atomic_load(&sh->errors);
 	printf("counterparts=%zu seconds=%.1f per_s=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f errors=%ld\n", ok, seconds,
-	       seconds > 0 ? (double)ok / seconds : 0, pct_ms(sh->lat_ns, ok, 50), pct_ms(sh->lat_ns, ok, 99),
+	       seconds > 0 ? (double)ok / seconds : 0, bench_pct_ms(sh->lat_ns, ok, 50), bench_pct_ms(sh->lat_ns, ok, 99),
 	       ok ? (double)sh->lat_ns[ok - 1] / 1e6 : 0, errors);
 	if (errors)
 		printf("#   first error: %s: %s\n", hl_status_name(sh->first_err.status),
@@ -286,7 +199,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	grpc_init();
-	struct stack_env e;
+	struct bench_stack e;
 	hl_error err;
 	hl_error_clear(&err);
 	hl_arena *a = hl_arena_new();
@@ -294,19 +207,18 @@ int main(int argc, char **argv)
 	int code = 1;
 	char *token = NULL;
 	int64_t *lat = calloc((size_t)o.count, sizeof *lat);
-	if (!a || !lat || stack_env_load(o.env_path, &e, &err)) {
+	if (!a || !lat || bench_stack_load(o.env_path, "HOTLINE_FOLLOWUP_ADDR", &e, &err)) {
 		fprintf(stderr, "bench_followup: %s\n", a && lat ? hl_error_text(&err) : "out of memory");
 		goto out_arena;
 	}
-	if (mint_token(&e, o.tenant, a, &token, &err)) {
+	if (bench_token(&e, o.tenant, "bench-admin", "tenant_admin", 7200, a, &token, &err)) {
 		fprintf(stderr, "bench_followup: %s\n", hl_error_text(&err));
 		goto out;
 	}
-	for (int i = 0; i < o.channels; i++)
-		if (hl_client_new(e.followup_addr, e.cert, e.key, e.ca, &clients[i], &err)) {
-			fprintf(stderr, "bench_followup: %s\n", hl_error_text(&err));
-			goto out;
-		}
+	if (bench_open_clients(&e, o.channels, clients, &err)) {
+		fprintf(stderr, "bench_followup: %s\n", hl_error_text(&err));
+		goto out;
+	}
 	char *bearer = hl_arena_printf(a, "Bearer %s", token);
 	hl_md md[2] = {{"authorization", bearer}};
 	struct shared sh = {
@@ -315,14 +227,14 @@ int main(int argc, char **argv)
 	atomic_init(&sh.errors, 0);
 	pthread_mutex_init(&sh.mu, NULL);
 	printf("# bench_followup: %s over mTLS to %s, %ld counterparts, %d callers on %d channel(s), tenant %s\n",
-	       METHOD, e.followup_addr, o.count, o.concurrency, o.channels, o.tenant);
+	       METHOD, e.addr, o.count, o.concurrency, o.channels, o.tenant);
 	fflush(stdout);
 	code = run(&sh, o.concurrency);
 	pthread_mutex_destroy(&sh.mu);
 out:
 	for (int i = 0; i < o.channels; i++)
 		hl_client_free(clients[i]);
-	stack_env_release(&e);
+	bench_stack_release(&e);
 out_arena:
 	free(lat);
 	hl_arena_free(a);

@@ -32,6 +32,7 @@
 #include "hl/jwt.h"
 #include "hl/rpc_client.h"
 #include "hl/status.h"
+#include "bench_stack.h"
 #include "hotline/common/v1/common.pb-c.h"
 #include "hotline/intake/v1/intake.pb-c.h"
 
@@ -50,10 +51,6 @@ struct options {
 	int levels[MAX_LEVELS];
 	int n_levels;
 	int channels;
-};
-
-struct stack_env {
-	char *intake_addr, *ca, *cert, *key, *secret, *issuer, *audience;
 };
 
 static void usage(FILE *f)
@@ -113,68 +110,6 @@ static bool parse_options(int argc, char **argv, struct options *o)
 	}
 	return o->env_path && o->seconds > 0 && o->warmup >= 0 && o->channels >= 1 && o->channels <= MAX_CHANNELS &&
 	       hl_tenant_slug_valid(o->tenant);
-}
-
-/* The value of KEY in a plain KEY=value file (first match), malloc'd; NULL when absent. */
-static char *env_value(FILE *f, const char *key)
-{
-	char line[4096];
-	size_t klen = strlen(key);
-	rewind(f);
-	while (fgets(line, sizeof line, f)) {
-		line[strcspn(line, "\r\n")] = '\0';
-		if (strncmp(line, key, klen) == 0 && line[klen] == '=')
-			return strdup(line + klen + 1);
-	}
-	return NULL;
-}
-
-static void stack_env_release(struct stack_env *e)
-{
-	free(e->intake_addr);
-	free(e->ca);
-	free(e->cert);
-	free(e->key);
-	if (e->secret)
-		memset(e->secret, 0, strlen(e->secret));
-	free(e->secret);
-	free(e->issuer);
-	free(e->audience);
-}
-
-static hl_status stack_env_load(const char *path, struct stack_env *e, hl_error *err)
-{
-	memset(e, 0, sizeof *e);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return hl_fail(err, HL_IO, "cannot open %s: %s", path, strerror(errno));
-	static const char *const keys[] = {"HOTLINE_INTAKE_ADDR", "HOTLINE_CA",         "HOTLINE_CLIENT_CERT",
-					   "HOTLINE_CLIENT_KEY",  "HOTLINE_JWT_SECRET", "HOTLINE_JWT_ISSUER",
-					   "HOTLINE_JWT_AUDIENCE"};
-	char **dst[] = {&e->intake_addr, &e->ca, &e->cert, &e->key, &e->secret, &e->issuer, &e->audience};
-	hl_status st = HL_OK;
-	for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !st; i++) {
-		*dst[i] = env_value(f, keys[i]);
-		if (!*dst[i] || !**dst[i])
-			st = hl_fail(err, HL_INVALID, "%s: %s missing", path, keys[i]);
-	}
-	fclose(f);
-	if (st)
-		stack_env_release(e);
-	return st;
-}
-
-/* An agent token of the tenant, valid for an hour, in arena a. */
-static hl_status mint_token(const struct stack_env *e, const char *tenant, hl_arena *a, char **token, hl_error *err)
-{
-	long long now = (long long)time(NULL);
-	char *claims = hl_arena_printf(a,
-				       "{\"sub\":\"bench-agent\",\"tenant\":\"%s\",\"roles\":[\"agent\"],"
-				       "\"iss\":\"%s\",\"aud\":\"%s\",\"iat\":%lld,\"exp\":%lld}",
-				       tenant, e->issuer, e->audience, now, now + 3600);
-	if (!claims)
-		return hl_fail(err, HL_NOMEM, "out of memory");
-	return hl_jwt_sign_hs256(e->secret, strlen(e->secret), NULL, claims, a, token, err);
 }
 
 /* ---- realistic requests ---------------------------------------------------------- */
@@ -246,13 +181,6 @@ static void make_request(struct request_buf *b, uint64_t *rng, int thread, long 
 
 /* ---- the run ------------------------------------------------------------------- */
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 struct shared {
 	hl_client **clients;
 	int n_clients;
@@ -298,10 +226,10 @@ static void one_call(struct worker *w, hl_client *cl, uint64_t *rng, long seq)
 		return;
 	}
 	make_request(&b, rng, w->index, seq);
-	int64_t t0 = now_ns();
+	int64_t t0 = bench_now_ns();
 	hl_status st = hl_client_call(cl, METHOD, &b.req.base, &hotline__intake__v1__create_ticket_response__descriptor,
 				      w->sh->md, w->sh->n_md, CALL_TIMEOUT_MS, a, &resp, &err);
-	int64_t t1 = now_ns();
+	int64_t t1 = bench_now_ns();
 	const Hotline__Intake__V1__CreateTicketResponse *r = resp;
 	if (st == HL_OK && r && r->ticket && r->ticket->ticket_no[0]) {
 		record(w, t1 - t0);
@@ -316,33 +244,14 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	hl_client *cl = w->sh->clients[w->index % w->sh->n_clients];
-	uint64_t rng = (uint64_t)now_ns() ^ ((uint64_t)(w->index + 1) * 0x9E3779B97F4A7C15ULL);
+	uint64_t rng = (uint64_t)bench_now_ns() ^ ((uint64_t)(w->index + 1) * 0x9E3779B97F4A7C15ULL);
 	if (!rng)
 		rng = 1;
 	pthread_barrier_wait(&w->sh->start);
-	for (long seq = 0; now_ns() < w->sh->end_ns && !w->oom; seq++)
+	for (long seq = 0; bench_now_ns() < w->sh->end_ns && !w->oom; seq++)
 		one_call(w, cl, &rng, seq);
 	hl_client_thread_release();
 	return NULL;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted v[0..n). */
-static double pct_ms(const int64_t *v, size_t n, double p)
-{
-	if (!n)
-		return 0;
-	size_t rank = (size_t)((p / 100.0) * (double)n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return (double)v[rank - 1] / 1e6;
 }
 
 struct result {
@@ -378,12 +287,12 @@ static hl_status run_level(struct shared *sh, int conc, double seconds, struct r
 			exit(1);
 		}
 	}
-	int64_t t0 = now_ns();
+	int64_t t0 = bench_now_ns();
 	sh->end_ns = t0 + (int64_t)(seconds * 1e9);
 	pthread_barrier_wait(&sh->start);
 	for (int i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
-	res->seconds = (double)(now_ns() - t0) / 1e9;
+	res->seconds = (double)(bench_now_ns() - t0) / 1e9;
 	pthread_barrier_destroy(&sh->start);
 	size_t total = 0;
 	for (int i = 0; i < conc; i++) {
@@ -403,10 +312,10 @@ static hl_status run_level(struct shared *sh, int conc, double seconds, struct r
 		memcpy(all + k, ws[i].lat_ns, ws[i].n * sizeof *all);
 		k += ws[i].n;
 	}
-	qsort(all, total, sizeof *all, cmp_i64);
+	bench_sort_ns(all, total);
 	res->ok = total;
-	res->p50 = pct_ms(all, total, 50);
-	res->p99 = pct_ms(all, total, 99);
+	res->p50 = bench_pct_ms(all, total, 50);
+	res->p99 = bench_pct_ms(all, total, 99);
 	res->max = total ? (double)all[total - 1] / 1e6 : 0;
 	free(all);
 out:
@@ -429,16 +338,6 @@ static void print_result(int conc, const struct result *r)
 	fflush(stdout);
 }
 
-static hl_status open_clients(const struct stack_env *e, int n, hl_client **out, hl_error *err)
-{
-	for (int i = 0; i < n; i++) {
-		hl_status st = hl_client_new(e->intake_addr, e->cert, e->key, e->ca, &out[i], err);
-		if (st)
-			return st;
-	}
-	return HL_OK;
-}
-
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -447,18 +346,18 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	grpc_init();
-	struct stack_env e;
+	struct bench_stack e;
 	hl_error err;
 	hl_error_clear(&err);
 	hl_arena *a = hl_arena_new();
 	hl_client *clients[MAX_CHANNELS] = {0};
 	int code = 1;
 	char *token = NULL;
-	if (!a || stack_env_load(o.env_path, &e, &err)) {
+	if (!a || bench_stack_load(o.env_path, "HOTLINE_INTAKE_ADDR", &e, &err)) {
 		fprintf(stderr, "bench_intake: %s\n", a ? hl_error_text(&err) : "out of memory");
 		goto out_arena;
 	}
-	if (mint_token(&e, o.tenant, a, &token, &err) || open_clients(&e, o.channels, clients, &err)) {
+	if (bench_token(&e, o.tenant, "bench-agent", "agent", 3600, a, &token, &err) || bench_open_clients(&e, o.channels, clients, &err)) {
 		fprintf(stderr, "bench_intake: %s\n", hl_error_text(&err));
 		goto out;
 	}
@@ -467,7 +366,7 @@ int main(int argc, char **argv)
 	struct shared sh = {.clients = clients, .n_clients = o.channels, .md = md, .n_md = 1};
 	struct result r;
 	printf("# bench_intake: %s over mTLS to %s, %d channel(s), %.0f s per level, tenant %s, %ld CPU(s) online\n",
-	       METHOD, e.intake_addr, o.channels, o.seconds, o.tenant, sysconf(_SC_NPROCESSORS_ONLN));
+	       METHOD, e.addr, o.channels, o.seconds, o.tenant, sysconf(_SC_NPROCESSORS_ONLN));
 	if (o.warmup > 0) {
 		if (run_level(&sh, 8, o.warmup, &r, &err)) {
 			fprintf(stderr, "bench_intake: %s\n", hl_error_text(&err));
@@ -490,7 +389,7 @@ int main(int argc, char **argv)
 out:
 	for (int i = 0; i < o.channels; i++)
 		hl_client_free(clients[i]);
-	stack_env_release(&e);
+	bench_stack_release(&e);
 out_arena:
 	hl_arena_free(a);
 	grpc_shutdown_blocking();
