@@ -7,14 +7,13 @@
 #ifndef FOLLOWUP_H
 #define FOLLOWUP_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "hl/calendar.h"
+#include "hl/gate.h"
 #include "hl/program.h"
 #include "hl/rpc.h"
-#include "hl/rpc_client.h"
 #include "hl/timers.h"
 #include "hotline/followup/v1/followup.pb-c.h"
 
@@ -31,12 +30,9 @@ typedef struct followup_app {
 	int reply_within_days;       /* working days, with that calendar */
 	int max_attempts;            /* unreachable contacts before the task is marked unreachable */
 	int recheck_percent;         /* share of visit records (without a problem) drawn for a re-check */
-	const char *gate_addr;       /* compliance host:port when a gate is on; NULL: no gate */
 	bool reply_gate;             /* replies to complaints and reports pass CheckGate */
 	bool plan_gate;              /* PutVisitPlan passes CheckGate */
-	int gate_timeout_ms;
-	hl_client *gate;             /* made on first use (gate.c), under gate_mu */
-	pthread_mutex_t gate_mu;
+	hl_gate *gate;               /* to compliance when a gate is on; NULL: no gate */
 } followup_app;
 
 /* Reply task statuses, as in the proto enum. */
@@ -225,7 +221,7 @@ bool followup_gated_category(int category);
  * closed); not approved: FAILED_PRECONDITION naming the pending review.
  */
 hl_status followup_gate_check(hl_call *c, const followup_task *t, const char *content) HL_MUST_CHECK;
-/* The same for a visit plan (HOTLINE_VISIT_PLAN_GATE): subject "level-N", digest of the plan. */
-hl_status followup_plan_gate_check(hl_call *c, const char *subject, const char *digest) HL_MUST_CHECK;
+/* The same for a visit plan (HOTLINE_VISIT_PLAN_GATE): subject "level-N", the plan as one text. */
+hl_status followup_plan_gate_check(hl_call *c, const char *subject, const char *plan_text) HL_MUST_CHECK;
 
 #endif

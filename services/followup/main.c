@@ -73,7 +73,6 @@ static hl_status init(void *cfgp, const hl_common_config *common, void **out, hl
 		free(app);
 		return st;
 	}
-	pthread_mutex_init(&app->gate_mu, NULL);
 	app->common = common;
 	app->clock = clock;
 	app->calendar = cal;
@@ -82,8 +81,13 @@ static hl_status init(void *cfgp, const hl_common_config *common, void **out, hl
 	app->recheck_percent = (int)cfg->recheck_percent;
 	app->reply_gate = cfg->reply_gate;
 	app->plan_gate = cfg->plan_gate;
-	app->gate_addr = cfg->reply_gate || cfg->plan_gate ? cfg->compliance_addr : NULL;
-	app->gate_timeout_ms = (int)cfg->gate_timeout_ms;
+	if ((cfg->reply_gate || cfg->plan_gate) &&
+	    (st = hl_gate_new(cfg->compliance_addr, common->tls_cert, common->tls_key, common->tls_ca,
+			      (int)cfg->gate_timeout_ms, &app->gate, err))) {
+		hl_calendar_free(cal);
+		free(app);
+		return st;
+	}
 	*out = app;
 	return HL_OK;
 }
@@ -91,9 +95,8 @@ static hl_status init(void *cfgp, const hl_common_config *common, void **out, hl
 static void release(void *p)
 {
 	followup_app *app = p;
-	hl_client_free(app->gate);
+	hl_gate_free(app->gate);
 	hl_calendar_free((hl_calendar *)app->calendar);
-	pthread_mutex_destroy(&app->gate_mu);
 	free(app);
 }
 

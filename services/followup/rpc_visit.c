@@ -253,13 +253,12 @@ hl_status followup_list_counterparts(hl_call *c, const void *vreq, void **resp)
 	return HL_OK;
 }
 
-/* What the gate approves: the plan as one unambiguous text (length-prefixed fields), hashed. */
-static const char *plan_digest(hl_arena *a, const followup_plan *p)
+/* What the gate approves: the plan as one unambiguous text (length-prefixed fields). */
+static const char *plan_text(hl_arena *a, const followup_plan *p)
 {
-	const char *text = hl_arena_printf(a, "%d|%d|%d|%zu:%s|%zu:%s|%zu:%s|%zu:%s", p->risk_level, p->interval_days,
-					   p->method, strlen(p->depth), p->depth, strlen(p->responsible_id),
-					   p->responsible_id, strlen(p->target), p->target, strlen(p->scope), p->scope);
-	return text ? followup_digest(a, text) : NULL;
+	return hl_arena_printf(a, "%d|%d|%d|%zu:%s|%zu:%s|%zu:%s|%zu:%s", p->risk_level, p->interval_days, p->method,
+			       strlen(p->depth), p->depth, strlen(p->responsible_id), p->responsible_id,
+			       strlen(p->target), p->target, strlen(p->scope), p->scope);
 }
 
 hl_status followup_put_visit_plan(hl_call *c, const void *vreq, void **resp)
@@ -286,10 +285,11 @@ hl_status followup_put_visit_plan(hl_call *c, const void *vreq, void **resp)
 			   .depth = m->depth, .responsible_id = m->responsible_id, .target = m->target,
 			   .scope = m->scope};
 	const char *subject = hl_arena_printf(hl_call_arena(c), "level-%d", p.risk_level);
-	const char *digest = plan_digest(hl_call_arena(c), &p);
+	const char *text = plan_text(hl_call_arena(c), &p);
+	const char *digest = text ? followup_digest(hl_call_arena(c), text) : NULL;
 	if (!subject || !digest)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if ((st = followup_plan_gate_check(c, subject, digest)) || (st = hl_call_begin(c)))
+	if ((st = followup_plan_gate_check(c, subject, text)) || (st = hl_call_begin(c)))
 		return st;
 	hl_error err;
 	if (store_plan_put(hl_call_pg(c), hl_call_arena(c), hl_call_tenant(c), &p, &err))

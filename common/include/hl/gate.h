@@ -14,8 +14,8 @@
  *
  * The channel to compliance is made on first use (after grpc_init), shared
  * by all threads of the process; every call waits at most the smaller of
- * the gate's timeout and the caller's.  Followup's reply gate predates this
- * module and keeps its own copy (services/followup/gate.c).
+ * the gate's timeout and the caller's.  Used by dispatch, followup and
+ * intake's destroy-period.
  */
 #ifndef HL_GATE_H
 #define HL_GATE_H
