@@ -151,6 +151,17 @@ hl_status hl_hex_encode(const void *p, size_t n, hl_arena *a, char **out, hl_err
 	return HL_OK;
 }
 
+const char *hl_sha256_text(hl_arena *a, const char *text)
+{
+	uint8_t d[HL_SHA256_LEN];
+	hl_error err;
+	char *hex = hl_arena_alloc(a, 2 * HL_SHA256_LEN + 1);
+	if (!hex || hl_sha256(text, strlen(text), d, &err))
+		return NULL;
+	hl_hex_write(d, sizeof d, hex);
+	return hex;
+}
+
 static int hex_value(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -63,30 +63,19 @@ static hl_status client(hl_gate *g, hl_client **out, hl_error *err)
 	return st;
 }
 
-hl_status hl_gate_digest(const void *p, size_t n, char out[65], hl_error *err)
-{
-	uint8_t d[HL_SHA256_LEN];
-	hl_status st = hl_sha256(p, n, d, err);
-	if (st)
-		return st;
-	hl_hex_write(d, sizeof d, out);
-	return HL_OK;
-}
-
 hl_status hl_gate_ask(hl_gate *g, const hl_gate_query *q, const char *tenant, const char *actor, int64_t timeout_ms,
 		      hl_arena *a, const char **review_id, hl_error *err)
 {
-	char digest[65];
 	if (review_id)
 		*review_id = "";
-	hl_status st = hl_gate_digest(q->content, q->content_len, digest, err);
-	if (st)
-		return st;
+	const char *digest = hl_sha256_text(a, q->content);
+	if (!digest)
+		return hl_fail(err, HL_NOMEM, "out of memory");
 	Hotline__Compliance__V1__CheckGateRequest req = HOTLINE__COMPLIANCE__V1__CHECK_GATE_REQUEST__INIT;
 	req.action = (char *)q->action;
 	req.subject_type = (char *)q->subject_type;
 	req.subject_id = (char *)q->subject_id;
-	req.content_digest = digest;
+	req.content_digest = (char *)digest;
 	req.ticket_id = (char *)(q->ticket_id ? q->ticket_id : "");
 	req.department_id = (char *)(q->department_id ? q->department_id : "");
 	req.summary = (char *)(q->summary ? q->summary : "");
@@ -108,5 +97,14 @@ hl_status hl_gate_ask(hl_gate *g, const hl_gate_query *q, const char *tenant, co
 	if (!resp->approved)
 		return hl_fail(err, HL_PRECONDITION, "compliance gate: %s awaits an approved review %s", q->action,
 			       resp->review_id[0] ? resp->review_id : "(none named)");
+	return HL_OK;
+}
+
+hl_status hl_gate_check(hl_call *c, hl_gate *g, const hl_gate_query *q)
+{
+	hl_error err;
+	if (hl_gate_ask(g, q, hl_call_tenant(c), hl_call_principal(c)->actor, hl_call_remaining_ms(c), hl_call_arena(c),
+			NULL, &err))
+		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }

@@ -117,8 +117,6 @@ typedef struct dispatch_local {
 	dispatch_viewer viewer;
 } dispatch_local;
 dispatch_local *dispatch_local_of(hl_call *c); /* NULL when out of memory */
-/* SHA-256 of text as lowercase hex (arena memory), NULL when out of memory. */
-const char *dispatch_digest(hl_arena *a, const char *text);
 /* The directory entry of the caller (NULL if the caller is not staff). */
 hl_status dispatch_caller_staff(hl_call *c, dispatch_staff **out) HL_MUST_CHECK;
 /* Load a case the caller may see, locked when for_update; NOT_FOUND otherwise. */

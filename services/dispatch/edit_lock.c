@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "hl/crypto.h"
 #include "hl/handler.h"
 #include "hl/lock.h"
 #include "hl/redis.h"
@@ -19,7 +20,7 @@ const char *dispatch_lock_name(hl_call *c, const dispatch_case *k)
 /* Whether token is the one LockCase handed out last for k (its digest is on the case row). */
 static bool token_recorded(hl_call *c, const dispatch_case *k, const char *token)
 {
-	const char *digest = dispatch_digest(hl_call_arena(c), token);
+	const char *digest = hl_sha256_text(hl_call_arena(c), token);
 	return digest && k->lock_digest && strcmp(digest, k->lock_digest) == 0;
 }
 

@@ -18,16 +18,6 @@
 #define COMPLAINT HOTLINE__COMMON__V1__CATEGORY__CATEGORY_COMPLAINT
 #define MAJOR HOTLINE__COMMON__V1__PRIORITY__PRIORITY_MAJOR
 
-static hl_status ask(hl_call *c, const hl_gate_query *q)
-{
-	const dispatch_app *app = hl_call_app(c);
-	const hl_principal *who = hl_call_principal(c);
-	hl_error err;
-	if (hl_gate_ask(app->gate, q, who->tenant, who->actor, hl_call_remaining_ms(c), hl_call_arena(c), NULL, &err))
-		return hl_call_fail_err(c, &err);
-	return HL_OK;
-}
-
 /* An extension's length in hours for gate rules: working days count 8, minutes round up. */
 static int extension_hours(int amount, int unit)
 {
@@ -53,10 +43,10 @@ hl_status dispatch_gate_extension(hl_call *c, const dispatch_case *k, const char
 	if (!content || !summary)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	hl_gate_query q = {.action = "dispatch.extension", .subject_type = "extension", .subject_id = extension_id,
-			   .content = content, .content_len = strlen(content), .ticket_id = k->ticket_id,
+			   .content = content, .ticket_id = k->ticket_id,
 			   .department_id = k->department_id, .summary = summary, .category = k->category,
 			   .priority = k->priority, .extension_hours = extension_hours(amount, unit)};
-	return ask(c, &q);
+	return hl_gate_check(c, app->gate, &q);
 }
 
 hl_status dispatch_gate_result(hl_call *c, const dispatch_case *k)
@@ -69,8 +59,8 @@ hl_status dispatch_gate_result(hl_call *c, const dispatch_case *k)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	/* the content bound to the approval is the result text (its SHA-256 is the case's approved digest) */
 	hl_gate_query q = {.action = "dispatch.result_approval", .subject_type = "case", .subject_id = k->id,
-			   .content = k->result_text, .content_len = strlen(k->result_text), .ticket_id = k->ticket_id,
+			   .content = k->result_text, .ticket_id = k->ticket_id,
 			   .department_id = k->department_id, .summary = summary, .category = k->category,
 			   .priority = k->priority};
-	return ask(c, &q);
+	return hl_gate_check(c, app->gate, &q);
 }

@@ -129,17 +129,6 @@ hl_status dispatch_case_load(hl_call *c, const char *id, bool for_update, dispat
 	return HL_OK;
 }
 
-const char *dispatch_digest(hl_arena *a, const char *text)
-{
-	uint8_t d[HL_SHA256_LEN];
-	hl_error err;
-	char *hex = hl_arena_alloc(a, 2 * HL_SHA256_LEN + 1);
-	if (!hex || hl_sha256(text, strlen(text), d, &err))
-		return NULL;
-	hl_hex_write(d, sizeof d, hex);
-	return hex;
-}
-
 /* The audit details of a step: ids and status, never the note itself (it may quote the citizen). */
 static const char *step_details(hl_arena *a, const dispatch_case *k, const char *note)
 {
@@ -148,7 +137,7 @@ static const char *step_details(hl_arena *a, const dispatch_case *k, const char 
 	hl_buf_json_string(&b, k->department_id ? k->department_id : "");
 	hl_buf_puts(&b, ",\"handler\":");
 	hl_buf_json_string(&b, k->handler_id ? k->handler_id : "");
-	const char *digest = note && note[0] ? dispatch_digest(a, note) : NULL;
+	const char *digest = note && note[0] ? hl_sha256_text(a, note) : NULL;
 	if (digest)
 		hl_buf_printf(&b, ",\"note_sha256\":\"%s\"", digest);
 	hl_buf_putc(&b, '}');

@@ -16,6 +16,7 @@
  */
 #include <string.h>
 
+#include "hl/crypto.h"
 #include "hl/handler.h"
 #include "hl/lock.h"
 #include "hl/redis.h"
@@ -51,7 +52,7 @@ hl_status dispatch_lock_case(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	hl_lock_token(&l, token);
 	k->fence = l.fence; /* from now on older tokens cannot write */
-	k->lock_digest = dispatch_digest(hl_call_arena(c), token);
+	k->lock_digest = hl_sha256_text(hl_call_arena(c), token);
 	if (!k->lock_digest || (st = dispatch_case_save(c, k)) || (st = hl_call_commit(c))) {
 		st = st ? st : hl_call_fail(c, HL_NOMEM, "out of memory");
 		hl_error ignored;

@@ -193,8 +193,6 @@ hl_status followup_visit_audit(hl_call *c, const followup_visit *v, const char *
 			       bool new_subject) HL_MUST_CHECK;
 /* Plan a visit (v->id set here): insert, audit visit.planned, timer, event; in the call's transaction. */
 hl_status followup_visit_plan(hl_call *c, followup_visit *v) HL_MUST_CHECK;
-/* Hex SHA-256 of text (arena; NULL when out of memory). */
-const char *followup_digest(hl_arena *a, const char *text);
 
 /* overdue.c: reply and visit deadlines on the shared timers */
 /* Put (or move) the timer of a task's reply deadline / a planned visit's due time, in the call's transaction. */

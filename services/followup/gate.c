@@ -20,31 +20,22 @@ bool followup_gated_category(int category)
 	       category == HOTLINE__COMMON__V1__CATEGORY__CATEGORY_REPORT;
 }
 
-static hl_status ask(hl_call *c, const hl_gate_query *q)
-{
-	hl_error err;
-	if (hl_gate_ask(followup_app_of(c)->gate, q, hl_call_tenant(c), hl_call_principal(c)->actor,
-			hl_call_remaining_ms(c), hl_call_arena(c), NULL, &err))
-		return hl_call_fail_err(c, &err);
-	return HL_OK;
-}
-
 hl_status followup_gate_check(hl_call *c, const followup_task *t, const char *content)
 {
 	followup_app *app = followup_app_of(c);
 	if (!app->reply_gate || !followup_gated_category(t->category))
 		return HL_OK;
 	hl_gate_query q = {.action = "followup.reply", .subject_type = "reply_task", .subject_id = t->id,
-			   .content = content, .content_len = strlen(content), .ticket_id = t->ticket_id,
-			   .category = t->category};
-	return ask(c, &q);
+			   .content = content, .ticket_id = t->ticket_id, .category = t->category};
+	return hl_gate_check(c, app->gate, &q);
 }
 
 hl_status followup_plan_gate_check(hl_call *c, const char *subject, const char *plan_text)
 {
-	if (!followup_app_of(c)->plan_gate)
+	followup_app *app = followup_app_of(c);
+	if (!app->plan_gate)
 		return HL_OK;
 	hl_gate_query q = {.action = "followup.visit_plan", .subject_type = "visit_plan", .subject_id = subject,
-			   .content = plan_text, .content_len = strlen(plan_text)};
-	return ask(c, &q);
+			   .content = plan_text};
+	return hl_gate_check(c, app->gate, &q);
 }

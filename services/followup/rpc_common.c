@@ -27,17 +27,6 @@ int64_t followup_now_us(hl_call *c)
 	return followup_clock_now_us(&followup_app_of(c)->clock);
 }
 
-const char *followup_digest(hl_arena *a, const char *text)
-{
-	uint8_t d[HL_SHA256_LEN];
-	hl_error err;
-	char *hex = hl_arena_alloc(a, 2 * HL_SHA256_LEN + 1);
-	if (!hex || hl_sha256(text, strlen(text), d, &err))
-		return NULL;
-	hl_hex_write(d, sizeof d, hex);
-	return hex;
-}
-
 hl_status followup_task_load(hl_call *c, const char *id, bool for_update, followup_task **out)
 {
 	hl_error err;

@@ -198,7 +198,7 @@ static const char *reply_details(hl_arena *a, const followup_reply *rp)
 	hl_buf b = HL_BUF_INIT;
 	hl_buf_printf(&b, "{\"reply_id\":\"%s\",\"seq\":%d,\"method\":%d,\"outcome\":%d,\"satisfaction\":%d", rp->id,
 		      rp->seq, rp->method, rp->outcome, rp->satisfaction);
-	const char *digest = followup_digest(a, rp->content); /* never the text: it may quote the citizen */
+	const char *digest = hl_sha256_text(a, rp->content); /* never the text: it may quote the citizen */
 	if (digest)
 		hl_buf_printf(&b, ",\"content_sha256\":\"%s\"", digest);
 	hl_buf_putc(&b, '}');
@@ -332,7 +332,7 @@ hl_status followup_close_reply_task(hl_call *c, const void *vreq, void **resp)
 	t->closed_us = now_us;
 	t->closed_by = me(c);
 	t->close_reason = r->reason;
-	const char *digest = followup_digest(a, r->reason);
+	const char *digest = hl_sha256_text(a, r->reason);
 	const char *details = hl_arena_printf(a, "{\"status\":%d,\"round\":%d,\"reason_sha256\":\"%s\"}", t->status,
 					      t->round, digest ? digest : "");
 	if ((st = followup_task_save(c, t, "reply_task.closed", details)) ||

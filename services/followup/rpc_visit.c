@@ -286,7 +286,7 @@ hl_status followup_put_visit_plan(hl_call *c, const void *vreq, void **resp)
 			   .scope = m->scope};
 	const char *subject = hl_arena_printf(hl_call_arena(c), "level-%d", p.risk_level);
 	const char *text = plan_text(hl_call_arena(c), &p);
-	const char *digest = text ? followup_digest(hl_call_arena(c), text) : NULL;
+	const char *digest = text ? hl_sha256_text(hl_call_arena(c), text) : NULL;
 	if (!subject || !digest)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	if ((st = followup_plan_gate_check(c, subject, text)) || (st = hl_call_begin(c)))

@@ -86,7 +86,7 @@ static hl_status gate(const struct destroy_config *cfg, const char *tenant, cons
 					  : hl_fail(err, HL_NOMEM, "out of memory");
 	if (st == HL_OK) {
 		hl_gate_query q = {.action = "intake.destroy_period", .subject_type = "retention_period",
-				   .subject_id = period, .content = content, .content_len = strlen(content),
+				   .subject_id = period, .content = content,
 				   .summary = summary};
 		st = hl_gate_ask(g, &q, tenant, cfg->actor, 0, a, NULL, err);
 	}

@@ -72,6 +72,13 @@ hl_status hl_hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt, size
 void hl_hex_write(const void *p, size_t n, char *out);
 
 /*
+ * The lowercase hex SHA-256 of text (its bytes up to the NUL), owned by the
+ * arena: the digest that binds an approval, a lock token or a note in the
+ * audit chain without the text itself.  NULL only when out of memory.
+ */
+const char *hl_sha256_text(hl_arena *a, const char *text);
+
+/*
  * Lowercase hex of n bytes into a NUL-terminated string owned by the arena.
  * Errors: HL_NOMEM.
  */

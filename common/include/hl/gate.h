@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "hl/arena.h"
+#include "hl/rpc.h"
 #include "hl/status.h"
 
 typedef struct hl_gate hl_gate;
@@ -33,8 +34,7 @@ typedef struct hl_gate_query {
 	const char *action;       /* e.g. "dispatch.extension" */
 	const char *subject_type; /* e.g. "extension" */
 	const char *subject_id;
-	const char *content;      /* the exact content released; its SHA-256 binds the approval */
-	size_t content_len;
+	const char *content;      /* the exact text released; its SHA-256 binds the approval */
 	const char *ticket_id;     /* NULL: none */
 	const char *department_id; /* NULL: none */
 	const char *summary;       /* for the reviewer, no personal data; NULL: none */
@@ -56,7 +56,11 @@ void hl_gate_free(hl_gate *g);
 hl_status hl_gate_ask(hl_gate *g, const hl_gate_query *q, const char *tenant, const char *actor, int64_t timeout_ms,
 		      hl_arena *a, const char **review_id, hl_error *err) HL_MUST_CHECK;
 
-/* The hex SHA-256 of n bytes at p into out (65 bytes with the NUL). */
-hl_status hl_gate_digest(const void *p, size_t n, char out[65], hl_error *err) HL_MUST_CHECK;
+/*
+ * hl_gate_ask for a handler: for the call's tenant and actor, within the
+ * call's deadline; a refusal fails the call (hl_call_fail with the status
+ * and message above).
+ */
+hl_status hl_gate_check(hl_call *c, hl_gate *g, const hl_gate_query *q) HL_MUST_CHECK;
 
 #endif

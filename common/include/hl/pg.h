@@ -115,9 +115,9 @@ hl_status hl_pg_exec(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args 
  * next hl_pg_exec or the COMMIT, which fail with its status if it failed (a
  * unique violation there is ABORTED: a concurrent change).  For writes whose
  * answer the handler does not need (audit entries, outbox rows, notes): they
- * cost no round trip of their own.  args and the memory it points to must
- * live until then (the call's arena does).  Outside a transaction it is
- * hl_pg_exec without a result.
+ * cost no round trip of their own.  The parameters are copied when the
+ * statement is sent: args may be gone when this returns.  Outside a
+ * transaction it is hl_pg_exec without a result.
  */
 hl_status hl_pg_exec_deferred(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args,
 			      hl_error *err) HL_MUST_CHECK;
