@@ -773,6 +773,16 @@ hl_status hl_pg_exec(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args 
 	return HL_OK;
 }
 
+static const char SQL_SET_TENANT[] = "SELECT set_config('hotline.tenant', $1, true)";
+
+hl_status hl_pg_set_tenant(hl_pg *pg, hl_arena *a, const char *tenant, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, tenant);
+	return hl_pg_exec_deferred(pg, a, SQL_SET_TENANT, &args, err);
+}
+
 hl_status hl_pg_exec_deferred(hl_pg *pg, hl_arena *ar, const char *sql, const hl_pg_args *args, hl_error *err)
 {
 	static const hl_pg_args none;

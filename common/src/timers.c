@@ -409,7 +409,8 @@ static hl_status fire_batch(struct worker *w, hl_arena *a, const struct claimed 
 			hl_timers_push(t, tm.tenant, tm.key, tm.due_ms);
 			continue;
 		}
-		st = t->cfg.fire(t->cfg.app, w->pg, a, &tm, err);
+		if ((st = hl_pg_set_tenant(w->pg, a, tm.tenant, err)) == HL_OK)
+			st = t->cfg.fire(t->cfg.app, w->pg, a, &tm, err);
 		ft[nf] = tm.tenant;
 		fk[nf] = tm.key;
 		due[nf++] = tm.due_ms;

@@ -104,8 +104,5 @@ hl_status compliance_timer_fire(void *app, hl_pg *pg, hl_arena *a, const hl_time
 	bool event = strcmp(t->kind, KIND_RISK_EVENT) == 0;
 	if ((!event && strcmp(t->kind, KIND_RISK_CHECK) != 0) || !hl_uuid_valid(t->subject))
 		return HL_OK; /* not ours: nothing to do */
-	hl_status st = store_set_tenant(pg, a, t->tenant, err);
-	if (st)
-		return st;
 	return event ? risk_event_overdue(pg, a, t, err) : risk_check_due(app, pg, a, t, err);
 }

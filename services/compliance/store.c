@@ -19,14 +19,6 @@ const char store_missing_chain_sql[] =
 	"UNION ALL SELECT 'gate_rule:' || id FROM gate_rules g WHERE NOT EXISTS "
 	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = g.tenant_id AND h.subject_id = 'gate_rule:' || g.id)";
 
-static const char SQL_SET_TENANT[] = "SELECT set_config('hotline.tenant', $1, true)";
-
-hl_status store_set_tenant(hl_pg *pg, hl_arena *a, const char *tenant, hl_error *err)
-{
-	hl_pg_args args = hl_pg_args_key(tenant);
-	return hl_pg_exec(pg, a, SQL_SET_TENANT, &args, NULL, err);
-}
-
 /* ---- violations -------------------------------------------------------- */
 
 #define VIOLATION_COLS                                                                                            \

@@ -15,9 +15,6 @@
 /* Subjects lacking an audit chain, for VerifyAuditChain. */
 extern const char store_missing_chain_sql[];
 
-/* Timer work (system role): act for tenant in the open transaction (row-level security). */
-hl_status store_set_tenant(hl_pg *pg, hl_arena *a, const char *tenant, hl_error *err) HL_MUST_CHECK;
-
 /* ---- violations ---- */
 /* Insert v (v->id set); *created false when v->request_id was already used (*out that violation). */
 hl_status store_violation_insert(hl_pg *pg, hl_arena *a, compliance_violation *v, bool *created,

@@ -691,9 +691,7 @@ hl_status dispatch_timer_fire(void *app, hl_pg *pg, hl_arena *a, const hl_timer 
 		return HL_OK; /* not ours: nothing to do */
 	dispatch_deadline *d;
 	dispatch_case *k;
-	hl_status st = store_set_tenant(pg, a, t->tenant, err);
-	if (!st)
-		st = store_deadline_get(pg, a, t->subject, false, &d, err);
+	hl_status st = store_deadline_get(pg, a, t->subject, false, &d, err);
 	if (st || !d)
 		return st;
 	/* lock order as in the handlers: the case, then its deadline */

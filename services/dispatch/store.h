@@ -14,9 +14,6 @@
 /* Subjects (case ids) lacking an audit chain, for VerifyAuditChain. */
 extern const char store_missing_chain_sql[];
 
-/* Timer work (system role): act for tenant in the open transaction (row-level security). */
-hl_status store_set_tenant(hl_pg *pg, hl_arena *a, const char *tenant, hl_error *err) HL_MUST_CHECK;
-
 /* ---- tenant defaults ---- */
 /* Claim the tenant's first use: *first true exactly once per tenant. */
 hl_status store_tenant_claim(hl_pg *pg, hl_arena *a, const char *tenant, bool *first, hl_error *err) HL_MUST_CHECK;

@@ -11,18 +11,7 @@
 #include "hl/buf.h"
 #include "hl/crypto.h"
 
-
 /* ---- tenant defaults ------------------------------------------------------------ */
-
-static const char SQL_SET_TENANT[] = "SELECT set_config('hotline.tenant', $1, true)";
-
-hl_status store_set_tenant(hl_pg *pg, hl_arena *a, const char *tenant, hl_error *err)
-{
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, tenant);
-	return hl_pg_exec(pg, a, SQL_SET_TENANT, &args, NULL, err);
-}
 
 static const char SQL_TENANT_CLAIM[] =
 	"INSERT INTO tenant_setup (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING";

@@ -142,8 +142,5 @@ hl_status followup_timer_fire(void *app, hl_pg *pg, hl_arena *a, const hl_timer 
 		return HL_OK; /* not ours: nothing to do */
 	if (!hl_uuid_valid(t->subject))
 		return HL_OK;
-	hl_status st = store_set_tenant(pg, a, t->tenant, err);
-	if (st)
-		return st;
 	return reply ? reply_overdue(pg, a, t, err) : visit_overdue(app, pg, a, t, err);
 }

@@ -14,9 +14,6 @@
 /* Subjects (reply task ids) lacking an audit chain, for VerifyAuditChain. */
 extern const char store_missing_chain_sql[];
 
-/* Timer work (system role): act for tenant in the open transaction (row-level security). */
-hl_status store_set_tenant(hl_pg *pg, hl_arena *a, const char *tenant, hl_error *err) HL_MUST_CHECK;
-
 /* ---- reply tasks ---- */
 /* Insert t (t->id set by the caller); *created false when the case's round already has a task (*existing_id). */
 hl_status store_task_insert(hl_pg *pg, hl_arena *a, const followup_task *t, bool *created, const char **existing_id,

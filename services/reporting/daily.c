@@ -204,7 +204,7 @@ hl_status reporting_timer_fire(void *appp, hl_pg *pg, hl_arena *a, const hl_time
 	bool created;
 	int64_t due_ms;
 	hl_status st;
-	if ((st = store_set_tenant(pg, a, t->tenant, err)) || (st = day_of_date(pg, a, t->subject, &day, err)))
+	if ((st = day_of_date(pg, a, t->subject, &day, err)))
 		return st;
 	if (hl_now_ms() * 1000 < day.end_us) /* the cut-off moved later since the timer was put */
 		return hl_timer_put(pg, a, t->tenant, t->key, TIMER_KIND, t->subject, day.end_us / 1000, err);
@@ -224,8 +224,7 @@ static hl_status sweep_tenant(reporting_app *app, hl_pg *pg, hl_arena *a, const 
 {
 	const char *first, *last, *today, *day_s;
 	hl_status st;
-	if ((st = store_set_tenant(pg, a, tn->tenant, err)) ||
-	    (st = store_days_bounds(pg, a, tn->zone, tn->cutoff_minutes, &first, &last, err)) ||
+	if ((st = store_days_bounds(pg, a, tn->zone, tn->cutoff_minutes, &first, &last, err)) ||
 	    (st = store_day_of(pg, a, tn->zone, tn->cutoff_minutes, hl_now_ms() * 1000, &today, err)))
 		return st;
 	if (!first[0])

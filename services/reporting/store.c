@@ -11,14 +11,6 @@ const char store_missing_chain_sql[] =
 	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = r.tenant_id AND h.subject_id = 'report:' || "
 	"r.report_date::text)";
 
-static const char SQL_SET_TENANT[] = "SELECT set_config('hotline.tenant', $1, true)";
-
-hl_status store_set_tenant(hl_pg *pg, hl_arena *a, const char *tenant, hl_error *err)
-{
-	hl_pg_args args = hl_pg_args_key(tenant);
-	return hl_pg_exec(pg, a, SQL_SET_TENANT, &args, NULL, err);
-}
-
 /* ---- events ------------------------------------------------------------------------------ */
 
 static const char SQL_EVENT_INSERT[] =

@@ -15,8 +15,6 @@
 
 extern const char store_missing_chain_sql[];
 
-hl_status store_set_tenant(hl_pg *pg, hl_arena *a, const char *tenant, hl_error *err) HL_MUST_CHECK;
-
 /* ---- events and projections (store.c) ---- */
 typedef struct store_event_row {
 	const char *event_id, *type, *ticket_id, *subject_id, *actor, *source;

@@ -97,6 +97,12 @@ hl_status hl_pg_ping(hl_pg *pg, int timeout_ms, hl_error *err) HL_MUST_CHECK;
  */
 hl_status hl_pg_begin(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_error *err) HL_MUST_CHECK;
 hl_status hl_pg_commit(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
+/*
+ * Inside a transaction: act for tenant from here on (hotline.tenant, local to
+ * the transaction; sent deferred, see hl_pg_exec_deferred).  For work that
+ * moves between tenants in one transaction, such as a batch of timers.
+ */
+hl_status hl_pg_set_tenant(hl_pg *pg, hl_arena *a, const char *tenant, hl_error *err) HL_MUST_CHECK;
 /* The open transaction's serial, unique in the process (0: none open). */
 uint64_t hl_pg_tx_serial(const hl_pg *pg);
 /* Roll back if a transaction is open; safe to call at any time. */

@@ -42,9 +42,9 @@ typedef struct hl_timer {
 } hl_timer;
 
 /*
- * Fire one timer inside the open transaction of pg (system role; set
- * hotline.tenant yourself if the effect's tables need it).  The effect must
- * be unique in PostgreSQL.  An error rolls back the whole batch, which is
+ * Fire one timer inside the open transaction of pg, acting for the timer's
+ * tenant (hotline.tenant is set to t->tenant before each call).  The effect
+ * must be unique in PostgreSQL.  An error rolls back the whole batch, which is
  * tried again after a short delay.
  */
 typedef hl_status (*hl_timer_fn)(void *app, hl_pg *pg, hl_arena *a, const hl_timer *t, hl_error *err);
