@@ -75,7 +75,7 @@ hl_status compliance_risk_timer(hl_call *c, const compliance_risk *r)
 	return HL_OK;
 }
 
-static hl_status risk_check_due(const compliance_app *app, hl_pg *pg, hl_arena *a, const hl_timer *tm, hl_error *err)
+static hl_status risk_check_due(hl_pg *pg, hl_arena *a, const hl_timer *tm, hl_error *err)
 {
 	compliance_risk *r;
 	hl_status st = store_risk_remind(pg, a, tm->subject, tm->due_ms * 1000, &r, err);
@@ -92,17 +92,15 @@ static hl_status risk_check_due(const compliance_app *app, hl_pg *pg, hl_arena *
 	if ((st = hl_audit_append(pg, a, r->tenant, "risk", r->id, ACTOR, "risk.check_reminded", d, false, err)) ||
 	    (st = compliance_notify(pg, a, "risk.check_due", subject, to, body, err)))
 		return st;
-	/* the next reminder (days away: told to Redis now, the re-seed would schedule it anyway) */
-	if ((st = hl_timer_put(pg, a, r->tenant, key, KIND_RISK_CHECK, r->id, r->next_review_us / 1000, err)))
-		return st;
-	hl_timers_push(app->common->timers, r->tenant, key, r->next_review_us / 1000);
-	return HL_OK;
+	/* the next reminder, days away: the timers' periodic re-seed tells Redis once this commits */
+	return hl_timer_put(pg, a, r->tenant, key, KIND_RISK_CHECK, r->id, r->next_review_us / 1000, err);
 }
 
 hl_status compliance_timer_fire(void *app, hl_pg *pg, hl_arena *a, const hl_timer *t, hl_error *err)
 {
+	(void)app;
 	bool event = strcmp(t->kind, KIND_RISK_EVENT) == 0;
 	if ((!event && strcmp(t->kind, KIND_RISK_CHECK) != 0) || !hl_uuid_valid(t->subject))
 		return HL_OK; /* not ours: nothing to do */
-	return event ? risk_event_overdue(pg, a, t, err) : risk_check_due(app, pg, a, t, err);
+	return event ? risk_event_overdue(pg, a, t, err) : risk_check_due(pg, a, t, err);
 }

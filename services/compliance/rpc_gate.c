@@ -225,14 +225,6 @@ static Hotline__Compliance__V1__GateRule *rule_msg(hl_call *c, const compliance_
 	return m;
 }
 
-static bool role_known(const char *role)
-{
-	for (const char *const *r = hl_roles_staff; *r; r++)
-		if (strcmp(*r, role) == 0)
-			return true;
-	return false;
-}
-
 static hl_status validate_rule(hl_call *c, const Hotline__Compliance__V1__GateRule *r)
 {
 	if (!r)
@@ -254,7 +246,7 @@ static hl_status validate_rule(hl_call *c, const Hotline__Compliance__V1__GateRu
 		return hl_call_fail(c, HL_INVALID, "rule.min_priority: not a Priority value");
 	if (r->min_extension_hours < 0 || r->min_extension_hours > 100000)
 		return hl_call_fail(c, HL_INVALID, "rule.min_extension_hours: 0 to 100000");
-	if (r->reviewer_role[0] && !role_known(r->reviewer_role))
+	if (r->reviewer_role[0] && !hl_role_known(r->reviewer_role))
 		return hl_call_fail(c, HL_INVALID, "rule.reviewer_role: not a role of the platform");
 	return hl_call_check_text(c, "rule.subject_type", r->subject_type, 64, false);
 }

@@ -263,7 +263,7 @@ hl_status store_risk_event_update(hl_pg *pg, hl_arena *a, const compliance_risk_
 	hl_pg_arg_text(&args, e->closed_by ? e->closed_by : "");
 	hl_pg_arg_int(&args, a, e->closed_us);
 	hl_pg_arg_text(&args, e->outcome ? e->outcome : "");
-	return hl_pg_exec(pg, a, SQL_EVENT_UPDATE, &args, NULL, err);
+	return hl_pg_exec_deferred(pg, a, SQL_EVENT_UPDATE, &args, err);
 }
 
 hl_status store_risk_event_mark_overdue(hl_pg *pg, hl_arena *a, const char *id, compliance_risk_event **out,
@@ -305,7 +305,7 @@ hl_status store_notice_insert(hl_pg *pg, hl_arena *a, const compliance_notice *n
 	hl_pg_arg_text(&args, n->subject_id);
 	hl_pg_arg_text(&args, n->recipient);
 	hl_pg_arg_text(&args, n->body);
-	return hl_pg_exec(pg, a, SQL_NOTICE_INSERT, &args, NULL, err);
+	return hl_pg_exec_deferred(pg, a, SQL_NOTICE_INSERT, &args, err);
 }
 
 static hl_status read_notice(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)

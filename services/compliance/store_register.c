@@ -219,7 +219,7 @@ hl_status store_warning_update(hl_pg *pg, hl_arena *a, const compliance_warning 
 	hl_pg_arg_text(&args, w->rectified_by ? w->rectified_by : "");
 	hl_pg_arg_int(&args, a, w->rectified_us);
 	hl_pg_arg_text(&args, w->rectification ? w->rectification : "");
-	return hl_pg_exec(pg, a, SQL_WARNING_UPDATE, &args, NULL, err);
+	return hl_pg_exec_deferred(pg, a, SQL_WARNING_UPDATE, &args, err);
 }
 
 hl_status store_warnings(hl_pg *pg, hl_arena *a, const char *dept, int status, const char *after_id, int limit,

@@ -128,7 +128,7 @@ static hl_status read_review(const PGresult *r, int i, hl_arena *a, void *out, h
 hl_status store_review_lock(hl_pg *pg, hl_arena *a, const char *key, hl_error *err)
 {
 	hl_pg_args args = hl_pg_args_key(key);
-	return hl_pg_exec(pg, a, SQL_REVIEW_LOCK, &args, NULL, err);
+	return hl_pg_exec_deferred(pg, a, SQL_REVIEW_LOCK, &args, err);
 }
 
 hl_status store_review_latest(hl_pg *pg, hl_arena *a, const char *action, const char *subject_type,

@@ -47,7 +47,7 @@ static const char SQL_LOCK_KEY[] =
 hl_status store_lock_key(hl_pg *pg, hl_arena *a, const char *key, hl_error *err)
 {
 	hl_pg_args args = hl_pg_args_key(key);
-	return hl_pg_exec(pg, a, SQL_LOCK_KEY, &args, NULL, err);
+	return hl_pg_exec_deferred(pg, a, SQL_LOCK_KEY, &args, err);
 }
 
 #define EVENT_COLS "event_id::text, type, ticket_id, subject_id, actor, source, " HL_PG_US("occurred_at") ", version, payload"
@@ -141,7 +141,7 @@ hl_status store_ticket_upsert(hl_pg *pg, hl_arena *a, const char *tenant, const 
 	hl_pg_arg_int(&args, a, t->rated_us);
 	hl_pg_arg_bool(&args, t->visited);
 	hl_pg_arg_int(&args, a, t->events);
-	return hl_pg_exec(pg, a, SQL_TICKET_UPSERT, &args, NULL, err);
+	return hl_pg_exec_deferred(pg, a, SQL_TICKET_UPSERT, &args, err);
 }
 
 static const char SQL_SUBJECT_UPSERT[] =
@@ -175,7 +175,7 @@ hl_status store_subject_upsert(hl_pg *pg, hl_arena *a, const char *tenant, const
 	hl_pg_arg_bool(&args, s->overdue);
 	hl_pg_arg_bool(&args, s->approved);
 	hl_pg_arg_int(&args, a, s->events);
-	return hl_pg_exec(pg, a, SQL_SUBJECT_UPSERT, &args, NULL, err);
+	return hl_pg_exec_deferred(pg, a, SQL_SUBJECT_UPSERT, &args, err);
 }
 
 /* ---- settings ---------------------------------------------------------------------------- */
