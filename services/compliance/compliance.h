@@ -112,6 +112,9 @@ hl_status compliance_accept_risk_event(hl_call *c, const void *req, void **resp)
 hl_status compliance_close_risk_event(hl_call *c, const void *req, void **resp);
 hl_status compliance_list_risk_events(hl_call *c, const void *req, void **resp);
 
+/* The late-risk-report violation of e (against its department, else its reporter), recorded by actor. */
+hl_status compliance_late_report_violation(hl_pg *pg, hl_arena *a, const compliance_risk_event *e, const char *actor,
+					   const char *description, int64_t occurred_us, hl_error *err) HL_MUST_CHECK;
 /* The event `type` of a risk event to reporting (below handlers). */
 hl_status compliance_risk_event_changed(hl_pg *pg, hl_arena *a, const compliance_risk_event *e, const char *actor,
 					const char *type, hl_error *err) HL_MUST_CHECK;

@@ -40,20 +40,11 @@ static hl_status risk_event_overdue(hl_pg *pg, hl_arena *a, const hl_timer *tm, 
 	const char *d = hl_arena_printf(a, "{\"level\":%d,\"due_us\":%lld}", e->level, (long long)e->due_us);
 	if ((st = hl_audit_append(pg, a, e->tenant, "risk_event", e->id, ACTOR, "risk_event.overdue", d, false, err)))
 		return st;
-	char id[HL_UUID_STR_LEN];
-	if (hl_uuid_v7(id))
-		return hl_fail(err, HL_INTERNAL, "cannot make an id");
-	compliance_violation v = {
-		.id = id, .kind = VK_LATE_RISK_REPORT, .source = "compliance.risk_event", .subject_type = "risk_event",
-		.subject_id = e->id, .ticket_id = "", .department_id = e->department_id,
-		.person_id = e->department_id[0] ? "" : e->reported_by,
-		.description = e->level == RE_MAJOR ? "重大风险事件超过2小时未报送合规办" : "一般风险事件超过24小时未报备",
-		.points = compliance_kind_points(VK_LATE_RISK_REPORT), .occurred_us = e->due_us, .due_us = e->due_us,
-	};
 	const char *body = hl_arena_printf(a, "风险事件逾期未报送: %s", e->description);
 	if (!body)
 		return hl_fail(err, HL_NOMEM, "out of memory");
-	if ((st = compliance_violation_record(pg, a, e->tenant, ACTOR, &v, err)))
+	const char *what = e->level == RE_MAJOR ? "重大风险事件超过2小时未报送合规办" : "一般风险事件超过24小时未报备";
+	if ((st = compliance_late_report_violation(pg, a, e, ACTOR, what, e->due_us, err)))
 		return st;
 	return compliance_notify(pg, a, "risk_event.overdue", e->id, "role:" HL_ROLE_SUPERVISOR, body, err);
 }

@@ -25,22 +25,27 @@ static const char *const office_roles[] = {HL_ROLE_REVIEWER, HL_ROLE_SUPERVISOR,
 static const char *const read_roles[] = {HL_ROLE_REVIEWER, HL_ROLE_SUPERVISOR, HL_ROLE_INSPECTOR, HL_ROLE_AUDITOR,
 					 HL_ROLE_ANALYST,  HL_ROLE_TENANT_ADMIN, NULL};
 
-/* The late-report violation, against the department (or the reporter when there is none). */
-static hl_status late_report(hl_pg *pg, hl_arena *a, const compliance_risk_event *e, hl_error *err)
+hl_status compliance_late_report_violation(hl_pg *pg, hl_arena *a, const compliance_risk_event *e, const char *actor,
+					   const char *description, int64_t occurred_us, hl_error *err)
 {
-	compliance_violation v = {
-		.kind = VK_LATE_RISK_REPORT, .source = "compliance.risk_event", .subject_type = "risk_event",
-		.subject_id = e->id, .ticket_id = "", .department_id = e->department_id,
-		.person_id = e->department_id[0] ? "" : e->reported_by,
-		.description = e->level == RE_MAJOR ? "重大风险事件未在2小时内报告" : "一般风险事件未在24小时内报备",
-		.points = compliance_kind_points(VK_LATE_RISK_REPORT), .occurred_us = e->reported_us,
-		.due_us = e->due_us,
-	};
 	char id[HL_UUID_STR_LEN];
 	if (hl_uuid_v7(id))
 		return hl_fail(err, HL_INTERNAL, "cannot make an id");
-	v.id = id;
-	return compliance_violation_record(pg, a, e->tenant, e->reported_by, &v, err);
+	compliance_violation v = {
+		.id = id, .kind = VK_LATE_RISK_REPORT, .source = "compliance.risk_event", .subject_type = "risk_event",
+		.subject_id = e->id, .ticket_id = "", .department_id = e->department_id,
+		.person_id = e->department_id[0] ? "" : e->reported_by, .description = description,
+		.points = compliance_kind_points(VK_LATE_RISK_REPORT), .occurred_us = occurred_us, .due_us = e->due_us,
+	};
+	return compliance_violation_record(pg, a, e->tenant, actor, &v, err);
+}
+
+/* A report that came in after its deadline is itself a violation. */
+static hl_status late_report(hl_pg *pg, hl_arena *a, const compliance_risk_event *e, hl_error *err)
+{
+	return compliance_late_report_violation(
+		pg, a, e, e->reported_by,
+		e->level == RE_MAJOR ? "重大风险事件未在2小时内报告" : "一般风险事件未在24小时内报备", e->reported_us, err);
 }
 
 hl_status compliance_risk_event_changed(hl_pg *pg, hl_arena *a, const compliance_risk_event *e, const char *actor,
