@@ -86,6 +86,17 @@ void *hl_call_timestamp(hl_call *c, int64_t us)
 	return ts;
 }
 
+void *hl_timestamp_new(hl_arena *a, int64_t us)
+{
+	Google__Protobuf__Timestamp *ts = us ? hl_arena_alloc(a, sizeof *ts) : NULL;
+	if (ts) {
+		google__protobuf__timestamp__init(ts);
+		ts->seconds = us / 1000000;
+		ts->nanos = (int32_t)(us % 1000000) * 1000;
+	}
+	return ts;
+}
+
 int64_t hl_timestamp_us(const void *p)
 {
 	const Google__Protobuf__Timestamp *ts = p;

@@ -179,8 +179,6 @@ hl_status compliance_event(hl_pg *pg, hl_arena *a, const char *tenant, const cha
 			   const char *ticket_id, Hotline__Common__V1__ComplianceChanged *p, hl_error *err) HL_MUST_CHECK;
 hl_status compliance_notify(hl_pg *pg, hl_arena *a, const char *kind, const char *subject_id, const char *recipient,
 			    const char *body, hl_error *err) HL_MUST_CHECK;
-/* A Timestamp message on the stack-free arena for us (NULL for 0 or out of memory). */
-Google__Protobuf__Timestamp *compliance_ts(hl_arena *a, int64_t us);
 
 /* rpc_violation.c, for other files: record a violation below handlers (v->id set by the caller). */
 hl_status compliance_violation_record(hl_pg *pg, hl_arena *a, const char *tenant, const char *actor,

@@ -61,19 +61,6 @@ hl_status compliance_check_id(hl_call *c, const char *field, const char *v, bool
 	return hl_call_check_text(c, field, v, COMPLIANCE_ID_CHARS, required);
 }
 
-Google__Protobuf__Timestamp *compliance_ts(hl_arena *a, int64_t us)
-{
-	if (!us)
-		return NULL;
-	Google__Protobuf__Timestamp *t = hl_arena_alloc(a, sizeof *t);
-	if (!t)
-		return NULL;
-	google__protobuf__timestamp__init(t);
-	t->seconds = us / 1000000;
-	t->nanos = (int32_t)(us % 1000000) * 1000;
-	return t;
-}
-
 hl_status compliance_event(hl_pg *pg, hl_arena *a, const char *tenant, const char *actor, const char *type,
 			   const char *ticket_id, Hotline__Common__V1__ComplianceChanged *p, hl_error *err)
 {

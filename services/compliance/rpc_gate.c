@@ -221,7 +221,7 @@ static Hotline__Compliance__V1__GateRule *rule_msg(hl_call *c, const compliance_
 	m->enabled = x->enabled;
 	m->builtin = x->builtin;
 	m->updated_by = (char *)(x->updated_by ? x->updated_by : "");
-	m->updated_at = compliance_ts(hl_call_arena(c), x->updated_us);
+	m->updated_at = hl_timestamp_new(hl_call_arena(c), x->updated_us);
 	return m;
 }
 

@@ -49,7 +49,7 @@ hl_status compliance_list_notices(hl_call *c, const void *vreq, void **resp)
 		m->subject_id = (char *)list[i]->subject_id;
 		m->text = (char *)list[i]->body;
 		m->recipient = (char *)list[i]->recipient;
-		m->created_at = compliance_ts(a, list[i]->created_us);
+		m->created_at = hl_timestamp_new(a, list[i]->created_us);
 		out->notices[out->n_notices++] = m;
 	}
 	out->next_page_token = (char *)(n == limit ? list[n - 1]->id : "");

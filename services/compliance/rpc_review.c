@@ -108,9 +108,9 @@ static Hotline__Compliance__V1__Review *review_msg(hl_call *c, const compliance_
 	m->reviewer_role = (char *)r->reviewer_role;
 	m->status = r->status;
 	m->requested_by = (char *)r->requested_by;
-	m->requested_at = compliance_ts(a, r->requested_us);
+	m->requested_at = hl_timestamp_new(a, r->requested_us);
 	m->decided_by = (char *)(r->decided_by ? r->decided_by : "");
-	m->decided_at = compliance_ts(a, r->decided_us);
+	m->decided_at = hl_timestamp_new(a, r->decided_us);
 	m->opinion = (char *)(r->opinion ? r->opinion : "");
 	m->department_id = (char *)r->department_id;
 	return m;

@@ -31,11 +31,11 @@ static Hotline__Compliance__V1__Risk *risk_msg(hl_call *c, const compliance_risk
 	m->owner_id = (char *)x->owner_id;
 	m->department_id = (char *)x->department_id;
 	m->review_every_days = x->review_every_days;
-	m->next_review_at = compliance_ts(a, x->next_review_us);
+	m->next_review_at = hl_timestamp_new(a, x->next_review_us);
 	m->active = x->active;
 	m->updated_by = (char *)x->updated_by;
-	m->updated_at = compliance_ts(a, x->updated_us);
-	m->last_reminded_at = compliance_ts(a, x->last_reminded_us);
+	m->updated_at = hl_timestamp_new(a, x->updated_us);
+	m->last_reminded_at = hl_timestamp_new(a, x->last_reminded_us);
 	return m;
 }
 

@@ -56,7 +56,7 @@ hl_status compliance_risk_event_changed(hl_pg *pg, hl_arena *a, const compliance
 	p.department_id = (char *)e->department_id;
 	p.level = e->level;
 	p.source = (char *)e->source;
-	p.due_at = compliance_ts(a, e->due_us);
+	p.due_at = hl_timestamp_new(a, e->due_us);
 	p.on_time = !e->reported_late && !e->overdue;
 	return compliance_event(pg, a, e->tenant, actor, type, "", &p, err);
 }
@@ -191,16 +191,16 @@ Hotline__Compliance__V1__RiskEvent *compliance_risk_event_msg(hl_call *c, const 
 	m->department_id = (char *)e->department_id;
 	m->description = (char *)e->description;
 	m->emergency_plan = e->emergency_plan;
-	m->occurred_at = compliance_ts(a, e->occurred_us);
-	m->reported_at = compliance_ts(a, e->reported_us);
-	m->due_at = compliance_ts(a, e->due_us);
+	m->occurred_at = hl_timestamp_new(a, e->occurred_us);
+	m->reported_at = hl_timestamp_new(a, e->reported_us);
+	m->due_at = hl_timestamp_new(a, e->due_us);
 	m->reported_late = e->reported_late;
 	m->overdue = e->overdue;
 	m->reported_by = (char *)e->reported_by;
 	m->accepted_by = (char *)(e->accepted_by ? e->accepted_by : "");
-	m->accepted_at = compliance_ts(a, e->accepted_us);
+	m->accepted_at = hl_timestamp_new(a, e->accepted_us);
 	m->closed_by = (char *)(e->closed_by ? e->closed_by : "");
-	m->closed_at = compliance_ts(a, e->closed_us);
+	m->closed_at = hl_timestamp_new(a, e->closed_us);
 	m->outcome = (char *)(e->outcome ? e->outcome : "");
 	m->risk_id = (char *)e->risk_id;
 	return m;

@@ -78,7 +78,7 @@ static hl_status violation_effects(hl_pg *pg, hl_arena *a, const char *tenant, c
 	p.level = v->points;
 	p.kind = v->kind;
 	p.source = (char *)v->source;
-	p.due_at = compliance_ts(a, v->due_us);
+	p.due_at = hl_timestamp_new(a, v->due_us);
 	if ((st = compliance_event(pg, a, tenant, actor, "violation.recorded", v->ticket_id, &p, err)))
 		return st;
 	const char *body = hl_arena_printf(a, "违规记录 (kind %d, %d points): %s", v->kind, v->points, v->description);
@@ -176,13 +176,13 @@ static Hotline__Compliance__V1__Violation *violation_msg(hl_call *c, const compl
 	m->description = (char *)v->description;
 	m->points = v->points;
 	m->source = (char *)v->source;
-	m->occurred_at = compliance_ts(a, v->occurred_us);
-	m->due_at = compliance_ts(a, v->due_us);
+	m->occurred_at = hl_timestamp_new(a, v->occurred_us);
+	m->due_at = hl_timestamp_new(a, v->due_us);
 	m->recorded_by = (char *)v->recorded_by;
-	m->recorded_at = compliance_ts(a, v->recorded_us);
+	m->recorded_at = hl_timestamp_new(a, v->recorded_us);
 	m->appeal_note = (char *)(v->appeal_note ? v->appeal_note : "");
 	m->appealed_by = (char *)(v->appealed_by ? v->appealed_by : "");
-	m->appealed_at = compliance_ts(a, v->appealed_us);
+	m->appealed_at = hl_timestamp_new(a, v->appealed_us);
 	return m;
 }
 

@@ -31,12 +31,12 @@ static Hotline__Compliance__V1__Warning *warning_msg(hl_call *c, const complianc
 	m->risk_id = (char *)w->risk_id;
 	m->status = w->status;
 	m->issued_by = (char *)w->issued_by;
-	m->issued_at = compliance_ts(a, w->issued_us);
-	m->rectify_by = compliance_ts(a, w->rectify_by_us);
+	m->issued_at = hl_timestamp_new(a, w->issued_us);
+	m->rectify_by = hl_timestamp_new(a, w->rectify_by_us);
 	m->acknowledged_by = (char *)(w->acknowledged_by ? w->acknowledged_by : "");
-	m->acknowledged_at = compliance_ts(a, w->acknowledged_us);
+	m->acknowledged_at = hl_timestamp_new(a, w->acknowledged_us);
 	m->rectified_by = (char *)(w->rectified_by ? w->rectified_by : "");
-	m->rectified_at = compliance_ts(a, w->rectified_us);
+	m->rectified_at = hl_timestamp_new(a, w->rectified_us);
 	m->rectification = (char *)(w->rectification ? w->rectification : "");
 	m->rectified_on_time = w->rectified_us && (!w->rectify_by_us || w->rectified_us <= w->rectify_by_us);
 	return m;
@@ -60,7 +60,7 @@ static hl_status step(hl_call *c, const compliance_warning *w, const char *type,
 	p.department_id = (char *)w->department_id;
 	p.person_id = (char *)who->actor;
 	p.source = (char *)(w->risk_id[0] ? "risk" : "manual");
-	p.due_at = compliance_ts(a, w->rectify_by_us);
+	p.due_at = hl_timestamp_new(a, w->rectify_by_us);
 	p.on_time = w->status != WS_RECTIFIED || !w->rectify_by_us || w->rectified_us <= w->rectify_by_us;
 	const char *to = hl_arena_printf(a, "dept:%s", w->department_id);
 	const char *body = hl_arena_printf(a, "警示通知: %s", w->title);

@@ -170,17 +170,6 @@ hl_status followup_close_case(hl_call *c, const followup_task *t, const char *re
 
 /* ---- events to reporting ------------------------------------------------------------------ */
 
-static Google__Protobuf__Timestamp *timestamp(hl_arena *a, int64_t us)
-{
-	Google__Protobuf__Timestamp *ts = us ? hl_arena_alloc(a, sizeof *ts) : NULL;
-	if (ts) {
-		google__protobuf__timestamp__init(ts);
-		ts->seconds = us / 1000000;
-		ts->nanos = (int32_t)(us % 1000000) * 1000;
-	}
-	return ts;
-}
-
 hl_status followup_reply_event(hl_call *c, const followup_task *t, const followup_reply *rp, const char *type,
 			       bool closed_by_supervisor)
 {
@@ -195,7 +184,7 @@ hl_status followup_reply_event(hl_call *c, const followup_task *t, const followu
 	p.satisfaction = rp ? rp->satisfaction : 0;
 	p.reopened = rp && rp->outcome == OUTCOME_REACHED && rp->satisfaction == SAT_UNSATISFIED;
 	p.closed_by_supervisor = closed_by_supervisor;
-	p.due_at = timestamp(a, t->due_us);
+	p.due_at = hl_timestamp_new(a, t->due_us);
 	p.category = t->category;
 	Hotline__Common__V1__Event ev = HOTLINE__COMMON__V1__EVENT__INIT;
 	ev.payload_case = HOTLINE__COMMON__V1__EVENT__PAYLOAD_REPLY_CHANGED;
@@ -219,7 +208,7 @@ hl_status followup_visit_event(hl_pg *pg, hl_arena *a, const followup_visit *v, 
 	p.method = v->recorded_by ? v->record_method : v->method;
 	p.problem_found = v->problem_found;
 	p.recheck_disagrees = v->rechecked_by && !v->recheck_agrees;
-	p.due_at = timestamp(a, v->due_us);
+	p.due_at = hl_timestamp_new(a, v->due_us);
 	p.on_time = !planned && v->done_us <= v->due_us;
 	p.person_id = (char *)(v->recorded_by ? v->recorded_by : v->responsible_id ? v->responsible_id : "");
 	Hotline__Common__V1__Event ev = HOTLINE__COMMON__V1__EVENT__INIT;

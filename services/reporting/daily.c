@@ -28,17 +28,6 @@
 
 #define TIMER_KIND "report.daily"
 
-static Google__Protobuf__Timestamp *ts_of(hl_arena *a, int64_t us)
-{
-	Google__Protobuf__Timestamp *ts = hl_arena_alloc(a, sizeof *ts);
-	if (ts) {
-		google__protobuf__timestamp__init(ts);
-		ts->seconds = us / 1000000;
-		ts->nanos = (int32_t)(us % 1000000) * 1000;
-	}
-	return ts;
-}
-
 /* The report message of a stored snapshot (content unpacked from its bytes). */
 static hl_status report_msg(hl_arena *a, const store_report *rp, Hotline__Reporting__V1__DailyReport **out,
 			    hl_error *err)
@@ -133,9 +122,9 @@ hl_status reporting_freeze(reporting_app *app, hl_pg *pg, hl_arena *a, const cha
 	c.tenant = (char *)tenant;
 	c.date = (char *)day->date;
 	c.zone = (char *)day->zone;
-	c.window_start = ts_of(a, day->start_us);
-	c.window_end = ts_of(a, day->end_us);
-	c.frozen_at = ts_of(a, now_us);
+	c.window_start = hl_timestamp_new(a, day->start_us);
+	c.window_end = hl_timestamp_new(a, day->end_us);
+	c.frozen_at = hl_timestamp_new(a, now_us);
 	c.key_id = (char *)reporting_signer_key_id(app->signer);
 	if (!c.window_start || !c.window_end || !c.frozen_at)
 		return hl_fail(err, HL_NOMEM, "out of memory");

@@ -51,6 +51,11 @@ hl_status hl_call_check_text(hl_call *c, const char *field, const char *v, size_
 hl_status hl_call_check_request_id(hl_call *c, const char *v) HL_MUST_CHECK;
 /* A google.protobuf.Timestamp for us microseconds since the epoch (arena memory; NULL on OOM). */
 void *hl_call_timestamp(hl_call *c, int64_t us);
+/*
+ * The same in arena a for an optional time: NULL when us is 0 (not set) or
+ * out of memory.  Usable outside a call (timer work, events).
+ */
+void *hl_timestamp_new(hl_arena *a, int64_t us);
 /* Microseconds since the epoch of a Timestamp message (0 for NULL). */
 int64_t hl_timestamp_us(const void *ts);
 
