@@ -13,6 +13,7 @@
 #include "google/protobuf/timestamp.pb-c.h"
 #include "hl/buf.h"
 #include "hl/crypto.h"
+#include "hl/handler.h"
 #include "hotline/audit/v1/audit.pb-c.h"
 
 static const char SQL_HEAD_LOCK[] =
@@ -358,9 +359,8 @@ static Hotline__Audit__V1__AuditEntry *entry_msg(hl_call *c, const hl_audit_entr
 
 static hl_status require_any_role(hl_call *c, const char *const *roles)
 {
-	for (; *roles; roles++)
-		if (hl_call_has_role(c, *roles))
-			return HL_OK;
+	if (hl_call_has_any(c, roles))
+		return HL_OK;
 	return hl_call_fail(c, HL_DENIED, "role auditor or tenant_admin required");
 }
 

@@ -47,11 +47,18 @@ hl_status hl_call_enqueue(hl_call *c, const hl_enqueue_row *row, const ProtobufC
 	return hl_enqueue(hl_call_pg(c), hl_call_arena(c), row, msg, &err) ? hl_call_fail_err(c, &err) : HL_OK;
 }
 
-hl_status hl_call_require_any(hl_call *c, const char *const *roles)
+bool hl_call_has_any(const hl_call *c, const char *const *roles)
 {
 	for (const char *const *r = roles; *r; r++)
 		if (hl_call_has_role(c, *r))
-			return HL_OK;
+			return true;
+	return false;
+}
+
+hl_status hl_call_require_any(hl_call *c, const char *const *roles)
+{
+	if (hl_call_has_any(c, roles))
+		return HL_OK;
 	return hl_call_fail(c, HL_DENIED, "role %s%s required", roles[0], roles[1] ? " (or another listed role)" : "");
 }
 

@@ -165,8 +165,6 @@ hl_status compliance_new_id(hl_call *c, const char **out) HL_MUST_CHECK;
 /* A page size (0: def) of at most max, and an optional UUID page token. */
 hl_status compliance_page(hl_call *c, int32_t page_size, const char *token, int *limit,
 			  const char **after) HL_MUST_CHECK;
-/* Whether the token has any of the NULL-terminated roles (a probe: the call is not failed). */
-bool compliance_has_any(const hl_call *c, const char *const *roles);
 /* Optional text fields of ids (at most COMPLIANCE_ID_CHARS). */
 hl_status compliance_check_id(hl_call *c, const char *field, const char *v, bool required) HL_MUST_CHECK;
 

@@ -48,14 +48,6 @@ hl_status compliance_page(hl_call *c, int32_t page_size, const char *token, int 
 	return HL_OK;
 }
 
-bool compliance_has_any(const hl_call *c, const char *const *roles)
-{
-	for (; *roles; roles++)
-		if (hl_call_has_role(c, *roles))
-			return true;
-	return false;
-}
-
 hl_status compliance_check_id(hl_call *c, const char *field, const char *v, bool required)
 {
 	return hl_call_check_text(c, field, v, COMPLIANCE_ID_CHARS, required);

@@ -234,7 +234,7 @@ hl_status compliance_get_review(hl_call *c, const void *vreq, void **resp)
 	compliance_review *rv;
 	if ((st = hl_call_require_any(c, hl_roles_staff)) || (st = hl_call_begin(c)) || (st = load(c, r->id, &rv)))
 		return st;
-	if (!compliance_has_any(c, oversight_roles) && strcmp(rv->requested_by, hl_call_principal(c)->actor) != 0)
+	if (!hl_call_has_any(c, oversight_roles) && strcmp(rv->requested_by, hl_call_principal(c)->actor) != 0)
 		return hl_call_fail(c, HL_NOT_FOUND, "review not found");
 	return answer(c, rv, &hotline__compliance__v1__get_review_response__descriptor, resp);
 }
@@ -253,7 +253,7 @@ hl_status compliance_list_reviews(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_INVALID, "status: not a ReviewStatus value");
 	f.action = r->action[0] ? r->action : NULL;
 	f.subject_id = r->subject_id[0] ? r->subject_id : NULL;
-	if (r->mine || !compliance_has_any(c, oversight_roles))
+	if (r->mine || !hl_call_has_any(c, oversight_roles))
 		f.requested_by = hl_call_principal(c)->actor;
 	if ((st = hl_call_begin(c)))
 		return st;

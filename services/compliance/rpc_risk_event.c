@@ -333,7 +333,7 @@ hl_status compliance_list_risk_events(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_INVALID, "status: not a RiskEventStatus value");
 	f.department_id = r->department_id[0] ? r->department_id : NULL;
 	const hl_principal *who = hl_call_principal(c);
-	if (!compliance_has_any(c, read_roles)) { /* a department head sees their department's */
+	if (!hl_call_has_any(c, read_roles)) { /* a department head sees their department's */
 		if (!hl_call_has_role(c, HL_ROLE_DEPT_HEAD) || !who->claims->dept)
 			return hl_call_require_any(c, read_roles);
 		if (f.department_id && strcmp(f.department_id, who->claims->dept) != 0)

@@ -230,7 +230,7 @@ hl_status compliance_file_violation(hl_call *c, const void *vreq, void **resp)
 /* Who sees which violations: oversight roles all, a department head their department's, anyone their own. */
 static hl_status scope(hl_call *c, store_violation_filter *f)
 {
-	if (compliance_has_any(c, oversight_roles))
+	if (hl_call_has_any(c, oversight_roles))
 		return HL_OK;
 	const hl_principal *who = hl_call_principal(c);
 	if (hl_call_has_role(c, HL_ROLE_DEPT_HEAD) && who->claims->dept) {

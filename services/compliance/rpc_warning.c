@@ -194,7 +194,7 @@ hl_status compliance_list_warnings(hl_call *c, const void *vreq, void **resp)
 		return st;
 	if ((int)r->status < 0 || (int)r->status > WS_RECTIFIED)
 		return hl_call_fail(c, HL_INVALID, "status: not a WarningStatus value");
-	if (!compliance_has_any(c, oversight_roles)) { /* a department head sees their department's */
+	if (!hl_call_has_any(c, oversight_roles)) { /* a department head sees their department's */
 		const char *own = hl_call_principal(c)->claims->dept;
 		if (!hl_call_has_role(c, HL_ROLE_DEPT_HEAD) || !own)
 			return hl_call_require_any(c, oversight_roles);

@@ -586,9 +586,7 @@ hl_status dispatch_list_notices(hl_call *c, const void *vreq, void **resp)
 	store_notice_filter f = {r->department_id[0] ? r->department_id : NULL, r->case_id[0] ? r->case_id : NULL,
 				 r->recipient_id[0] ? r->recipient_id : NULL, r->page_token[0] ? r->page_token : NULL,
 				 r->page_size ? r->page_size : 50};
-	bool desk = false;
-	for (const char *const *role = desk_roles; *role; role++)
-		desk = desk || hl_call_has_role(c, *role);
+	bool desk = hl_call_has_any(c, desk_roles);
 	dispatch_viewer v;
 	if ((st = dispatch_viewer_load(c, &v)))
 		return st;

@@ -48,14 +48,6 @@ static const char *head_of(hl_call *c)
 	return hl_call_has_role(c, HL_ROLE_DEPT_HEAD) && cl && cl->dept && cl->dept[0] ? cl->dept : NULL;
 }
 
-static bool in_any(hl_call *c, const char *const *roles)
-{
-	for (; *roles; roles++)
-		if (hl_call_has_role(c, *roles))
-			return true;
-	return false;
-}
-
 /* Whether x is addressed to the caller. */
 static bool addressed_to_me(hl_call *c, const store_notice *x)
 {
@@ -77,7 +69,7 @@ hl_status followup_list_notices(hl_call *c, const void *vreq, void **resp)
 		return hl_call_fail(c, HL_INVALID, "page_token: not a token of ListNotices");
 	if ((st = hl_call_require_any(c, hl_roles_staff)))
 		return st;
-	if (r->all && !in_any(c, all_roles))
+	if (r->all && !hl_call_has_any(c, all_roles))
 		return hl_call_fail(c, HL_DENIED, "all: only supervisors, auditors, inspectors and tenant admins");
 	if ((st = hl_call_begin(c)))
 		return st;

@@ -27,10 +27,7 @@ static const char *const overseer_roles[] = {HL_ROLE_SUPERVISOR, HL_ROLE_TENANT_
 
 static bool overseer(hl_call *c)
 {
-	for (const char *const *r = overseer_roles; *r; r++)
-		if (hl_call_has_role(c, *r))
-			return true;
-	return false;
+	return hl_call_has_any(c, overseer_roles);
 }
 
 static const char *me(hl_call *c)

@@ -164,9 +164,8 @@ static hl_status kpi_scope(hl_call *c, const char *asked, const char **dept)
 	static const char *const wide[] = {HL_ROLE_ANALYST, HL_ROLE_SUPERVISOR, HL_ROLE_AUDITOR, HL_ROLE_TENANT_ADMIN,
 					   NULL};
 	*dept = asked[0] ? asked : NULL;
-	for (const char *const *w = wide; *w; w++)
-		if (hl_call_has_role(c, *w))
-			return HL_OK;
+	if (hl_call_has_any(c, wide))
+		return HL_OK;
 	const hl_claims *cl = hl_call_principal(c)->claims;
 	if (!cl->dept || !cl->dept[0])
 		return hl_call_fail(c, HL_DENIED, "a department head needs the dept claim");

@@ -30,9 +30,8 @@ static const char *const tenant_roles[] = {HL_ROLE_ANALYST, HL_ROLE_SUPERVISOR, 
 static hl_status ledger_scope(hl_call *c, const char **dept)
 {
 	*dept = NULL;
-	for (const char *const *r = tenant_roles; *r; r++)
-		if (hl_call_has_role(c, *r))
-			return HL_OK;
+	if (hl_call_has_any(c, tenant_roles))
+		return HL_OK;
 	const hl_claims *cl = hl_call_principal(c)->claims;
 	if (hl_call_has_role(c, HL_ROLE_DEPT_HEAD) && cl && cl->dept && cl->dept[0]) {
 		*dept = cl->dept;

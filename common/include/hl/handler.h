@@ -42,6 +42,8 @@ hl_status hl_call_timers_put(hl_call *c, const hl_timer_item *items, size_t n, h
  * idempotency key is taken as the arena having run out of memory).
  */
 hl_status hl_call_enqueue(hl_call *c, const hl_enqueue_row *row, const ProtobufCMessage *msg) HL_MUST_CHECK;
+/* Whether the token has any of the NULL-terminated roles. */
+bool hl_call_has_any(const hl_call *c, const char *const *roles);
 /* HL_OK when the token has any of the NULL-terminated roles, else HL_DENIED naming them. */
 hl_status hl_call_require_any(hl_call *c, const char *const *roles) HL_MUST_CHECK;
 /* A text field of at most max_chars characters (UTF-8 already checked on the wire). */
