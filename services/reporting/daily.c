@@ -156,6 +156,20 @@ hl_status reporting_freeze(reporting_app *app, hl_pg *pg, hl_arena *a, const cha
 	return report_msg(a, &rp, out, err);
 }
 
+hl_status reporting_today_timer(hl_pg *pg, hl_arena *a, const char *zone, int cutoff_minutes, hl_timer_item *out,
+				hl_error *err)
+{
+	const char *today;
+	int64_t start_us, end_us;
+	hl_status st;
+	if ((st = store_day_of(pg, a, zone, cutoff_minutes, hl_now_ms() * 1000, &today, err)) ||
+	    (st = store_day_window(pg, a, zone, cutoff_minutes, today, &start_us, &end_us, err)))
+		return st;
+	*out = (hl_timer_item){.key = hl_arena_printf(a, "daily:%s", today), .kind = TIMER_KIND, .subject = today,
+			       .due_ms = end_us / 1000};
+	return out->key ? HL_OK : hl_fail(err, HL_NOMEM, "out of memory");
+}
+
 hl_status reporting_schedule_next(hl_pg *pg, hl_arena *a, const char *tenant, const char *zone, int cutoff_minutes,
 				  const char *after_date, int64_t *due_ms, const char **next_date, hl_error *err)
 {

@@ -12,6 +12,7 @@
 #include "hl/lock.h"
 #include "hl/program.h"
 #include "hl/rpc.h"
+#include "hl/timers.h"
 #include "hotline/reporting/v1/reporting.pb-c.h"
 
 typedef struct reporting_signer reporting_signer;
@@ -98,6 +99,9 @@ hl_status reporting_freeze(reporting_app *app, hl_pg *pg, hl_arena *a, const cha
 /* The report of the tenant's day in the open transaction (NULL *out when not frozen). */
 hl_status reporting_report_get(hl_pg *pg, hl_arena *a, const char *date, Hotline__Reporting__V1__DailyReport **out,
 			       hl_error *err) HL_MUST_CHECK;
+/* The cut-off timer of the current day under zone and cutoff_minutes (for hl_call_timers_put; arena memory). */
+hl_status reporting_today_timer(hl_pg *pg, hl_arena *a, const char *zone, int cutoff_minutes, hl_timer_item *out,
+				hl_error *err) HL_MUST_CHECK;
 /* Put (in pg's transaction, acting tenant set) the cut-off timer of the tenant's day after `date`. */
 hl_status reporting_schedule_next(hl_pg *pg, hl_arena *a, const char *tenant, const char *zone, int cutoff_minutes,
 				  const char *after_date, int64_t *due_ms, const char **next_date,

@@ -133,22 +133,19 @@ hl_status reporting_put_settings(hl_call *c, const void *vreq, void **resp)
 	hl_arena *a = hl_call_arena(c);
 	const hl_principal *p = hl_call_principal(c);
 	bool ok;
-	const char *today, *details;
-	int64_t start_us, end_us;
+	const char *details;
 	hl_error err;
 	if (store_zone_valid(pg, a, s->zone, &ok, &err))
 		return hl_call_fail_err(c, &err);
 	if (!ok)
 		return hl_call_fail(c, HL_INVALID, "settings.zone: not a known time zone (IANA name, e.g. Asia/Shanghai)");
-	if (store_settings_put(pg, a, p->tenant, s->zone, s->cutoff_minutes, p->actor, &err) ||
-	    store_day_of(pg, a, s->zone, s->cutoff_minutes, hl_now_ms() * 1000, &today, &err) ||
-	    store_day_window(pg, a, s->zone, s->cutoff_minutes, today, &start_us, &end_us, &err))
-		return hl_call_fail_err(c, &err);
 	/* the current day's cut-off moves with the settings (the timer of a day is keyed by its date) */
-	hl_timer_item it = {.key = hl_arena_printf(a, "daily:%s", today), .kind = "report.daily", .subject = today,
-			    .due_ms = end_us / 1000};
+	hl_timer_item it;
+	if (store_settings_put(pg, a, p->tenant, s->zone, s->cutoff_minutes, p->actor, &err) ||
+	    reporting_today_timer(pg, a, s->zone, s->cutoff_minutes, &it, &err))
+		return hl_call_fail_err(c, &err);
 	details = hl_arena_printf(a, "{\"zone\":\"%s\",\"cutoff_minutes\":%d}", s->zone, s->cutoff_minutes);
-	if (!it.key || !details)
+	if (!details)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	if (hl_call_timers_put(c, &it, 1, &err) ||
 	    hl_audit_append(pg, a, p->tenant, "settings", "report-settings", p->actor, "settings.updated", details, false,

@@ -200,24 +200,17 @@ static hl_status first_event(hl_call *c)
 {
 	hl_pg *pg = hl_call_pg(c);
 	hl_arena *a = hl_call_arena(c);
-	const char *tenant = hl_call_principal(c)->tenant, *zone, *today;
+	const char *tenant = hl_call_principal(c)->tenant, *zone;
 	int cutoff;
 	bool created;
-	int64_t start_us, end_us;
+	hl_timer_item it;
 	hl_error err;
 	if (store_settings_ensure(pg, a, tenant, &created, &err))
 		return hl_call_fail_err(c, &err);
 	if (!created)
 		return HL_OK;
-	if (store_settings_get(pg, a, &zone, &cutoff, &err) ||
-	    store_day_of(pg, a, zone, cutoff, hl_now_ms() * 1000, &today, &err) ||
-	    store_day_window(pg, a, zone, cutoff, today, &start_us, &end_us, &err))
-		return hl_call_fail_err(c, &err);
-	hl_timer_item it = {.key = hl_arena_printf(a, "daily:%s", today), .kind = "report.daily", .subject = today,
-			    .due_ms = end_us / 1000};
-	if (!it.key)
-		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (hl_call_timers_put(c, &it, 1, &err))
+	if (store_settings_get(pg, a, &zone, &cutoff, &err) || reporting_today_timer(pg, a, zone, cutoff, &it, &err) ||
+	    hl_call_timers_put(c, &it, 1, &err))
 		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }
