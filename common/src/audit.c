@@ -175,6 +175,48 @@ hl_status hl_audit_append(hl_pg *pg, hl_arena *a, const char *tenant, const char
 	return st;
 }
 
+/* the first entries of new subjects, one statement for any number (hl/pg.h, hl_pg_rows) */
+static const char SQL_APPEND_NEW[] =
+	"WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], "
+	"$7::text[], $8::bytea[]) AS u(tenant_id, subject_type, subject_id, actor, action, at_us, details, hash)), "
+	"l AS (INSERT INTO audit_log (tenant_id, subject_type, subject_id, seq, actor, action, at_us, details, "
+	"prev_hash, hash) SELECT tenant_id, subject_type, subject_id, 1, actor, action, at_us, details, $9, hash FROM u) "
+	"INSERT INTO audit_heads (tenant_id, subject_id, subject_type, entries, head_hash) "
+	"SELECT tenant_id, subject_id, subject_type, 1, hash FROM u";
+
+hl_status hl_audit_append_new(hl_pg *pg, hl_arena *a, hl_audit_entry *e, int n, hl_error *err)
+{
+	static const uint8_t zero[HL_AUDIT_HASH_LEN];
+	hl_pg_rows rows;
+	hl_pg_rows_init(&rows, a, 8);
+	int64_t at = now_us();
+	for (int i = 0; i < n; i++) {
+		e[i].seq = 1;
+		e[i].at_us = at;
+		e[i].details = e[i].details ? e[i].details : "{}";
+		memset(e[i].prev_hash, 0, HL_AUDIT_HASH_LEN);
+		if (hl_audit_hash(&e[i], e[i].hash))
+			return hl_fail(err, HL_INTERNAL, "cannot hash audit entry");
+		hl_pg_rows_text(&rows, e[i].tenant);
+		hl_pg_rows_text(&rows, e[i].subject_type);
+		hl_pg_rows_text(&rows, e[i].subject_id);
+		hl_pg_rows_text(&rows, e[i].actor);
+		hl_pg_rows_text(&rows, e[i].action);
+		hl_pg_rows_int(&rows, e[i].at_us);
+		hl_pg_rows_text(&rows, e[i].details);
+		hl_pg_rows_bytes(&rows, e[i].hash, HL_AUDIT_HASH_LEN);
+	}
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_status st = hl_pg_rows_args(&rows, &args, err);
+	if (st)
+		return st;
+	hl_pg_arg_bytes(&args, zero, HL_AUDIT_HASH_LEN);
+	last_head.tx = 0;
+	st = hl_pg_exec_deferred(pg, a, SQL_APPEND_NEW, &args, err); /* a race shows at the commit, as ABORTED */
+	return st == HL_EXISTS ? hl_fail(err, HL_ABORTED, "concurrent change of the same record, retry") : st;
+}
+
 /* ---- verification ---------------------------------------------------------- */
 
 static hl_status row_entry(const PGresult *r, int i, hl_arena *a, hl_audit_entry *e)

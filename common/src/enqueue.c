@@ -11,28 +11,54 @@
 #include "hotline/common/v1/common.pb-c.h"
 #include "hotline/reporting/v1/reporting.pb-c.h"
 
+/* one statement for any number of rows (hl/pg.h, hl_pg_rows) */
 static const char SQL_OUTBOX_INSERT[] =
 	"INSERT INTO outbox (tenant_id, subject_id, target, method, idempotency_key, actor, payload) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7)";
+	"SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[])";
+enum { OUTBOX_COLUMNS = 7 };
+
+void hl_enqueue_batch_init(hl_enqueue_batch *b, hl_arena *a)
+{
+	b->a = a;
+	hl_pg_rows_init(&b->rows, a, OUTBOX_COLUMNS);
+}
+
+hl_status hl_enqueue_batch_add_raw(hl_enqueue_batch *b, const hl_enqueue_row *row, const char *target,
+				   const char *path, const ProtobufCMessage *msg, hl_error *err)
+{
+	size_t n = protobuf_c_message_get_packed_size(msg);
+	uint8_t *buf = hl_arena_alloc(b->a, n ? n : 1);
+	if (!buf)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	protobuf_c_message_pack(msg, buf);
+	hl_pg_rows_text(&b->rows, row->tenant);
+	hl_pg_rows_text(&b->rows, row->subject_id);
+	hl_pg_rows_text(&b->rows, target);
+	hl_pg_rows_text(&b->rows, path);
+	hl_pg_rows_text(&b->rows, row->idempotency_key);
+	hl_pg_rows_text(&b->rows, row->actor);
+	hl_pg_rows_bytes(&b->rows, buf, n);
+	return b->rows.failed ? hl_fail(err, HL_NOMEM, "out of memory") : HL_OK;
+}
+
+hl_status hl_enqueue_batch_write(hl_pg *pg, hl_enqueue_batch *b, hl_error *err)
+{
+	if (!hl_pg_rows_count(&b->rows))
+		return HL_OK;
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_status st = hl_pg_rows_args(&b->rows, &args, err);
+	/* its outcome comes with the commit */
+	return st ? st : hl_pg_exec_deferred(pg, b->a, SQL_OUTBOX_INSERT, &args, err);
+}
 
 hl_status hl_enqueue_raw(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const char *target, const char *path,
 			 const ProtobufCMessage *msg, hl_error *err)
 {
-	size_t n = protobuf_c_message_get_packed_size(msg);
-	uint8_t *buf = hl_arena_alloc(a, n ? n : 1);
-	if (!buf)
-		return hl_fail(err, HL_NOMEM, "out of memory");
-	protobuf_c_message_pack(msg, buf);
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, row->tenant);
-	hl_pg_arg_text(&args, row->subject_id);
-	hl_pg_arg_text(&args, target);
-	hl_pg_arg_text(&args, path);
-	hl_pg_arg_text(&args, row->idempotency_key);
-	hl_pg_arg_text(&args, row->actor);
-	hl_pg_arg_bytes(&args, buf, n);
-	return hl_pg_exec_deferred(pg, a, SQL_OUTBOX_INSERT, &args, err); /* its outcome comes with the commit */
+	hl_enqueue_batch b;
+	hl_enqueue_batch_init(&b, a);
+	hl_status st = hl_enqueue_batch_add_raw(&b, row, target, path, msg, err);
+	return st ? st : hl_enqueue_batch_write(pg, &b, err);
 }
 
 /* "intake" of the package "hotline.intake.v1" (arena memory), NULL if the package is not ours. */
@@ -45,7 +71,8 @@ static char *target_of(hl_arena *a, const ProtobufCServiceDescriptor *sd)
 	return dot && dot > name ? hl_arena_strndup(a, name, (size_t)(dot - name)) : NULL;
 }
 
-hl_status hl_enqueue(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const ProtobufCMessage *msg, hl_error *err)
+hl_status hl_enqueue_batch_add(hl_enqueue_batch *b, const hl_enqueue_row *row, const ProtobufCMessage *msg,
+			       hl_error *err)
 {
 	const ProtobufCServiceDescriptor *sd = row->service;
 	const ProtobufCMethodDescriptor *md = sd ? protobuf_c_service_descriptor_get_method_by_name(sd, row->method) : NULL;
@@ -55,15 +82,24 @@ hl_status hl_enqueue(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const Pr
 	if (msg->descriptor != md->input)
 		return hl_fail(err, HL_INTERNAL, "outbox: %s takes %s, not %s", row->method, md->input->name,
 			       msg->descriptor->name);
-	char *target = target_of(a, sd), *path = hl_arena_printf(a, "/%s/%s", sd->name, md->name);
+	char *target = target_of(b->a, sd), *path = hl_arena_printf(b->a, "/%s/%s", sd->name, md->name);
 	if (!target || !path)
 		return hl_fail(err, target ? HL_NOMEM : HL_INTERNAL, "outbox: no target for %s", sd->name);
-	return hl_enqueue_raw(pg, a, row, target, path, msg, err);
+	return hl_enqueue_batch_add_raw(b, row, target, path, msg, err);
 }
 
-hl_status hl_enqueue_event(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const char *type, const char *ticket_id,
-			   int64_t version, ProtobufCMessage *msg, hl_error *err)
+hl_status hl_enqueue(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const ProtobufCMessage *msg, hl_error *err)
 {
+	hl_enqueue_batch b;
+	hl_enqueue_batch_init(&b, a);
+	hl_status st = hl_enqueue_batch_add(&b, row, msg, err);
+	return st ? st : hl_enqueue_batch_write(pg, &b, err);
+}
+
+hl_status hl_enqueue_batch_add_event(hl_enqueue_batch *b, const hl_enqueue_row *row, const char *type,
+				     const char *ticket_id, int64_t version, ProtobufCMessage *msg, hl_error *err)
+{
+	hl_arena *a = b->a;
 	Hotline__Common__V1__Event *ev = (Hotline__Common__V1__Event *)msg;
 	char *id = hl_arena_alloc(a, HL_UUID_STR_LEN);
 	Google__Protobuf__Timestamp *ts = hl_arena_alloc(a, sizeof *ts);
@@ -90,5 +126,14 @@ hl_status hl_enqueue_event(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, co
 	r.service = &hotline__reporting__v1__reporting_service__descriptor;
 	r.method = "RecordEvents";
 	r.idempotency_key = id;
-	return hl_enqueue(pg, a, &r, &req.base, err);
+	return hl_enqueue_batch_add(b, &r, &req.base, err);
+}
+
+hl_status hl_enqueue_event(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const char *type, const char *ticket_id,
+			   int64_t version, ProtobufCMessage *ev, hl_error *err)
+{
+	hl_enqueue_batch b;
+	hl_enqueue_batch_init(&b, a);
+	hl_status st = hl_enqueue_batch_add_event(&b, row, type, ticket_id, version, ev, err);
+	return st ? st : hl_enqueue_batch_write(pg, &b, err);
 }

@@ -802,7 +802,7 @@ char *hl_pg_text_array(hl_arena *ar, const char *const *items, size_t n)
 {
 	size_t cap = 3;
 	for (size_t i = 0; i < n; i++)
-		cap += 2 * strlen(items[i]) + 3;
+		cap += items[i] ? 2 * strlen(items[i]) + 3 : 5;
 	char *out = hl_arena_alloc(ar, cap), *p = out;
 	if (!out)
 		return NULL;
@@ -810,6 +810,11 @@ char *hl_pg_text_array(hl_arena *ar, const char *const *items, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			*p++ = ',';
+		if (!items[i]) {
+			memcpy(p, "NULL", 4);
+			p += 4;
+			continue;
+		}
 		*p++ = '"';
 		for (const char *q = items[i]; *q; q++) {
 			if (*q == '"' || *q == '\\')
@@ -955,6 +960,98 @@ hl_status hl_pg_get_text_array(const PGresult *res, int r, int c, hl_arena *ar, 
 void hl_pg_arg_text_array(hl_pg_args *a, hl_arena *ar, const char *const *items, int n)
 {
 	hl_pg_arg_text(a, hl_pg_text_array(ar, items, (size_t)n));
+}
+
+/* ---- multi-row statements ------------------------------------------------ */
+
+void hl_pg_rows_init(hl_pg_rows *r, hl_arena *ar, int ncols)
+{
+	*r = (hl_pg_rows){.ar = ar, .ncols = ncols};
+}
+
+static void rows_put(hl_pg_rows *r, const char *v)
+{
+	if (r->failed)
+		return;
+	if (r->n == r->cap) {
+		int cap = r->cap ? 2 * r->cap : 8 * r->ncols;
+		const char **nv = hl_arena_alloc(r->ar, (size_t)cap * sizeof *nv);
+		if (!nv) {
+			r->failed = true;
+			return;
+		}
+		if (r->n)
+			memcpy(nv, r->v, (size_t)r->n * sizeof *nv);
+		r->v = nv;
+		r->cap = cap;
+	}
+	r->v[r->n++] = v;
+}
+
+void hl_pg_rows_text(hl_pg_rows *r, const char *s)
+{
+	rows_put(r, s);
+}
+
+void hl_pg_rows_int(hl_pg_rows *r, long long v)
+{
+	const char *s = hl_arena_printf(r->ar, "%lld", v);
+	r->failed |= !s;
+	rows_put(r, s);
+}
+
+void hl_pg_rows_bool(hl_pg_rows *r, bool v)
+{
+	rows_put(r, v ? "t" : "f");
+}
+
+void hl_pg_rows_bytes(hl_pg_rows *r, const void *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (!p) {
+		rows_put(r, NULL);
+		return;
+	}
+	char *s = hl_arena_alloc(r->ar, 2 * n + 3);
+	if (!s) {
+		r->failed = true;
+		return;
+	}
+	const uint8_t *b = p;
+	s[0] = '\\';
+	s[1] = 'x';
+	for (size_t i = 0; i < n; i++) {
+		s[2 + 2 * i] = hex[b[i] >> 4];
+		s[3 + 2 * i] = hex[b[i] & 15];
+	}
+	s[2 + 2 * n] = '\0';
+	rows_put(r, s);
+}
+
+int hl_pg_rows_count(const hl_pg_rows *r)
+{
+	return r->ncols ? r->n / r->ncols : 0;
+}
+
+hl_status hl_pg_rows_args(const hl_pg_rows *r, hl_pg_args *args, hl_error *err)
+{
+	if (r->failed)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	if (r->ncols < 1 || r->n % r->ncols)
+		return hl_fail(err, HL_INTERNAL, "multi-row statement: %d values do not make rows of %d", r->n, r->ncols);
+	int rows = r->n / r->ncols;
+	const char **col = hl_arena_alloc(r->ar, (size_t)(rows ? rows : 1) * sizeof *col);
+	if (!col)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	for (int c = 0; c < r->ncols; c++) {
+		for (int i = 0; i < rows; i++)
+			col[i] = r->v[i * r->ncols + c];
+		char *lit = hl_pg_text_array(r->ar, (const char *const *)col, (size_t)rows);
+		if (!lit)
+			return hl_fail(err, HL_NOMEM, "out of memory");
+		hl_pg_arg_text(args, lit);
+	}
+	return args->overflow ? hl_fail(err, HL_INTERNAL, "multi-row statement: too many columns") : HL_OK;
 }
 
 hl_status hl_pg_get_int_array(const PGresult *res, int r, int c, hl_arena *ar, int **out, int *n, hl_error *err)

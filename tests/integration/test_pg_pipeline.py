@@ -10,7 +10,7 @@ import unittest
 
 import hotline_test as ht
 
-CHECKS = 7
+CHECKS = 8
 
 
 class PgPipeline(unittest.TestCase):

@@ -58,6 +58,14 @@ hl_status hl_audit_hash(const hl_audit_entry *e, uint8_t out[HL_AUDIT_HASH_LEN])
 hl_status hl_audit_append(hl_pg *pg, hl_arena *a, const char *tenant, const char *subject_type,
 			  const char *subject_id, const char *actor, const char *action, const char *details,
 			  bool new_subject, hl_error *err) HL_MUST_CHECK;
+/*
+ * The first entries of n subjects that have no chain yet, written by one
+ * statement (deferred, within the caller's open transaction): for a handler
+ * that registers many subjects at once.  The caller fills tenant,
+ * subject_type, subject_id, actor, action and details (NULL: "{}") of each;
+ * seq, at_us, prev_hash and hash are set here.
+ */
+hl_status hl_audit_append_new(hl_pg *pg, hl_arena *a, hl_audit_entry *e, int n, hl_error *err) HL_MUST_CHECK;
 
 typedef struct hl_audit_report {
 	bool ok;

@@ -55,4 +55,26 @@ hl_status hl_enqueue_event(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, co
 			   const char *ticket_id, int64_t version, ProtobufCMessage *ev,
 			   hl_error *err) HL_MUST_CHECK;
 
+/*
+ * Many outbox rows written by one statement, for a handler that registers
+ * many subjects in one transaction: add rows (as hl_enqueue,
+ * hl_enqueue_raw and hl_enqueue_event would write them), then write them
+ * all (deferred, in pg's open transaction; an empty batch writes nothing).
+ * The single-row functions above are a batch of one.
+ */
+typedef struct hl_enqueue_batch {
+	hl_arena *a;
+	hl_pg_rows rows;
+} hl_enqueue_batch;
+
+void hl_enqueue_batch_init(hl_enqueue_batch *b, hl_arena *a);
+hl_status hl_enqueue_batch_add(hl_enqueue_batch *b, const hl_enqueue_row *row, const ProtobufCMessage *msg,
+			       hl_error *err) HL_MUST_CHECK;
+hl_status hl_enqueue_batch_add_raw(hl_enqueue_batch *b, const hl_enqueue_row *row, const char *target,
+				   const char *path, const ProtobufCMessage *msg, hl_error *err) HL_MUST_CHECK;
+hl_status hl_enqueue_batch_add_event(hl_enqueue_batch *b, const hl_enqueue_row *row, const char *type,
+				     const char *ticket_id, int64_t version, ProtobufCMessage *ev,
+				     hl_error *err) HL_MUST_CHECK;
+hl_status hl_enqueue_batch_write(hl_pg *pg, hl_enqueue_batch *b, hl_error *err) HL_MUST_CHECK;
+
 #endif

@@ -137,9 +137,9 @@ const char *hl_pg_sqlstate(const hl_pg *pg);
 const char *hl_pg_constraint(const hl_pg *pg);
 
 /*
- * A PostgreSQL text[] literal of n strings (quoted and escaped), in arena
- * memory, for `= ANY($1::text[])` or unnest($1::text[]) parameters; NULL
- * when out of memory.
+ * A PostgreSQL text[] literal of n strings (quoted and escaped; a NULL item
+ * is a NULL element), in arena memory, for `= ANY($1::text[])` or
+ * unnest($1::text[]) parameters; NULL when out of memory.
  */
 char *hl_pg_text_array(hl_arena *ar, const char *const *items, size_t n);
 
@@ -171,6 +171,29 @@ hl_status hl_pg_get_text_array(const PGresult *res, int r, int c, hl_arena *ar, 
 			       hl_error *err) HL_MUST_CHECK;
 /* Add n strings as one text[] parameter (hl_pg_text_array; SQL NULL when out of memory). */
 void hl_pg_arg_text_array(hl_pg_args *a, hl_arena *ar, const char *const *items, int n);
+/*
+ * Rows for one multi-row statement: the values of each column across the
+ * rows go as one array parameter, which the statement unnests, e.g.
+ *   INSERT INTO t (a, b) SELECT * FROM unnest($1::text[], $2::bytea[])
+ * A statement then costs the same whatever the number of rows it writes.
+ * Values are added row by row, column by column; hl_pg_rows_args adds the
+ * ncols array parameters (text literals; NULL elements for SQL NULL, bytes
+ * in hex), or fails with HL_NOMEM or HL_INTERNAL when a row was left short.
+ */
+typedef struct hl_pg_rows {
+	hl_arena *ar;
+	int ncols, n, cap; /* n values so far, room for cap */
+	const char **v;    /* row-major; NULL: SQL NULL */
+	bool failed;
+} hl_pg_rows;
+
+void hl_pg_rows_init(hl_pg_rows *r, hl_arena *ar, int ncols);
+void hl_pg_rows_text(hl_pg_rows *r, const char *s); /* NULL: SQL NULL */
+void hl_pg_rows_int(hl_pg_rows *r, long long v);
+void hl_pg_rows_bool(hl_pg_rows *r, bool v);
+void hl_pg_rows_bytes(hl_pg_rows *r, const void *p, size_t n); /* NULL: SQL NULL */
+int hl_pg_rows_count(const hl_pg_rows *r);
+hl_status hl_pg_rows_args(const hl_pg_rows *r, hl_pg_args *args, hl_error *err) HL_MUST_CHECK;
 /* A PostgreSQL int[] literal of n ints in arena memory; NULL when out of memory. */
 char *hl_pg_int_array(hl_arena *ar, const int *v, int n);
 /* The arguments of a query by one text key. */
