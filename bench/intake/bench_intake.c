@@ -11,11 +11,18 @@
  *
  *   concurrency=N tickets=T tickets_per_s=R p50_ms=A p99_ms=B max_ms=C errors=E
  *
+ * With --rate R the callers are paced (open loop): together they start R
+ * calls a second, each caller on its own fixed schedule, and a call's latency
+ * counts from its scheduled start, so a call held up behind a slow one counts
+ * the wait (no coordinated omission); the line then starts with
+ * offered_per_s=R.  Without it every caller calls again as soon as it has
+ * its answer (closed loop: the most the box does at that concurrency).
+ *
  * The figures are not a test: bench/intake/run.sh puts them next to pgbench
  * running the same SQL on the same PostgreSQL.
  *
  * Usage: bench_intake --env RUN_DIR/stack.env [--seconds 10] [--warmup 2]
- *                     [--concurrency 1,8,32] [--channels 1] [--tenant demo]
+ *                     [--concurrency 1,8,32] [--rate R] [--channels 1] [--tenant demo]
  */
 #include <errno.h>
 #include <grpc/grpc.h>
@@ -51,12 +58,13 @@ struct options {
 	int levels[MAX_LEVELS];
 	int n_levels;
 	int channels;
+	double rate; /* calls per second offered by all callers together; 0: closed loop */
 };
 
 static void usage(FILE *f)
 {
 	fputs("usage: bench_intake --env STACK_ENV [--seconds S] [--warmup S] [--concurrency 1,8,32]\n"
-	      "                    [--channels N] [--tenant SLUG]\n",
+	      "                    [--rate CALLS_PER_S] [--channels N] [--tenant SLUG]\n",
 	      f);
 }
 
@@ -102,13 +110,15 @@ static bool parse_options(int argc, char **argv, struct options *o)
 			o->warmup = atof(v);
 		else if (strcmp(a, "--channels") == 0)
 			o->channels = atoi(v);
+		else if (strcmp(a, "--rate") == 0)
+			o->rate = atof(v);
 		else if (strcmp(a, "--concurrency") == 0) {
 			if (!parse_levels(v, o))
 				return false;
 		} else
 			return false;
 	}
-	return o->env_path && o->seconds > 0 && o->warmup >= 0 && o->channels >= 1 && o->channels <= MAX_CHANNELS &&
+	return o->env_path && o->seconds > 0 && o->warmup >= 0 && o->rate >= 0 && o->channels >= 1 && o->channels <= MAX_CHANNELS &&
 	       hl_tenant_slug_valid(o->tenant);
 }
 
@@ -187,7 +197,9 @@ struct shared {
 	const hl_md *md;
 	size_t n_md;
 	pthread_barrier_t start;
-	int64_t end_ns; /* written before the barrier, read after it */
+	int64_t start_ns, end_ns; /* written before the barrier, read after it */
+	int conc;
+	double rate; /* 0: closed loop */
 };
 
 struct worker {
@@ -215,7 +227,8 @@ static void record(struct worker *w, int64_t ns)
 	w->lat_ns[w->n++] = ns;
 }
 
-static void one_call(struct worker *w, hl_client *cl, uint64_t *rng, long seq)
+/* One call; its latency counts from t0 (its scheduled start when paced, else now). */
+static void one_call(struct worker *w, hl_client *cl, uint64_t *rng, long seq, int64_t t0)
 {
 	struct request_buf b;
 	hl_arena *a = hl_arena_new();
@@ -226,7 +239,8 @@ static void one_call(struct worker *w, hl_client *cl, uint64_t *rng, long seq)
 		return;
 	}
 	make_request(&b, rng, w->index, seq);
-	int64_t t0 = bench_now_ns();
+	if (!t0)
+		t0 = bench_now_ns();
 	hl_status st = hl_client_call(cl, METHOD, &b.req.base, &hotline__intake__v1__create_ticket_response__descriptor,
 				      w->sh->md, w->sh->n_md, CALL_TIMEOUT_MS, a, &resp, &err);
 	int64_t t1 = bench_now_ns();
@@ -248,8 +262,18 @@ static void *worker_main(void *arg)
 	if (!rng)
 		rng = 1;
 	pthread_barrier_wait(&w->sh->start);
-	for (long seq = 0; bench_now_ns() < w->sh->end_ns && !w->oom; seq++)
-		one_call(w, cl, &rng, seq);
+	/* paced: this caller's k-th call is due at start + (k + index / conc) * period */
+	int64_t period = w->sh->rate > 0 ? (int64_t)(1e9 * w->sh->conc / w->sh->rate) : 0;
+	int64_t due = w->sh->start_ns + period * w->index / w->sh->conc;
+	for (long seq = 0; (period ? due : bench_now_ns()) < w->sh->end_ns && !w->oom; seq++) {
+		if (period) {
+			int64_t wait = due - bench_now_ns();
+			if (wait > 0)
+				nanosleep(&(struct timespec){wait / 1000000000, wait % 1000000000}, NULL);
+		}
+		one_call(w, cl, &rng, seq, period ? due : 0);
+		due += period;
+	}
 	hl_client_thread_release();
 	return NULL;
 }
@@ -279,6 +303,7 @@ static hl_status run_level(struct shared *sh, int conc, double seconds, struct r
 		goto out;
 	}
 	sh->end_ns = INT64_MAX;
+	sh->conc = conc;
 	for (; started < conc; started++) {
 		ws[started] = (struct worker){.sh = sh, .index = started};
 		if (pthread_create(&tids[started], NULL, worker_main, &ws[started])) {
@@ -288,6 +313,7 @@ static hl_status run_level(struct shared *sh, int conc, double seconds, struct r
 		}
 	}
 	int64_t t0 = bench_now_ns();
+	sh->start_ns = t0;
 	sh->end_ns = t0 + (int64_t)(seconds * 1e9);
 	pthread_barrier_wait(&sh->start);
 	for (int i = 0; i < started; i++)
@@ -327,8 +353,10 @@ out:
 	return st;
 }
 
-static void print_result(int conc, const struct result *r)
+static void print_result(int conc, double rate, const struct result *r)
 {
+	if (rate > 0)
+		printf("offered_per_s=%.0f ", rate);
 	printf("concurrency=%d tickets=%zu tickets_per_s=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f errors=%ld\n", conc,
 	       r->ok, r->seconds > 0 ? (double)r->ok / r->seconds : 0, r->p50, r->p99, r->max, r->errors);
 	if (r->errors)
@@ -378,12 +406,13 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	sh.rate = o.rate; /* the warm-up is closed loop */
 	for (int i = 0; i < o.n_levels; i++) {
 		if (run_level(&sh, o.levels[i], o.seconds, &r, &err)) {
 			fprintf(stderr, "bench_intake: %s\n", hl_error_text(&err));
 			goto out;
 		}
-		print_result(o.levels[i], &r);
+		print_result(o.levels[i], sh.rate, &r);
 	}
 	code = 0;
 out:

@@ -1,14 +1,18 @@
 -- pgbench_create.sql - the raw-SQL reference for the CreateTicket benchmark: one
 -- pgbench "transaction" runs every statement, in the same order and in the same
--- database transaction, that hotline-intake runs on PostgreSQL for one CreateTicket
--- (services/intake/rpc_create.c, store.c, common/src/pg.c, common/src/audit.c):
+-- database transaction, that hotline-intake runs on PostgreSQL to register a group of
+-- one ticket (services/intake/rpc_create.c, store.c, common/src/pg.c, audit.c,
+-- enqueue.c); under concurrency the service puts the tickets that arrive together in
+-- one group (hl/group.h), with the same statements carrying more rows each:
 --
---   the registration:  BEGIN; set_config(tenant, statement_timeout); phone_seen (the
---   phone's per-period blind indexes of every live period, and the pre-004 tenant-wide
---   index); ticket + registration insert (one CTE, number from ticket_no_seq, no clear
---   masks, the request digest; a repeated request_id is found by its unique key, so there
---   is no read before it); audit append (one CTE, a new subject, so no head lock); public
---   note; outbox to dispatch; outbox to reporting; COMMIT
+--   BEGIN; set_config(tenant, statement_timeout); the group's ticket numbers, time and
+--   repeat callers (one SELECT: the phone's per-period blind indexes of every live period,
+--   and the pre-004 tenant-wide index per live period); then, unread until the COMMIT,
+--   the tickets + registration records (one CTE over unnest of one array per column, no
+--   clear masks, the request digest; a repeated request_id is found by its unique key, so
+--   there is no read before it); the audit entries (one CTE, new subjects, so no head
+--   lock); the public notes; the outbox rows to dispatch and to reporting (one statement);
+--   COMMIT
 --
 -- The service sends BEGIN and the set_config SELECT in one simple query; pgbench sends
 -- them as two, one round trip more for the raw SQL.
@@ -61,11 +65,10 @@ SELECT set_config('hotline.tenant', :tenant, true) AS cfg_tenant,
        tid, eid, topic, description, area,
        'pgbench-agent' AS actor, '' AS answer, false AS anonymous,
        'Asia/Shanghai' AS tz, to_char(now() + interval '10 years', 'YYYY') AS period,
-       'v2:' || encode(sha256(convert_to(:phone::text, 'UTF8')), 'hex') AS pix,
-       ARRAY['v2:' || encode(sha256(convert_to(:phone::text, 'UTF8')), 'hex'),
-             'v2:' || encode(sha256(convert_to(:phone::text || 'p', 'UTF8')), 'hex')]::text AS pixs,
+       'v2:' || encode(sha256(convert_to(:phone::text, 'UTF8')), 'hex') AS pix1,
+       'v2:' || encode(sha256(convert_to(:phone::text || 'p', 'UTF8')), 'hex') AS pix2,
        encode(sha256(convert_to(:phone::text || 'legacy', 'UTF8')), 'hex') AS lpix,
-       ARRAY[to_char(now(), 'YYYY'), to_char(now() + interval '10 years', 'YYYY')]::text AS periods,
+       to_char(now(), 'YYYY') AS period1, to_char(now() + interval '10 years', 'YYYY') AS period2,
        substring(b from 1 for 61) AS wk, substring(b from 2 for 38) AS cn,
        substring(b from 3 for 40) AS cp, substring(b from 4 for 37) AS qc,
        sha256(b) AS h, encode(sha256(b || b), 'hex') AS rdig, decode(repeat('00', 32), 'hex') AS zero32,
@@ -76,10 +79,9 @@ SELECT set_config('hotline.tenant', :tenant, true) AS cfg_tenant,
        convert_to(eid::text || :tenant::text || 'ticket.registered' || tid::text || 'pgbench-agent'
                   || '202611220000001' || area || 'pgbench-agent' || repeat('.', 45), 'UTF8') AS pr
 FROM g \gset
-SELECT EXISTS (SELECT 1 FROM tickets WHERE tenant_id = current_tenant() AND (phone_index = ANY (:pixs::text[]) OR (phone_index = :lpix AND key_period = ANY (:periods::text[])))) AS seen \gset
-WITH t AS (INSERT INTO tickets (tenant_id, id, ticket_no, request_id, status, status_version, channel, category, priority, confidentiality, topic, description, area, answer, registered_by, anonymous, repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, caller_address, caller_email, query_code, request_digest, implicated_departments) VALUES (:tenant, :tid, to_char(now() AT TIME ZONE :tz, 'YYYYMMDD') || (SELECT lpad(n::text, greatest(7, length(n::text)), '0') FROM nextval('ticket_no_seq') n), :rq, :status, 1, :channel, :category, :priority, :conf, :topic, :description, :area, :answer, :actor, :anonymous, :seen, :pix, :period, :wk, :cn, :cp, NULL, NULL, NULL, :qc, :rdig, '{}'::text[]) RETURNING ticket_no, (extract(epoch from created_at) * 1000000)::bigint), r AS (INSERT INTO registrations (tenant_id, ticket_id, channel, category, priority, confidentiality, topic, description, area, anonymous, answer, registered_by, caller_name, caller_phone, caller_id_number, caller_address, caller_email) VALUES (:tenant, :tid, :channel, :category, :priority, :conf, :topic, :description, :area, :anonymous, :answer, :actor, :cn, :cp, NULL, NULL, NULL)) SELECT * FROM t \gset
-WITH l AS (INSERT INTO audit_log (tenant_id, subject_type, subject_id, seq, actor, action, at_us, details, prev_hash, hash) VALUES (:tenant, 'ticket', :tid, 1, :actor, 'ticket.create', :at_us, json_build_object('ticket_no', :ticket_no::text, 'status', :status::int, 'channel', :channel::int, 'category', :category::int, 'priority', :priority::int, 'request_id', :rq::text)::text, :zero32, :h)) INSERT INTO audit_heads (tenant_id, subject_id, subject_type, entries, head_hash) VALUES (:tenant, :tid, 'ticket', 1, :h) ON CONFLICT (tenant_id, subject_id) DO UPDATE SET entries = EXCLUDED.entries, head_hash = EXCLUDED.head_hash;
-INSERT INTO public_notes (tenant_id, ticket_id, status, note) VALUES (current_tenant(), :tid, :status, '已受理 registered');
-INSERT INTO outbox (tenant_id, subject_id, target, method, idempotency_key, actor, payload) VALUES (:tenant, :tid, 'dispatch', '/hotline.dispatch.v1.DispatchService/SubmitTicket', :ik_dispatch, :actor, :pd);
-INSERT INTO outbox (tenant_id, subject_id, target, method, idempotency_key, actor, payload) VALUES (:tenant, :tid, 'reporting', '/hotline.reporting.v1.ReportingService/RecordEvents', :eid, :actor, :pr);
+SELECT (extract(epoch from now()) * 1000000)::bigint AS now_us, to_char(now() AT TIME ZONE :tz, 'YYYYMMDD') AS day, ARRAY(SELECT lpad(n::text, greatest(7, length(n::text)), '0') FROM (SELECT nextval('ticket_no_seq') AS n FROM generate_series(1, 1::int)) s) AS nos, ARRAY(SELECT DISTINCT k.o FROM unnest(ARRAY[:pix1, :pix2, :lpix, :lpix]::text[], ARRAY[NULL, NULL, :period1, :period2]::text[], ARRAY[0, 0, 0, 0]::int[]) AS k(ix, period, o) WHERE EXISTS (SELECT 1 FROM tickets WHERE tenant_id = current_tenant() AND phone_index = k.ix AND (k.period IS NULL OR key_period = k.period))) AS seen \gset
+WITH u AS (SELECT * FROM unnest(ARRAY[:tenant]::text[], ARRAY[:tid]::uuid[], ARRAY[:day || (:nos::text[])[1]]::text[], ARRAY[:rq]::text[], ARRAY[:status]::smallint[], ARRAY[:channel]::smallint[], ARRAY[:category]::smallint[], ARRAY[:priority]::smallint[], ARRAY[:conf]::smallint[], ARRAY[:topic]::text[], ARRAY[:description]::text[], ARRAY[:area]::text[], ARRAY[:answer]::text[], ARRAY[:actor]::text[], ARRAY[:anonymous]::bool[], ARRAY[cardinality(:seen::int[]) > 0]::bool[], ARRAY[:pix1]::text[], ARRAY[:period]::text[], ARRAY[:wk]::bytea[], ARRAY[:cn]::bytea[], ARRAY[:cp]::bytea[], ARRAY[NULL]::bytea[], ARRAY[NULL]::bytea[], ARRAY[NULL]::bytea[], ARRAY[:qc]::bytea[], ARRAY[:rdig]::text[], ARRAY['{}']::text[]) AS u(tenant_id, id, ticket_no, request_id, status, channel, category, priority, confidentiality, topic, description, area, answer, registered_by, anonymous, repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, caller_address, caller_email, query_code, request_digest, implicated)), t AS (INSERT INTO tickets (tenant_id, id, ticket_no, request_id, status, status_version, channel, category, priority, confidentiality, topic, description, area, answer, registered_by, anonymous, repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, caller_address, caller_email, query_code, request_digest, implicated_departments) SELECT tenant_id, id, ticket_no, request_id, status, 1, channel, category, priority, confidentiality, topic, description, area, answer, registered_by, anonymous, repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, caller_address, caller_email, query_code, request_digest, implicated::text[] FROM u) INSERT INTO registrations (tenant_id, ticket_id, channel, category, priority, confidentiality, topic, description, area, anonymous, answer, registered_by, caller_name, caller_phone, caller_id_number, caller_address, caller_email) SELECT tenant_id, id, channel, category, priority, confidentiality, topic, description, area, anonymous, answer, registered_by, caller_name, caller_phone, caller_id_number, caller_address, caller_email FROM u;
+WITH u AS (SELECT * FROM unnest(ARRAY[:tenant]::text[], ARRAY['ticket']::text[], ARRAY[:tid]::text[], ARRAY[:actor]::text[], ARRAY['ticket.create']::text[], ARRAY[:at_us]::bigint[], ARRAY[json_build_object('ticket_no', :day || (:nos::text[])[1], 'status', :status::int, 'channel', :channel::int, 'category', :category::int, 'priority', :priority::int, 'request_id', :rq::text)::text]::text[], ARRAY[:h]::bytea[]) AS u(tenant_id, subject_type, subject_id, actor, action, at_us, details, hash)), l AS (INSERT INTO audit_log (tenant_id, subject_type, subject_id, seq, actor, action, at_us, details, prev_hash, hash) SELECT tenant_id, subject_type, subject_id, 1, actor, action, at_us, details, :zero32, hash FROM u) INSERT INTO audit_heads (tenant_id, subject_id, subject_type, entries, head_hash) SELECT tenant_id, subject_id, subject_type, 1, hash FROM u;
+INSERT INTO public_notes (tenant_id, ticket_id, status, note) SELECT current_tenant(), * FROM unnest(ARRAY[:tid]::uuid[], ARRAY[:status]::smallint[], ARRAY['已受理 registered']::text[]);
+INSERT INTO outbox (tenant_id, subject_id, target, method, idempotency_key, actor, payload) SELECT * FROM unnest(ARRAY[:tenant, :tenant]::text[], ARRAY[:tid, :tid]::text[], ARRAY['dispatch', 'reporting']::text[], ARRAY['/hotline.dispatch.v1.DispatchService/SubmitTicket', '/hotline.reporting.v1.ReportingService/RecordEvents']::text[], ARRAY[:ik_dispatch, :eid]::text[], ARRAY[:actor, :actor]::text[], ARRAY[:pd, :pr]::bytea[]);
 COMMIT;

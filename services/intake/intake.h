@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hl/group.h"
 #include "hl/handler.h"
 #include "hl/keyring.h"
 #include "hl/program.h"
@@ -24,6 +25,7 @@ typedef struct intake_app {
 	int phone_lookups_per_minute;   /* FindTicketsByPhone calls per user and tenant (Redis) */
 	int retention_years;
 	const char *time_zone; /* for ticket numbers (date part) */
+	hl_group *registrations; /* CreateTicket's group commit (rpc_create.c) */
 } intake_app;
 
 typedef struct intake_blob {
@@ -108,6 +110,8 @@ hl_status intake_request_digest(hl_call *c, const char *method, const ProtobufCM
 hl_status intake_same_request(hl_call *c, const char *first_digest, const char *digest) HL_MUST_CHECK;
 
 /* rpc_create.c, shared with the other handlers */
+/* The group commit of CreateTicket's registrations; NULL when out of memory. */
+hl_group *intake_registrations_new(void);
 /* Seal one caller field of ticket t with its data key; empty value: no cipher, "" mask. */
 hl_status intake_seal_field(hl_call *c, const intake_ticket *t, const uint8_t dek[32], int f, const char *value,
 			    intake_blob *cipher, const char **masked) HL_MUST_CHECK;

@@ -56,6 +56,11 @@ static hl_status init(void *cfgp, const hl_common_config *common, void **out, hl
 		free(app);
 		return st;
 	}
+	if (!(app->registrations = intake_registrations_new())) {
+		hl_keyring_free(app->keys);
+		free(app);
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	}
 	app->common = common;
 	app->retention_years = (int)cfg->retention_years;
 	app->phone_lookups_per_minute = (int)cfg->phone_lookups_per_minute;
@@ -67,6 +72,7 @@ static hl_status init(void *cfgp, const hl_common_config *common, void **out, hl
 static void release(void *p)
 {
 	intake_app *app = p;
+	hl_group_free(app->registrations);
 	hl_keyring_free(app->keys);
 	free(app);
 }

@@ -2,14 +2,17 @@
  * rpc_create.c - CreateTicket: register a contact (R1-R3, R5, R6, R31).
  *
  * Validate; encrypt the caller data under a fresh per-ticket key (outside
- * the transaction); then in one transaction: the ticket and its
- * registration record (the number comes from a sequence, so concurrent
- * registrations never wait for each other), the first audit entry, the
- * first public note, and the outbox rows to dispatch (SubmitTicket, unless
- * answered on the spot) and reporting (the registration event).  A repeated
- * request_id returns the first ticket and its query code when the request is
- * the same (its keyed digest, stored with the ticket), and is refused with
- * INVALID_ARGUMENT when it is not.
+ * the transaction); then register the ticket in one transaction with the
+ * tickets other calls are registering at the same moment (group commit,
+ * hl/group.h): their numbers (from a sequence, so concurrent registrations
+ * never wait for each other) and repeat-caller flags in one round trip, then
+ * with the COMMIT, one statement per table for all of them: the tickets and
+ * their registration records, the first audit entries, the first public
+ * notes, and the outbox rows to dispatch (SubmitTicket, or followup's
+ * SampleTicket when answered on the spot) and reporting (the registration
+ * event).  A repeated request_id returns the first ticket and its query code
+ * when the request is the same (its keyed digest, stored with the ticket),
+ * and is refused with INVALID_ARGUMENT when it is not.
  */
 #include <string.h>
 #include <time.h>
@@ -18,6 +21,7 @@
 #include "hl/buf.h"
 #include "hl/crypto.h"
 #include "hl/enqueue.h"
+#include "hl/group.h"
 #include "hl/handler.h"
 #include "hl/limits.h"
 #include "hl/mask.h"
@@ -30,6 +34,9 @@
 
 #define QUERY_CODE_LEN 8
 #define TABLE "ticket"
+/* tickets registered in one transaction at most, and transactions of them at once */
+#define INTAKE_GROUP_MAX 64
+#define INTAKE_GROUP_LEADERS 2
 
 static const char *const create_roles[] = {HL_ROLE_AGENT, HL_ROLE_TENANT_ADMIN, NULL};
 
@@ -252,14 +259,18 @@ static hl_status fill_ticket(hl_call *c, const Hotline__Intake__V1__CreateTicket
 
 /* ---- outbox ------------------------------------------------------------------ */
 
-static hl_status outbox_add(hl_call *c, const intake_ticket *t, const ProtobufCServiceDescriptor *service,
-			    const char *method, const char *key, const ProtobufCMessage *msg)
+static hl_status outbox_add(hl_enqueue_batch *b, hl_call *c, const intake_ticket *t,
+			    const ProtobufCServiceDescriptor *service, const char *method, const char *suffix,
+			    const ProtobufCMessage *msg, hl_error *err)
 {
+	const char *key = hl_arena_printf(b->a, "%s:%s", t->id, suffix);
+	if (!key)
+		return hl_fail(err, HL_NOMEM, "out of memory");
 	hl_enqueue_row row = {t->tenant, t->id, service, method, key, hl_call_principal(c)->actor};
-	return hl_call_enqueue(c, &row, msg);
+	return hl_enqueue_batch_add(b, &row, msg, err);
 }
 
-static hl_status outbox_dispatch(hl_call *c, const intake_ticket *t)
+static hl_status outbox_dispatch(hl_enqueue_batch *b, hl_call *c, const intake_ticket *t, hl_error *err)
 {
 	Hotline__Dispatch__V1__SubmitTicketRequest m = HOTLINE__DISPATCH__V1__SUBMIT_TICKET_REQUEST__INIT;
 	m.ticket_id = (char *)t->id;
@@ -274,20 +285,22 @@ static hl_status outbox_dispatch(hl_call *c, const intake_ticket *t)
 	m.registered_by = (char *)t->registered_by;
 	m.implicated_department_ids = (char **)t->implicated;
 	m.n_implicated_department_ids = t->n_implicated;
-	return outbox_add(c, t, &hotline__dispatch__v1__dispatch_service__descriptor, "SubmitTicket",
-			  hl_arena_printf(hl_call_arena(c), "%s:submit", t->id), &m.base);
+	if (!m.registered_at)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	return outbox_add(b, c, t, &hotline__dispatch__v1__dispatch_service__descriptor, "SubmitTicket", "submit",
+			  &m.base, err);
 }
 
 /* A ticket answered on the spot is closed at once: followup may draw it for a satisfaction visit. */
-static hl_status outbox_followup(hl_call *c, const intake_ticket *t)
+static hl_status outbox_followup(hl_enqueue_batch *b, hl_call *c, const intake_ticket *t, hl_error *err)
 {
 	Hotline__Followup__V1__SampleTicketRequest m = HOTLINE__FOLLOWUP__V1__SAMPLE_TICKET_REQUEST__INIT;
 	m.ticket_id = (char *)t->id;
 	m.ticket_no = (char *)t->ticket_no;
 	m.category = t->category;
 	m.reason = (char *)"answered_on_spot";
-	return outbox_add(c, t, &hotline__followup__v1__follow_up_service__descriptor, "SampleTicket",
-			  hl_arena_printf(hl_call_arena(c), "%s:sample", t->id), &m.base);
+	return outbox_add(b, c, t, &hotline__followup__v1__follow_up_service__descriptor, "SampleTicket", "sample",
+			  &m.base, err);
 }
 
 hl_status intake_outbox_event(hl_call *c, const intake_ticket *t, const char *type, int64_t version,
@@ -301,7 +314,12 @@ hl_status intake_outbox_event(hl_call *c, const intake_ticket *t, const char *ty
 	return HL_OK;
 }
 
-static hl_status outbox_registered(hl_call *c, const intake_ticket *t)
+static bool on_spot(const intake_ticket *t)
+{
+	return t->status == HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_ANSWERED_ON_SPOT;
+}
+
+static hl_status outbox_registered(hl_enqueue_batch *b, hl_call *c, const intake_ticket *t, hl_error *err)
 {
 	Hotline__Common__V1__TicketRegistered p = HOTLINE__COMMON__V1__TICKET_REGISTERED__INIT;
 	p.ticket_no = (char *)t->ticket_no;
@@ -317,13 +335,14 @@ static hl_status outbox_registered(hl_call *c, const intake_ticket *t)
 	Hotline__Common__V1__Event ev = HOTLINE__COMMON__V1__EVENT__INIT;
 	ev.payload_case = HOTLINE__COMMON__V1__EVENT__PAYLOAD_TICKET_REGISTERED;
 	ev.ticket_registered = &p;
-	bool on_spot = t->status == HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_ANSWERED_ON_SPOT;
-	return intake_outbox_event(c, t, on_spot ? "ticket.answered_on_spot" : "ticket.registered", 1, &ev.base);
+	hl_enqueue_row row = {.tenant = t->tenant, .subject_id = t->id, .actor = hl_call_principal(c)->actor};
+	return hl_enqueue_batch_add_event(b, &row, on_spot(t) ? "ticket.answered_on_spot" : "ticket.registered", t->id,
+					  1, &ev.base, err);
 }
 
-/* ---- the transaction ------------------------------------------------------------ */
+/* ---- the transaction: tickets registered together (hl/group.h) ---------------------- */
 
-static const char *audit_details(hl_call *c, const intake_ticket *t)
+static const char *audit_details(hl_arena *a, const intake_ticket *t)
 {
 	hl_buf b = HL_BUF_INIT;
 	hl_buf_printf(&b, "{\"ticket_no\":\"%s\",\"status\":%d,\"channel\":%d,\"category\":%d,\"priority\":%d,"
@@ -331,35 +350,100 @@ static const char *audit_details(hl_call *c, const intake_ticket *t)
 		      t->ticket_no, t->status, t->channel, t->category, t->priority);
 	hl_buf_json_string(&b, t->request_id ? t->request_id : "");
 	hl_buf_puts(&b, "}");
-	const char *s = hl_buf_failed(&b) ? NULL : hl_arena_strdup(hl_call_arena(c), b.data);
+	const char *s = hl_buf_failed(&b) ? NULL : hl_arena_strdup(a, b.data);
 	hl_buf_release(&b);
 	return s;
 }
 
+/* A ticket whose phone an earlier ticket of the same group has: a repeat caller too. */
+static void repeats_within(intake_ticket *const *t, int n)
+{
+	for (int i = 1; i < n; i++)
+		for (int j = 0; j < i && t[i]->phone_index && !t[i]->repeat_caller; j++)
+			t[i]->repeat_caller = t[j]->phone_index && strcmp(t[i]->phone_index, t[j]->phone_index) == 0;
+}
+
+/* The first audit entry, public note and outbox rows of every ticket (deferred). */
+static hl_status write_companions(hl_pg *pg, hl_arena *a, hl_group_item **items, intake_ticket *const *t, int n,
+				  hl_error *err)
+{
+	hl_audit_entry *audit = hl_arena_alloc(a, (size_t)n * sizeof *audit);
+	const char **notes = hl_arena_alloc(a, (size_t)n * sizeof *notes);
+	if (!audit || !notes)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	hl_enqueue_batch outbox;
+	hl_enqueue_batch_init(&outbox, a);
+	hl_status st = HL_OK;
+	for (int i = 0; i < n && !st; i++) {
+		hl_call *c = items[i]->call;
+		audit[i] = (hl_audit_entry){.tenant = t[i]->tenant, .subject_type = "ticket", .subject_id = t[i]->id,
+					    .actor = t[i]->registered_by,
+					    .action = on_spot(t[i]) ? "ticket.answer_on_spot" : "ticket.create",
+					    .details = audit_details(a, t[i])};
+		notes[i] = on_spot(t[i]) ? "已现场答复 answered on the spot" : "已受理 registered";
+		if (!audit[i].details)
+			st = hl_fail(err, HL_NOMEM, "out of memory");
+		else if (!(st = on_spot(t[i]) ? outbox_followup(&outbox, c, t[i], err)
+					      : outbox_dispatch(&outbox, c, t[i], err)))
+			st = outbox_registered(&outbox, c, t[i], err);
+	}
+	if (st || (st = hl_audit_append_new(pg, a, audit, n, err)) ||
+	    (st = store_first_notes(pg, a, t, notes, n, err)))
+		return st;
+	return hl_enqueue_batch_write(pg, &outbox, err);
+}
+
+/*
+ * The group's run (hl/group.h): the tickets of items[], all of one tenant, in one transaction on the
+ * leader's connection - two round trips (numbers and repeat callers; the writes with the COMMIT)
+ * and one statement per table, whatever their number.
+ */
+static hl_status register_group(hl_call *leader, hl_group_item **items, int n)
+{
+	intake_app *app = hl_call_app(leader);
+	hl_pg *pg = hl_call_pg(leader);
+	hl_arena *a = hl_call_arena(leader);
+	intake_ticket **t = hl_arena_alloc(a, (size_t)n * sizeof *t);
+	hl_error err;
+	hl_status st;
+	if (!t)
+		st = hl_fail(&err, HL_NOMEM, "out of memory");
+	else {
+		for (int i = 0; i < n; i++)
+			t[i] = items[i]->work;
+		st = hl_pg_begin(pg, t[0]->tenant, hl_call_remaining_ms(leader), &err);
+	}
+	if (!st && !(st = store_tickets_open(pg, a, t, n, app->time_zone, &err))) {
+		repeats_within(t, n);
+		if (!(st = store_tickets_insert(pg, a, t, n, &err)) && !(st = write_companions(pg, a, items, t, n, &err)))
+			st = hl_pg_commit(pg, &err);
+	}
+	if (st) {
+		hl_pg_rollback(pg);
+		if (store_request_taken(pg))
+			st = HL_EXISTS; /* the same request_id, registered before or concurrently */
+		if (n == 1)
+			items[0]->st = st == HL_EXISTS ? st : hl_call_fail_err(items[0]->call, &err);
+		return st;
+	}
+	/* the leader's arena may be gone before a waiting call answers: its ticket number goes into its own */
+	for (int i = 0; i < n; i++) {
+		t[i]->ticket_no = hl_arena_strdup(hl_call_arena(items[i]->call), t[i]->ticket_no);
+		items[i]->st = t[i]->ticket_no ? HL_OK : hl_call_fail(items[i]->call, HL_NOMEM, "out of memory");
+	}
+	return HL_OK;
+}
+
+hl_group *intake_registrations_new(void)
+{
+	return hl_group_new(INTAKE_GROUP_LEADERS, INTAKE_GROUP_MAX, register_group);
+}
+
+/* Register t: with the tickets other calls are registering at the same moment, if any. */
 static hl_status register_ticket(hl_call *c, intake_ticket *t)
 {
 	intake_app *app = hl_call_app(c);
-	hl_pg *pg = hl_call_pg(c);
-	hl_arena *a = hl_call_arena(c);
-	hl_error err;
-	hl_status st;
-	bool seen = false;
-	if (t->phone_keys && (st = store_phone_seen(pg, a, t->phone_keys, &seen, &err)))
-		return hl_call_fail_err(c, &err);
-	t->repeat_caller = seen;
-	if ((st = store_ticket_insert(pg, a, t, app->time_zone, &err)))
-		return st == HL_EXISTS ? st : hl_call_fail_err(c, &err);
-	bool on_spot = t->status == HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_ANSWERED_ON_SPOT;
-	if ((st = hl_audit_append(pg, a, t->tenant, "ticket", t->id, t->registered_by,
-				  on_spot ? "ticket.answer_on_spot" : "ticket.create", audit_details(c, t), true,
-				  &err)) ||
-	    (st = store_note_insert(pg, a, t->id, t->status, on_spot ? "已现场答复 answered on the spot" : "已受理 registered",
-				    &err)))
-		return hl_call_fail_err(c, &err);
-	if ((!on_spot && (st = outbox_dispatch(c, t))) || (on_spot && (st = outbox_followup(c, t))) ||
-	    (st = outbox_registered(c, t)))
-		return st;
-	return hl_call_commit(c);
+	return hl_group_submit(app->registrations, c, t->tenant, t);
 }
 
 static hl_status respond(hl_call *c, const intake_ticket *t, const char *query_code, void **resp)
@@ -416,12 +500,11 @@ hl_status intake_create_ticket(hl_call *c, const void *vreq, void **resp)
 		return st;
 	if (new_query_code(code))
 		return hl_call_fail(c, HL_INTERNAL, "cannot make a query code");
-	if ((st = protect(c, r, t, code)) || (st = hl_call_begin(c)))
+	if ((st = protect(c, r, t, code)))
 		return st;
 	st = register_ticket(c, t);
 	if (st == HL_EXISTS) { /* the same request_id, registered before or concurrently */
 		intake_ticket *prior = NULL;
-		hl_pg_rollback(hl_call_pg(c));
 		if ((st = find_replay(c, r->request_id, &prior)))
 			return st;
 		if (!prior)

@@ -22,21 +22,43 @@ const char store_missing_chain_sql[] =
 	"SELECT t.id::text FROM tickets t WHERE t.tenant_id = current_tenant() AND NOT EXISTS "
 	"(SELECT 1 FROM audit_heads h WHERE h.tenant_id = t.tenant_id AND h.subject_id = t.id::text) LIMIT 1";
 
+/* The numbers and the time of $2 tickets registered together, and which of them (0-based) come from a
+ * phone seen before: k.ix a phone's index under a live period (k.period NULL), or under the former
+ * tenant-wide key on rows of period k.period (made before migration 004; see PHONE_MATCH). */
+static const char SQL_OPEN[] =
+	"SELECT " HL_PG_US("now()") ", to_char(now() AT TIME ZONE $1, 'YYYYMMDD'), "
+	"ARRAY(SELECT lpad(n::text, greatest(7, length(n::text)), '0') FROM "
+	"(SELECT nextval('ticket_no_seq') AS n FROM generate_series(1, $2::int)) s), "
+	"ARRAY(SELECT DISTINCT k.o FROM unnest($3::text[], $4::text[], $5::int[]) AS k(ix, period, o) "
+	"WHERE EXISTS (SELECT 1 FROM tickets WHERE tenant_id = current_tenant() AND phone_index = k.ix "
+	"AND (k.period IS NULL OR key_period = k.period)))";
+
+/* Tickets and their registration records, any number in one statement (hl_pg_rows). No clear masks:
+ * they are derived at read time. */
 static const char SQL_INSERT[] =
-	"WITH t AS (INSERT INTO tickets (tenant_id, id, ticket_no, request_id, status, status_version, channel, "
-	"category, priority, confidentiality, topic, description, area, answer, registered_by, anonymous, "
-	"repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, "
-	"caller_address, caller_email, query_code, request_digest, implicated_departments) VALUES ($1, $2, "
-	"to_char(now() AT TIME ZONE $25, 'YYYYMMDD') || "
-	"(SELECT lpad(n::text, greatest(7, length(n::text)), '0') FROM nextval('ticket_no_seq') n), "
-	"$3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, "
-	"$23, $24, $26, $27::text[]) "
-	"RETURNING ticket_no, " HL_PG_US("created_at") "), "
-	"r AS (INSERT INTO registrations (tenant_id, ticket_id, channel, category, priority, confidentiality, "
-	"topic, description, area, anonymous, answer, registered_by, caller_name, caller_phone, "
-	"caller_id_number, caller_address, caller_email) VALUES ($1, $2, $5, $6, $7, $8, $9, $10, $11, $14, "
-	"$12, $13, $19, $20, $21, $22, $23)) "
-	"SELECT * FROM t";
+	"WITH u AS (SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::smallint[], "
+	"$6::smallint[], $7::smallint[], $8::smallint[], $9::smallint[], $10::text[], $11::text[], $12::text[], "
+	"$13::text[], $14::text[], $15::bool[], $16::bool[], $17::text[], $18::text[], $19::bytea[], $20::bytea[], "
+	"$21::bytea[], $22::bytea[], $23::bytea[], $24::bytea[], $25::bytea[], $26::text[], $27::text[]) "
+	"AS u(tenant_id, id, ticket_no, request_id, status, channel, category, priority, confidentiality, topic, "
+	"description, area, answer, registered_by, anonymous, repeat_caller, phone_index, key_period, wrapped_key, "
+	"caller_name, caller_phone, caller_id_number, caller_address, caller_email, query_code, request_digest, "
+	"implicated)), "
+	"t AS (INSERT INTO tickets (tenant_id, id, ticket_no, request_id, status, status_version, channel, category, "
+	"priority, confidentiality, topic, description, area, answer, registered_by, anonymous, repeat_caller, "
+	"phone_index, key_period, wrapped_key, caller_name, caller_phone, caller_id_number, caller_address, "
+	"caller_email, query_code, request_digest, implicated_departments) SELECT tenant_id, id, ticket_no, "
+	"request_id, status, 1, channel, category, priority, confidentiality, topic, description, area, answer, "
+	"registered_by, anonymous, repeat_caller, phone_index, key_period, wrapped_key, caller_name, caller_phone, "
+	"caller_id_number, caller_address, caller_email, query_code, request_digest, implicated::text[] FROM u) "
+	"INSERT INTO registrations (tenant_id, ticket_id, channel, category, priority, confidentiality, topic, "
+	"description, area, anonymous, answer, registered_by, caller_name, caller_phone, caller_id_number, "
+	"caller_address, caller_email) SELECT tenant_id, id, channel, category, priority, confidentiality, topic, "
+	"description, area, anonymous, answer, registered_by, caller_name, caller_phone, caller_id_number, "
+	"caller_address, caller_email FROM u";
+enum { INSERT_COLUMNS = 27 };
+/* The unique key a repeated request_id runs into. */
+static const char REQUEST_KEY[] = "tickets_request";
 
 static const char SQL_BY_ID[] = "SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant() AND id = $1::uuid";
 static const char SQL_BY_ID_LOCK[] =
@@ -49,8 +71,6 @@ static const char SQL_BY_REQUEST[] =
  * on rows of a live period ($3) indexed before migration 004 (no "v2:" prefix). */
 #define PHONE_MATCH                                                                                      \
 	" AND (phone_index = ANY ($1::text[]) OR (phone_index = $2 AND key_period = ANY ($3::text[])))"
-static const char SQL_PHONE_SEEN[] =
-	"SELECT EXISTS (SELECT 1 FROM tickets WHERE tenant_id = current_tenant()" PHONE_MATCH ")";
 static const char SQL_BY_PHONE[] =
 	"SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = current_tenant()" PHONE_MATCH
 	VISIBLE_TO_VIEWER("$5", "$6", "$7") " ORDER BY created_at DESC, id DESC LIMIT $4";
@@ -92,6 +112,9 @@ static const char SQL_AMENDMENTS[] =
 
 static const char SQL_NOTE_INSERT[] =
 	"INSERT INTO public_notes (tenant_id, ticket_id, status, note) VALUES (current_tenant(), $1, $2, $3)";
+static const char SQL_NOTES_INSERT[] =
+	"INSERT INTO public_notes (tenant_id, ticket_id, status, note) "
+	"SELECT current_tenant(), * FROM unnest($1::uuid[], $2::smallint[], $3::text[])";
 static const char SQL_NOTES[] =
 	"SELECT status, note, " HL_PG_US("created_at") " FROM public_notes "
 	"WHERE tenant_id = current_tenant() AND ticket_id = $1::uuid ORDER BY id";
@@ -184,46 +207,110 @@ static hl_status one_ticket(hl_pg *pg, hl_arena *a, const char *sql, const char 
 	return hl_pg_fetch_one(pg, a, sql, &args, sizeof **out, read_ticket, (void **)out, err);
 }
 
+/* The rows of SQL_OPEN's phone keys: each ticket's indexes (no period), its legacy index per period. */
+static void phone_rows(hl_pg_rows *rows, intake_ticket *const *t, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const intake_phone_keys *k = t[i]->phone_keys;
+		for (size_t j = 0; k && j < k->n_indexes; j++) {
+			hl_pg_rows_text(rows, k->indexes[j]);
+			hl_pg_rows_text(rows, NULL);
+			hl_pg_rows_int(rows, i);
+		}
+		for (size_t j = 0; k && j < k->n_periods; j++) {
+			hl_pg_rows_text(rows, k->legacy);
+			hl_pg_rows_text(rows, k->periods[j]);
+			hl_pg_rows_int(rows, i);
+		}
+	}
+}
+
+hl_status store_tickets_open(hl_pg *pg, hl_arena *a, intake_ticket *const *t, int n, const char *time_zone,
+			     hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_rows keys;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text(&args, time_zone);
+	hl_pg_arg_int(&args, a, n);
+	hl_pg_rows_init(&keys, a, 3);
+	phone_rows(&keys, t, n);
+	PGresult *r;
+	const char **nos;
+	int *seen, n_nos, n_seen;
+	hl_status st;
+	if ((st = hl_pg_rows_args(&keys, &args, err)) || (st = hl_pg_exec(pg, a, SQL_OPEN, &args, &r, err)) ||
+	    (st = hl_pg_get_text_array(r, 0, 2, a, &nos, &n_nos, err)) ||
+	    (st = hl_pg_get_int_array(r, 0, 3, a, &seen, &n_seen, err)))
+		return st;
+	if (n_nos != n)
+		return hl_fail(err, HL_INTERNAL, "ticket numbers: %d for %d tickets", n_nos, n);
+	const char *day = hl_pg_get_text(r, 0, 1);
+	for (int i = 0; i < n; i++) {
+		if (!(t[i]->ticket_no = hl_arena_printf(a, "%s%s", day, nos[i])))
+			return hl_fail(err, HL_NOMEM, "out of memory");
+		t[i]->created_us = t[i]->updated_us = hl_pg_get_int(r, 0, 0);
+		t[i]->repeat_caller = false;
+	}
+	for (int i = 0; i < n_seen; i++)
+		if (seen[i] >= 0 && seen[i] < n)
+			t[seen[i]]->repeat_caller = true;
+	return HL_OK;
+}
+
 static void arg_blob(hl_pg_args *args, intake_blob b)
 {
 	hl_pg_arg_bytes(args, b.p, b.n);
 }
 
-hl_status store_ticket_insert(hl_pg *pg, hl_arena *a, intake_ticket *t, const char *time_zone, hl_error *err)
+static void rows_blob(hl_pg_rows *rows, intake_blob b)
 {
+	hl_pg_rows_bytes(rows, b.p, b.n);
+}
+
+static void ticket_row(hl_pg_rows *rows, hl_arena *a, const intake_ticket *t)
+{
+	hl_pg_rows_text(rows, t->tenant);
+	hl_pg_rows_text(rows, t->id);
+	hl_pg_rows_text(rows, t->ticket_no);
+	hl_pg_rows_text(rows, t->request_id);
+	hl_pg_rows_int(rows, t->status);
+	hl_pg_rows_int(rows, t->channel);
+	hl_pg_rows_int(rows, t->category);
+	hl_pg_rows_int(rows, t->priority);
+	hl_pg_rows_int(rows, t->confidentiality);
+	hl_pg_rows_text(rows, t->topic);
+	hl_pg_rows_text(rows, t->description);
+	hl_pg_rows_text(rows, t->area);
+	hl_pg_rows_text(rows, t->answer);
+	hl_pg_rows_text(rows, t->registered_by);
+	hl_pg_rows_bool(rows, t->anonymous);
+	hl_pg_rows_bool(rows, t->repeat_caller);
+	hl_pg_rows_text(rows, t->phone_index);
+	hl_pg_rows_text(rows, t->key_period);
+	rows_blob(rows, t->wrapped_key);
+	for (int f = 0; f < F_COUNT; f++)
+		rows_blob(rows, t->caller[f]);
+	rows_blob(rows, t->query_code);
+	hl_pg_rows_text(rows, t->request_digest);
+	hl_pg_rows_text(rows, hl_pg_text_array(a, t->implicated, t->n_implicated));
+}
+
+hl_status store_tickets_insert(hl_pg *pg, hl_arena *a, intake_ticket *const *t, int n, hl_error *err)
+{
+	hl_pg_rows rows;
 	hl_pg_args args;
+	hl_pg_rows_init(&rows, a, INSERT_COLUMNS);
 	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, t->tenant);                 /* 1 */
-	hl_pg_arg_text(&args, t->id);                     /* 2 */
-	hl_pg_arg_text(&args, t->request_id);             /* 3 */
-	hl_pg_arg_int(&args, a, t->status);               /* 4 */
-	hl_pg_arg_int(&args, a, t->channel);              /* 5 */
-	hl_pg_arg_int(&args, a, t->category);             /* 6 */
-	hl_pg_arg_int(&args, a, t->priority);             /* 7 */
-	hl_pg_arg_int(&args, a, t->confidentiality);      /* 8 */
-	hl_pg_arg_text(&args, t->topic);                  /* 9 */
-	hl_pg_arg_text(&args, t->description);            /* 10 */
-	hl_pg_arg_text(&args, t->area);                   /* 11 */
-	hl_pg_arg_text(&args, t->answer);                 /* 12 */
-	hl_pg_arg_text(&args, t->registered_by);          /* 13 */
-	hl_pg_arg_bool(&args, t->anonymous);              /* 14 */
-	hl_pg_arg_bool(&args, t->repeat_caller);          /* 15 */
-	hl_pg_arg_text(&args, t->phone_index);            /* 16 */
-	hl_pg_arg_text(&args, t->key_period);             /* 17 */
-	arg_blob(&args, t->wrapped_key);                  /* 18 */
-	for (int f = 0; f < F_COUNT; f++)                 /* 19..23 */
-		arg_blob(&args, t->caller[f]);
-	arg_blob(&args, t->query_code);                   /* 24 (no masks: derived at read time) */
-	hl_pg_arg_text(&args, time_zone);                 /* 25 */
-	hl_pg_arg_text(&args, t->request_digest);         /* 26 */
-	hl_pg_arg_text(&args, hl_pg_text_array(a, t->implicated, t->n_implicated)); /* 27 */
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_INSERT, &args, &r, err);
-	if (st)
-		return st;
-	t->ticket_no = hl_pg_get_text(r, 0, 0);
-	t->created_us = t->updated_us = hl_pg_get_int(r, 0, 1);
-	return HL_OK;
+	for (int i = 0; i < n; i++)
+		ticket_row(&rows, a, t[i]);
+	hl_status st = hl_pg_rows_args(&rows, &args, err);
+	return st ? st : hl_pg_exec_deferred(pg, a, SQL_INSERT, &args, err);
+}
+
+bool store_request_taken(const hl_pg *pg)
+{
+	return strcmp(hl_pg_constraint(pg), REQUEST_KEY) == 0;
 }
 
 hl_status store_ticket_get(hl_pg *pg, hl_arena *a, const char *id, const char *ticket_no, bool for_update,
@@ -246,17 +333,6 @@ static void arg_phone(hl_pg_args *args, hl_arena *a, const intake_phone_keys *k)
 	hl_pg_arg_text(args, hl_pg_text_array(a, k->indexes, k->n_indexes));
 	hl_pg_arg_text(args, k->legacy);
 	hl_pg_arg_text(args, hl_pg_text_array(a, k->periods, k->n_periods));
-}
-
-hl_status store_phone_seen(hl_pg *pg, hl_arena *a, const intake_phone_keys *k, bool *seen, hl_error *err)
-{
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	arg_phone(&args, a, k);
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_PHONE_SEEN, &args, &r, err);
-	*seen = st == HL_OK && hl_pg_get_bool(r, 0, 0);
-	return st;
 }
 
 static void arg_opt_int(hl_pg_args *args, hl_arena *a, long long v)
@@ -460,6 +536,22 @@ hl_status store_note_insert(hl_pg *pg, hl_arena *a, const char *ticket_id, int s
 	hl_pg_arg_int(&args, a, status);
 	hl_pg_arg_text(&args, note);
 	return hl_pg_exec_deferred(pg, a, SQL_NOTE_INSERT, &args, err);
+}
+
+hl_status store_first_notes(hl_pg *pg, hl_arena *a, intake_ticket *const *t, const char *const *notes, int n,
+			    hl_error *err)
+{
+	hl_pg_rows rows;
+	hl_pg_args args;
+	hl_pg_rows_init(&rows, a, 3);
+	hl_pg_args_init(&args);
+	for (int i = 0; i < n; i++) {
+		hl_pg_rows_text(&rows, t[i]->id);
+		hl_pg_rows_int(&rows, t[i]->status);
+		hl_pg_rows_text(&rows, notes[i]);
+	}
+	hl_status st = hl_pg_rows_args(&rows, &args, err);
+	return st ? st : hl_pg_exec_deferred(pg, a, SQL_NOTES_INSERT, &args, err);
 }
 
 hl_status store_notes(hl_pg *pg, hl_arena *a, const char *ticket_id, store_note ***out, int *n, hl_error *err)

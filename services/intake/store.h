@@ -36,15 +36,25 @@ typedef struct store_note {
 /* Subjects (ticket ids) lacking an audit chain, for VerifyAuditChain. */
 extern const char store_missing_chain_sql[];
 
-hl_status store_ticket_insert(hl_pg *pg, hl_arena *a, intake_ticket *t, const char *time_zone,
-			      hl_error *err) HL_MUST_CHECK;
+/*
+ * Registering n tickets together (rpc_create.c), in the open transaction: store_tickets_open
+ * numbers them (sets ticket_no, created_us, and repeat_caller for a phone seen in an earlier
+ * ticket; a repeat within the n is the caller's to find); store_tickets_insert then writes
+ * them with their registration records (deferred: a failure shows at the COMMIT), and
+ * store_first_notes their first public notes.  store_request_taken: the transaction failed on a
+ * repeated request_id.
+ */
+hl_status store_tickets_open(hl_pg *pg, hl_arena *a, intake_ticket *const *t, int n, const char *time_zone,
+			     hl_error *err) HL_MUST_CHECK;
+hl_status store_tickets_insert(hl_pg *pg, hl_arena *a, intake_ticket *const *t, int n, hl_error *err) HL_MUST_CHECK;
+hl_status store_first_notes(hl_pg *pg, hl_arena *a, intake_ticket *const *t, const char *const *notes, int n,
+			    hl_error *err) HL_MUST_CHECK;
+bool store_request_taken(const hl_pg *pg);
 /* by id (ticket_no NULL) or by ticket_no; *out NULL when not found */
 hl_status store_ticket_get(hl_pg *pg, hl_arena *a, const char *id, const char *ticket_no, bool for_update,
 			   intake_ticket **out, hl_error *err) HL_MUST_CHECK;
 hl_status store_ticket_by_request(hl_pg *pg, hl_arena *a, const char *request_id, intake_ticket **out,
 				  hl_error *err) HL_MUST_CHECK;
-hl_status store_phone_seen(hl_pg *pg, hl_arena *a, const intake_phone_keys *k, bool *seen,
-			   hl_error *err) HL_MUST_CHECK;
 hl_status store_ticket_list(hl_pg *pg, hl_arena *a, const store_list_filter *f, intake_ticket ***out, int *n,
 			    hl_error *err) HL_MUST_CHECK;
 /* The newest tickets of a phone (its indexes k) that v may see. */

@@ -485,6 +485,39 @@ class IntakeTest(unittest.TestCase):
         db_nos = {r[0] for r in ht.psql("SELECT ticket_no FROM intake.tickets WHERE tenant_id = %s"
                                         % ht.sql_literal(tenant))}
         self.assertEqual(db_nos, {r[2] for r in results}, "every number answered is the stored one")
+        # registered together (group commit) or not, each ticket has exactly its own companions from its
+        # registration transaction (dispatch, running, adds notes, audit entries and events later): one
+        # registration record, one first note, one first audit entry, its SubmitTicket row keyed by its id,
+        # and one event row, each payload naming the ticket and its number
+        lit = ht.sql_literal(tenant)
+        companions = ht.psql(
+            "SELECT t.ticket_no, (SELECT count(*) FROM intake.registrations r WHERE r.tenant_id = t.tenant_id "
+            "AND r.ticket_id = t.id), (SELECT string_agg(n.note, ',') FROM intake.public_notes n "
+            "WHERE n.tenant_id = t.tenant_id AND n.ticket_id = t.id AND n.created_at = t.created_at), "
+            "(SELECT string_agg(l.seq || ' ' || l.action, ',') FROM intake.audit_log l WHERE l.tenant_id = t.tenant_id "
+            "AND l.subject_id = t.id::text AND l.seq = 1), "
+            "(SELECT string_agg(o.idempotency_key, ',') FROM intake.outbox o WHERE o.tenant_id = t.tenant_id "
+            "AND o.subject_id = t.id::text AND o.method LIKE '%%/SubmitTicket'), "
+            "(SELECT count(*) FROM intake.outbox o WHERE o.tenant_id = t.tenant_id AND o.subject_id = t.id::text "
+            "AND o.target = 'reporting' AND o.created_at = t.created_at) FROM intake.tickets t WHERE t.tenant_id = %s" % lit)
+        by_no = {r[2]: r[1] for r in results}
+        self.assertEqual(len(companions), total)
+        for no, regs, notes, first_audit, submit, events in companions:
+            self.assertEqual((regs, notes, first_audit, submit, events),
+                             ("1", "已受理 registered", "1 ticket.create", "%s:submit" % by_no[no], "1"), no)
+        id_to_no = {r[1]: r[2] for r in results}
+        payloads = ht.psql("SELECT o.subject_id, o.target, encode(o.payload, 'hex') FROM intake.outbox o "
+                           "JOIN intake.tickets t ON t.tenant_id = o.tenant_id AND t.id::text = o.subject_id "
+                           "WHERE o.tenant_id = %s AND o.created_at = t.created_at" % lit)
+        self.assertEqual(len(payloads), 2 * total)
+        for subject, target, hexed in payloads:  # each payload is its own ticket's, number and all
+            if target == "reporting":
+                ev = reporting_pb2.RecordEventsRequest.FromString(bytes.fromhex(hexed)).events[0]
+                got = (ev.ticket_id, ev.ticket_registered.ticket_no)
+            else:
+                submit = dispatch_pb2.SubmitTicketRequest.FromString(bytes.fromhex(hexed))
+                got = (submit.ticket_id, submit.ticket_no)
+            self.assertEqual(got, (subject, id_to_no[subject]))
         print("\n1000 concurrent CreateTicket over %d threads: %.1f s" % (threads, elapsed))
 
     # ---- numbers, query codes, public status, on-the-spot answers ------------------------------
