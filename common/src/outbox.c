@@ -1,7 +1,7 @@
 /*
  * outbox.c - the outbox relay (see outbox.h): lease a batch in one short
- * transaction, deliver it with no transaction open, mark the results in a
- * second one.  The SQL here is that of the shared outbox table, which every
+ * transaction, deliver it with no transaction open (a tenant's events to
+ * reporting merged into one call), mark the results in a second one.  The SQL here is that of the shared outbox table, which every
  * service schema has (000_common.sql).
  */
 #include "hl/outbox.h"
@@ -13,11 +13,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "hl/buf.h"
 #include "hl/crypto.h"
 #include "hl/log.h"
 #include "hl/pg.h"
 #include "hl/timers.h" /* hl_now_ms */
 #include "hl/rpc_client.h"
+#include "hotline/reporting/v1/reporting.pb-c.h"
 
 #define MAX_TARGETS 8
 #define LEASE_MARGIN_MS 5000 /* a lease lasts the call timeout and this */
@@ -133,6 +135,7 @@ struct row {
 	int code; /* gRPC code of the delivery, -1: not attempted */
 	const char *error;
 	hl_client_pending *pending; /* the call in flight */
+	int merge;                  /* the merged call it went in (index), -1: its own call */
 };
 
 bool hl_relay_retryable(int code)
@@ -229,6 +232,7 @@ static hl_status read_rows(const PGresult *res, hl_arena *a, struct row *rows, i
 			return hl_fail(err, st, "out of memory");
 		rw->attempts = (int)hl_pg_get_int(res, i, 7);
 		rw->code = -1;
+		rw->merge = -1;
 	}
 	return HL_OK;
 }
@@ -314,18 +318,133 @@ static void finish_delivery(hl_arena *a, struct row *rw)
 		rw->code = 0;
 }
 
+/* ---- events to reporting: the batch's rows of one tenant in one call ------------------------- */
+
+#define RECORD_EVENTS "/hotline.reporting.v1.ReportingService/RecordEvents"
+#define MERGE_MAX_EVENTS 500 /* reporting's REPORTING_MAX_EVENTS */
+
+typedef Hotline__Reporting__V1__RecordEventsRequest RecordEvents;
+typedef Hotline__Common__V1__Event Event;
+
 /*
- * Deliver the batch: every row's call is started at once and then collected,
- * so a batch costs one round trip of the slowest call, not the sum.  The
- * rows are the oldest undelivered row of distinct subject/target pairs, so
- * running them side by side keeps every subject's order.
+ * Rows of events to reporting for one tenant, delivered as one RecordEvents call: reporting
+ * applies them in one transaction and records each event once by its id, so a merged call
+ * repeated (by a retry that merges the same rows, or other ones) changes nothing twice.
+ */
+struct merge {
+	struct row call; /* the merged call: tenant, key, payload, and its outcome */
+	Event **events;
+	size_t n_events;
+	int n_members;
+};
+
+/* Add row i (its events, unpacked) to the tenant's open merge with room, or to a new one. */
+static void merge_row(hl_arena *a, struct row *rows, int i, const RecordEvents *req, struct merge *m, int *nm)
+{
+	struct merge *to = NULL;
+	for (int k = 0; k < *nm && !to; k++)
+		if (strcmp(m[k].call.tenant, rows[i].tenant) == 0 && m[k].n_events + req->n_events <= MERGE_MAX_EVENTS)
+			to = &m[k];
+	if (!to) {
+		Event **events = hl_arena_alloc(a, MERGE_MAX_EVENTS * sizeof *events);
+		if (!events)
+			return;
+		to = &m[(*nm)++];
+		*to = (struct merge){.call = rows[i], .events = events};
+		to->call.merge = -1;
+	}
+	for (size_t e = 0; e < req->n_events; e++) {
+		if (!req->events[e]->actor[0]) /* the row's actor, which the call's x-actor would have given */
+			req->events[e]->actor = (char *)rows[i].actor;
+		to->events[to->n_events++] = req->events[e];
+	}
+	rows[i].merge = (int)(to - m);
+	to->n_members++;
+}
+
+/* The merged call's payload and key (the SHA-256 of its rows' keys: the same rows, the same key). */
+static bool seal_merge(hl_arena *a, struct merge *m, const struct row *rows, int n, int index)
+{
+	RecordEvents req = HOTLINE__REPORTING__V1__RECORD_EVENTS_REQUEST__INIT;
+	req.events = m->events;
+	req.n_events = m->n_events;
+	m->call.len = protobuf_c_message_get_packed_size(&req.base);
+	if (!(m->call.payload = hl_arena_alloc(a, m->call.len ? m->call.len : 1)))
+		return false;
+	protobuf_c_message_pack(&req.base, m->call.payload);
+	hl_buf keys = HL_BUF_INIT;
+	for (int i = 0; i < n; i++)
+		if (rows[i].merge == index)
+			hl_buf_printf(&keys, "%s\n", rows[i].key);
+	const char *digest = hl_buf_failed(&keys) ? NULL : hl_sha256_text(a, keys.data);
+	hl_buf_release(&keys);
+	return digest && (m->call.key = hl_arena_printf(a, "merged-%s", digest));
+}
+
+/* Plan the merged calls of the batch; rows left alone (and merges of one row) keep their own call. */
+static int plan_merges(hl_arena *a, struct row *rows, int n, struct merge **out)
+{
+	struct merge *m = hl_arena_alloc(a, (size_t)(n ? n : 1) * sizeof *m);
+	int nm = 0;
+	*out = m;
+	for (int i = 0; m && i < n; i++) {
+		if (strcmp(rows[i].method, RECORD_EVENTS) != 0)
+			continue;
+		RecordEvents *req = hotline__reporting__v1__record_events_request__unpack(hl_arena_pb_allocator(a),
+											 rows[i].len, rows[i].payload);
+		if (req && req->n_events > 0 && req->n_events <= MERGE_MAX_EVENTS) /* else reporting says what is wrong */
+			merge_row(a, rows, i, req, m, &nm);
+	}
+	for (int k = 0; k < nm; k++) {
+		if (m[k].n_members > 1 && seal_merge(a, &m[k], rows, n, k))
+			continue;
+		for (int i = 0; i < n; i++) /* alone after all */
+			if (rows[i].merge == k)
+				rows[i].merge = -1;
+		m[k].n_members = 0;
+	}
+	return nm;
+}
+
+/*
+ * Deliver the batch: every call is started at once and then collected, so a
+ * batch costs one round trip of the slowest call, not the sum.  The rows are
+ * the oldest undelivered row of distinct subject/target pairs, so running
+ * them side by side (and merging events to reporting) keeps every subject's
+ * order.  A merged call's outcome is its rows'; one refused for good (a bad
+ * event among them) is delivered again row by row, so only the bad row is
+ * dead-lettered.
  */
 static void deliver_all(struct relay_thread *t, hl_arena *a, struct row *rows, int n)
 {
+	struct merge *m;
+	int nm = plan_merges(a, rows, n, &m);
 	for (int i = 0; i < n; i++)
-		start_delivery(t, a, &rows[i]);
+		if (rows[i].merge < 0)
+			start_delivery(t, a, &rows[i]);
+	for (int k = 0; k < nm; k++)
+		if (m[k].n_members)
+			start_delivery(t, a, &m[k].call);
 	for (int i = 0; i < n; i++)
-		finish_delivery(a, &rows[i]);
+		if (rows[i].merge < 0)
+			finish_delivery(a, &rows[i]);
+	for (int k = 0; k < nm; k++)
+		if (m[k].n_members)
+			finish_delivery(a, &m[k].call);
+	for (int i = 0; i < n; i++) {
+		struct merge *g = rows[i].merge < 0 ? NULL : &m[rows[i].merge];
+		if (!g)
+			continue;
+		if (g->call.code == 0 || hl_relay_retryable(g->call.code)) {
+			rows[i].code = g->call.code;
+			rows[i].error = g->call.error;
+		} else {
+			start_delivery(t, a, &rows[i]);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (rows[i].merge >= 0 && rows[i].code < 0)
+			finish_delivery(a, &rows[i]);
 }
 
 static hl_status mark_delivered(struct relay_thread *t, hl_arena *a, const struct row *rows, int n, hl_error *err)

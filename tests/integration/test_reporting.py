@@ -212,6 +212,46 @@ class EventsTest(unittest.TestCase):
         self.assertEqual(t.count("ticket_facts"), 0)
 
 
+    def test_a_tenants_outbox_events_go_in_one_call_and_a_bad_one_alone(self):
+        """The relay sends the events to reporting of one tenant that it claims together as one
+        RecordEvents call (applied in one transaction); when reporting refuses that call for good, the
+        rows go again one by one, so only the bad one is dead-lettered."""
+        t = Tenant("rm")
+
+        def enqueue(events):  # one statement: the relay claims the rows together
+            ht.psql("INSERT INTO intake.outbox (tenant_id, subject_id, target, method, idempotency_key, actor, "
+                    "payload) VALUES " + ",".join(
+                        "('%s', '%s', 'reporting', '/hotline.reporting.v1.ReportingService/RecordEvents', '%s', "
+                        "'system:test', decode('%s', 'hex'))"
+                        % (t.id, e.ticket_id, e.event_id, rpb.RecordEventsRequest(events=[e]).SerializeToString().hex())
+                        for e in events))
+
+        def settled(delivered, dead):
+            return lambda: ht.psql(
+                "SELECT count(*) FILTER (WHERE delivered_at IS NOT NULL), count(*) FILTER (WHERE dead_at IS NOT NULL) "
+                "FROM intake.outbox WHERE tenant_id = '%s'" % t.id)[0] == [str(delivered), str(dead)]
+
+        first = [registered(str(uuid.uuid4()), "2026-02-01T10:00:00Z") for _ in range(12)]
+        enqueue(first)
+        ht.wait_for(settled(12, 0), timeout=60, what="12 rows delivered")
+        self.assertEqual(t.count("events"), 12)
+        self.assertGreaterEqual(t.count("inbox", "idempotency_key LIKE 'merged-%'"), 1, "rows went in merged calls")
+        self.assertLess(t.count("inbox"), 12, "fewer calls than rows")
+
+        second = [registered(str(uuid.uuid4()), "2026-02-01T10:00:00Z") for _ in range(5)]
+        bad = registered(str(uuid.uuid4()), "2026-02-01T10:00:00Z")
+        bad.type = "NOT A TYPE"
+        enqueue(second + [bad])
+        ht.wait_for(settled(17, 1), timeout=60, what="5 more rows delivered and the bad one dead-lettered")
+        dead = ht.psql("SELECT idempotency_key, last_error FROM intake.outbox WHERE tenant_id = '%s' AND dead_at IS "
+                       "NOT NULL" % t.id)
+        self.assertEqual(dead[0][0], bad.event_id)
+        self.assertIn("INVALID_ARGUMENT", dead[0][1])
+        self.assertEqual({r[0] for r in ht.psql("SELECT event_id FROM reporting.events WHERE tenant_id = '%s'" % t.id)},
+                         {e.event_id for e in first + second})
+        self.assertEqual(t.count("events", "actor = 'tester'"), 17, "each event keeps its own actor")
+
+
 class LedgerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -20,6 +20,10 @@
  *     idempotency-key, x-tenant-id and x-actor and a deadline; the calls of
  *     a batch are in flight together (distinct subject/target pairs, so no
  *     order is lost), and the next claim follows at once while rows come;
+ *     the batch's rows to reporting's RecordEvents of one tenant go as one
+ *     call (idempotency-key "merged-<SHA-256 of their keys>"; reporting
+ *     records each event once by its id), sent again row by row if
+ *     reporting refuses it for good, so only the row at fault is dead;
  *   - results are marked for the whole batch in a second short transaction:
  *     delivered; retry later (UNAVAILABLE, UNIMPLEMENTED, DEADLINE_EXCEEDED,
  *     RESOURCE_EXHAUSTED, ABORTED: capped exponential backoff with jitter,
