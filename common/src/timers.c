@@ -125,7 +125,7 @@ hl_status hl_timers_put(hl_pg *pg, hl_arena *a, const char *tenant, const hl_tim
 	for (int i = 1; i < args.n; i++)
 		if (!args.v[i])
 			return hl_fail(err, HL_NOMEM, "out of memory");
-	return hl_pg_exec(pg, a, SQL_PUT, &args, NULL, err);
+	return hl_pg_exec_deferred(pg, a, SQL_PUT, &args, err); /* its outcome comes with the next read or the commit */
 }
 
 hl_status hl_timer_put(hl_pg *pg, hl_arena *a, const char *tenant, const char *key, const char *kind,

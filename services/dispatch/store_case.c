@@ -221,7 +221,7 @@ hl_status store_step_add(hl_pg *pg, hl_arena *a, const char *tenant, const char 
 	hl_pg_arg_text(&args, actor);
 	hl_pg_arg_text(&args, dept ? dept : "");
 	hl_pg_arg_text(&args, note ? note : "");
-	return hl_pg_exec(pg, a, SQL_STEP_ADD, &args, NULL, err);
+	return hl_pg_exec_deferred(pg, a, SQL_STEP_ADD, &args, err); /* its outcome comes with the next read or the commit */
 }
 
 static hl_status read_step(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)

@@ -71,7 +71,7 @@ hl_status store_deadlines_insert(hl_pg *pg, hl_arena *a, const char *tenant, dis
 			return hl_fail(err, HL_NOMEM, "out of memory");
 		hl_pg_arg_text(&args, col);
 	}
-	return hl_pg_exec(pg, a, SQL_DL_INSERT, &args, NULL, err);
+	return hl_pg_exec_deferred(pg, a, SQL_DL_INSERT, &args, err); /* its outcome comes with the next read or the commit */
 }
 
 static hl_status read_deadline(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)
@@ -152,7 +152,7 @@ hl_status store_deadline_update(hl_pg *pg, hl_arena *a, const dispatch_deadline 
 	hl_pg_arg_int(&args, a, d->cancelled_us);
 	hl_pg_arg_int(&args, a, d->warned_us);
 	hl_pg_arg_int(&args, a, d->overdue_us);
-	return hl_pg_exec(pg, a, SQL_DL_UPDATE, &args, NULL, err);
+	return hl_pg_exec_deferred(pg, a, SQL_DL_UPDATE, &args, err); /* its outcome comes with the next read or the commit */
 }
 
 /* ---- pauses ------------------------------------------------------------ */
