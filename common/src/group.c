@@ -46,37 +46,27 @@ void hl_group_free(hl_group *g)
 	free(g);
 }
 
-static void unlink_item(hl_group *g, hl_group_item *it)
-{
-	for (hl_group_item **p = &g->head; *p; p = &(*p)->next)
-		if (*p == it) {
-			*p = it->next;
-			if (!*p)
-				g->tail = p;
-			return;
-		}
-}
-
-/* Under mu: own first, then the queued pieces of its key, up to max_items; all TAKEN, off the queue. */
+/*
+ * Under mu: own first, then the queued pieces of its key, up to max_items; all TAKEN and off the
+ * queue (one pass, which also finds the queue's new tail).
+ */
 static int take(hl_group *g, hl_group_item *own, hl_group_item **batch)
 {
-	int n = 0;
-	unlink_item(g, own);
-	own->state = TAKEN;
-	batch[n++] = own;
-	for (hl_group_item **p = &g->head; *p && n < g->max_items;) {
+	int n = 1;
+	batch[0] = own;
+	hl_group_item **p = &g->head;
+	while (*p) {
 		hl_group_item *it = *p;
-		if (strcmp(it->key, own->key) != 0) {
+		if (it != own && (n == g->max_items || strcmp(it->key, own->key) != 0)) {
 			p = &it->next;
 			continue;
 		}
 		*p = it->next;
 		it->state = TAKEN;
-		batch[n++] = it;
+		if (it != own)
+			batch[n++] = it;
 	}
-	g->tail = &g->head;
-	while (*g->tail)
-		g->tail = &(*g->tail)->next;
+	g->tail = p;
 	return n;
 }
 

@@ -1,8 +1,9 @@
 /*
  * outbox.c - the outbox relay (see outbox.h): lease a batch in one short
  * transaction, deliver it with no transaction open (a tenant's events to
- * reporting merged into one call), mark the results in a second one.  The SQL here is that of the shared outbox table, which every
- * service schema has (000_common.sql).
+ * reporting merged into one call), mark the results in a second one.  The
+ * SQL here is that of the shared outbox table, which every service schema
+ * has (000_common.sql).
  */
 #include "hl/outbox.h"
 

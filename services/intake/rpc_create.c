@@ -420,7 +420,8 @@ static hl_status register_group(hl_call *leader, hl_group_item **items, int n)
 	}
 	if (st) {
 		hl_pg_rollback(pg);
-		if (store_request_taken(pg))
+		/* a deferred write's unique violation comes back ABORTED, naming its key */
+		if (st == HL_ABORTED && store_request_taken(pg))
 			st = HL_EXISTS; /* the same request_id, registered before or concurrently */
 		if (n == 1)
 			items[0]->st = st == HL_EXISTS ? st : hl_call_fail_err(items[0]->call, &err);

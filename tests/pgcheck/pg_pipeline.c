@@ -117,6 +117,16 @@ static void test_deferred_writes_are_read_back_and_committed(void)
 	T_EQ_INT(count("a/%"), 3);
 }
 
+/* A transaction of one insert of k commits: afterwards exactly one row matches like. */
+static void commits_one(const char *k, const char *like)
+{
+	hl_error err;
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	T_STATUS(insert(k, "x", &err), HL_OK);
+	T_STATUS(hl_pg_commit(pg, &err), HL_OK);
+	T_EQ_INT(count(like), 1);
+}
+
 static void test_failed_deferred_write_fails_the_commit_and_keeps_nothing(void)
 {
 	hl_error err;
@@ -127,11 +137,7 @@ static void test_failed_deferred_write_fails_the_commit_and_keeps_nothing(void)
 	T_STATUS(hl_pg_commit(pg, &err), HL_ABORTED);
 	T_EQ_INT(count("b/new"), 0);
 	T_EQ_INT(count("b/taken"), 1);
-	/* the connection is usable again */
-	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
-	T_STATUS(insert("b/after", "x", &err), HL_OK);
-	T_STATUS(hl_pg_commit(pg, &err), HL_OK);
-	T_EQ_INT(count("b/after"), 1);
+	commits_one("b/after", "b/after"); /* the connection is usable again */
 }
 
 static void test_failed_deferred_write_fails_the_next_read(void)
@@ -195,11 +201,7 @@ static void test_connection_lost_after_an_answer_fails_and_keeps_nothing(void)
 	T_STATUS(insert("e/2", "x", &err), HL_OK); /* only sent */
 	T_STATUS(hl_pg_commit(pg, &err), HL_UNAVAILABLE);
 	T_EQ_INT(count("e/%"), 0);
-	/* and the next transaction works on a new connection */
-	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
-	T_STATUS(insert("e/3", "x", &err), HL_OK);
-	T_STATUS(hl_pg_commit(pg, &err), HL_OK);
-	T_EQ_INT(count("e/%"), 1);
+	commits_one("e/3", "e/%"); /* and the next transaction works on a new connection */
 }
 
 static void test_a_batch_longer_than_the_pipeline_goes_through(void)
