@@ -75,7 +75,7 @@ hl_status hl_inbox_begin(hl_call *c, const ProtobufCMessageDescriptor *resp_desc
 	if ((st = hl_call_begin(c)) || (st = lookup(c, resp_desc, &first)))
 		return st;
 	if (first) {
-		hl_pg_rollback(hl_call_pg(c));
+		hl_pg_release(hl_call_pg(c));
 		HL_LOG_INFO("inbox_replayed", "method=%s tenant=%s", hl_call_method(c), hl_call_tenant(c));
 		*resp = first;
 		*replayed = true;

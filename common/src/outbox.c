@@ -20,6 +20,7 @@
 #include "hl/pg.h"
 #include "hl/timers.h" /* hl_now_ms */
 #include "hl/rpc_client.h"
+#include "hotline/batch/v1/batch.pb-c.h"
 #include "hotline/reporting/v1/reporting.pb-c.h"
 
 #define MAX_TARGETS 8
@@ -136,7 +137,10 @@ struct row {
 	int code; /* gRPC code of the delivery, -1: not attempted */
 	const char *error;
 	hl_client_pending *pending; /* the call in flight */
-	int merge;                  /* the merged call it went in (index), -1: its own call */
+	uint8_t *resp;              /* the call's answer */
+	size_t resp_len;
+	int group;                  /* the call that carried it (struct group, index), -1: its own call */
+	int item;                   /* its place in that Apply call */
 };
 
 bool hl_relay_retryable(int code)
@@ -233,7 +237,7 @@ static hl_status read_rows(const PGresult *res, hl_arena *a, struct row *rows, i
 			return hl_fail(err, st, "out of memory");
 		rw->attempts = (int)hl_pg_get_int(res, i, 7);
 		rw->code = -1;
-		rw->merge = -1;
+		rw->group = -1;
 	}
 	return HL_OK;
 }
@@ -293,10 +297,11 @@ static void start_delivery(struct relay_thread *t, hl_arena *a, struct row *rw)
 		rw->error = "no address configured for the target";
 		return;
 	}
-	hl_md md[3] = {{"idempotency-key", rw->key}, {"x-tenant-id", rw->tenant}, {"x-actor", rw->actor}};
+	hl_md md[3] = {{"x-tenant-id", rw->tenant}, {"idempotency-key", rw->key}, {"x-actor", rw->actor}};
+	size_t n_md = rw->key ? 3 : 1; /* an Apply call: its items carry key and actor */
 	hl_error err;
 	hl_error_clear(&err);
-	if (hl_client_start(cl, rw->method, rw->payload, rw->len, md, 3, t->r->cfg.call_timeout_ms, &rw->pending,
+	if (hl_client_start(cl, rw->method, rw->payload, rw->len, md, n_md, t->r->cfg.call_timeout_ms, &rw->pending,
 			    &err)) {
 		rw->code = 14;
 		rw->error = hl_arena_strdup(a, hl_error_text(&err));
@@ -305,13 +310,11 @@ static void start_delivery(struct relay_thread *t, hl_arena *a, struct row *rw)
 
 static void finish_delivery(hl_arena *a, struct row *rw)
 {
-	uint8_t *resp;
-	size_t len;
 	hl_error err;
 	hl_error_clear(&err);
 	if (!rw->pending)
 		return;
-	hl_status st = hl_client_finish(rw->pending, a, &resp, &len, &rw->code, &err);
+	hl_status st = hl_client_finish(rw->pending, a, &rw->resp, &rw->resp_len, &rw->code, &err);
 	rw->pending = NULL;
 	if (st)
 		rw->error = hl_arena_strdup(a, hl_error_text(&err));
@@ -319,132 +322,224 @@ static void finish_delivery(hl_arena *a, struct row *rw)
 		rw->code = 0;
 }
 
-/* ---- events to reporting: the batch's rows of one tenant in one call ------------------------- */
+/* ---- calls that carry many rows ---------------------------------------------------------------- */
 
 #define RECORD_EVENTS "/hotline.reporting.v1.ReportingService/RecordEvents"
 #define MERGE_MAX_EVENTS 500 /* reporting's REPORTING_MAX_EVENTS */
+#define APPLY "/hotline.batch.v1.BatchService/Apply"
+#define APPLY_MAX_ITEMS 256          /* batch.proto */
+#define APPLY_MAX_BYTES (512 * 1024) /* payload bytes per Apply call (HOTLINE_MAX_MESSAGE_BYTES: 1 MiB) */
 
 typedef Hotline__Reporting__V1__RecordEventsRequest RecordEvents;
 typedef Hotline__Common__V1__Event Event;
+typedef Hotline__Batch__V1__Item Item;
 
 /*
- * Rows of events to reporting for one tenant, delivered as one RecordEvents call: reporting
- * applies them in one transaction and records each event once by its id, so a merged call
- * repeated (by a retry that merges the same rows, or other ones) changes nothing twice.
+ * One call that carries rows of one tenant (rows[i].group names it):
+ *   - a merge: the events of rows to reporting's RecordEvents, as one RecordEvents call;
+ *     reporting applies them in one transaction and records each event once by its id,
+ *     so a merged call repeated (by a retry that merges the same rows, or other ones)
+ *     changes nothing twice; its outcome is every row's;
+ *   - an apply: rows to one target, as the items of one BatchService/Apply call, which
+ *     the target runs in one transaction, each item with its row's idempotency-key;
+ *     each row gets its item's outcome.
+ * A group refused for good (or an Apply the target does not serve) is sent again row
+ * by row, so only a row at fault is dead-lettered.
  */
-struct merge {
-	struct row call; /* the merged call: tenant, key, payload, and its outcome */
-	Event **events;
+struct group {
+	struct row call; /* the call: target, tenant, method, key, payload, and its outcome */
+	bool apply;
+	Event **events; /* a merge's events */
 	size_t n_events;
+	Item **items; /* an apply's items */
+	size_t n_items, bytes;
 	int n_members;
 };
 
 /* Add row i (its events, unpacked) to the tenant's open merge with room, or to a new one. */
-static void merge_row(hl_arena *a, struct row *rows, int i, const RecordEvents *req, struct merge *m, int *nm)
+static void merge_row(hl_arena *a, struct row *rows, int i, const RecordEvents *req, struct group *g, int *ng)
 {
-	struct merge *to = NULL;
-	for (int k = 0; k < *nm && !to; k++)
-		if (strcmp(m[k].call.tenant, rows[i].tenant) == 0 && m[k].n_events + req->n_events <= MERGE_MAX_EVENTS)
-			to = &m[k];
+	struct group *to = NULL;
+	for (int k = 0; k < *ng && !to; k++)
+		if (strcmp(g[k].call.tenant, rows[i].tenant) == 0 && g[k].n_events + req->n_events <= MERGE_MAX_EVENTS)
+			to = &g[k];
 	if (!to) {
 		Event **events = hl_arena_alloc(a, MERGE_MAX_EVENTS * sizeof *events);
 		if (!events)
 			return;
-		to = &m[(*nm)++];
-		*to = (struct merge){.call = rows[i], .events = events};
-		to->call.merge = -1;
+		to = &g[(*ng)++];
+		*to = (struct group){.call = rows[i], .events = events};
+		to->call.group = -1;
 	}
 	for (size_t e = 0; e < req->n_events; e++) {
 		if (!req->events[e]->actor[0]) /* the row's actor, which the call's x-actor would have given */
 			req->events[e]->actor = (char *)rows[i].actor;
 		to->events[to->n_events++] = req->events[e];
 	}
-	rows[i].merge = (int)(to - m);
+	rows[i].group = (int)(to - g);
 	to->n_members++;
 }
 
 /* The merged call's payload and key (the SHA-256 of its rows' keys: the same rows, the same key). */
-static bool seal_merge(hl_arena *a, struct merge *m, const struct row *rows, int n, int index)
+static bool seal_merge(hl_arena *a, struct group *g, const struct row *rows, int n, int index)
 {
 	RecordEvents req = HOTLINE__REPORTING__V1__RECORD_EVENTS_REQUEST__INIT;
-	req.events = m->events;
-	req.n_events = m->n_events;
-	m->call.len = protobuf_c_message_get_packed_size(&req.base);
-	if (!(m->call.payload = hl_arena_alloc(a, m->call.len ? m->call.len : 1)))
+	req.events = g->events;
+	req.n_events = g->n_events;
+	g->call.len = protobuf_c_message_get_packed_size(&req.base);
+	if (!(g->call.payload = hl_arena_alloc(a, g->call.len ? g->call.len : 1)))
 		return false;
-	protobuf_c_message_pack(&req.base, m->call.payload);
+	protobuf_c_message_pack(&req.base, g->call.payload);
 	hl_buf keys = HL_BUF_INIT;
 	for (int i = 0; i < n; i++)
-		if (rows[i].merge == index)
+		if (rows[i].group == index)
 			hl_buf_printf(&keys, "%s\n", rows[i].key);
 	const char *digest = hl_buf_failed(&keys) ? NULL : hl_sha256_text(a, keys.data);
 	hl_buf_release(&keys);
-	return digest && (m->call.key = hl_arena_printf(a, "merged-%s", digest));
+	return digest && (g->call.key = hl_arena_printf(a, "merged-%s", digest));
 }
 
-/* Plan the merged calls of the batch; rows left alone (and merges of one row) keep their own call. */
-static int plan_merges(hl_arena *a, struct row *rows, int n, struct merge **out)
+/* Plan the merged calls of the batch's events to reporting, from g[*ng] on. */
+static void plan_merges(hl_arena *a, struct row *rows, int n, struct group *g, int *ng)
 {
-	struct merge *m = hl_arena_alloc(a, (size_t)(n ? n : 1) * sizeof *m);
-	int nm = 0;
-	*out = m;
-	for (int i = 0; m && i < n; i++) {
+	int first = *ng;
+	for (int i = 0; i < n; i++) {
 		if (strcmp(rows[i].method, RECORD_EVENTS) != 0)
 			continue;
 		RecordEvents *req = hotline__reporting__v1__record_events_request__unpack(hl_arena_pb_allocator(a),
 											 rows[i].len, rows[i].payload);
 		if (req && req->n_events > 0 && req->n_events <= MERGE_MAX_EVENTS) /* else reporting says what is wrong */
-			merge_row(a, rows, i, req, m, &nm);
+			merge_row(a, rows, i, req, g, ng);
 	}
-	for (int k = 0; k < nm; k++) {
-		if (m[k].n_members > 1 && seal_merge(a, &m[k], rows, n, k))
-			continue;
-		for (int i = 0; i < n; i++) /* alone after all */
-			if (rows[i].merge == k)
-				rows[i].merge = -1;
-		m[k].n_members = 0;
+	for (int k = first; k < *ng; k++)
+		if (g[k].n_members < 2 || !seal_merge(a, &g[k], rows, n, k))
+			g[k].n_members = 0;
+	for (int i = 0; i < n; i++) /* alone after all */
+		if (rows[i].group >= 0 && !g[rows[i].group].n_members)
+			rows[i].group = -1;
+}
+
+/* Add row i as an item of the open apply of its target and tenant with room, or of a new one. */
+static void apply_row(hl_arena *a, struct row *rows, int i, struct group *g, int *ng, int first, size_t max)
+{
+	struct group *to = NULL;
+	for (int k = first; k < *ng && !to; k++)
+		if (strcmp(g[k].call.target, rows[i].target) == 0 && strcmp(g[k].call.tenant, rows[i].tenant) == 0 &&
+		    g[k].n_items < max && g[k].bytes + rows[i].len <= APPLY_MAX_BYTES)
+			to = &g[k];
+	Item *it = hl_arena_alloc(a, sizeof *it);
+	if (!it)
+		return;
+	if (!to) {
+		Item **items = hl_arena_alloc(a, max * sizeof *items);
+		if (!items)
+			return;
+		to = &g[(*ng)++];
+		*to = (struct group){.call = rows[i], .apply = true, .items = items};
+		to->call.method = APPLY;
+		to->call.key = to->call.actor = NULL; /* each item carries its own */
+		to->call.group = -1;
 	}
-	return nm;
+	hotline__batch__v1__item__init(it);
+	it->method = (char *)rows[i].method;
+	it->payload.data = rows[i].payload;
+	it->payload.len = rows[i].len;
+	it->idempotency_key = (char *)rows[i].key;
+	it->actor = (char *)rows[i].actor;
+	rows[i].group = (int)(to - g);
+	rows[i].item = (int)to->n_items;
+	to->items[to->n_items++] = it;
+	to->bytes += rows[i].len;
+	to->n_members++;
+}
+
+/* The Apply request of g. */
+static bool seal_apply(hl_arena *a, struct group *g)
+{
+	Hotline__Batch__V1__ApplyRequest req = HOTLINE__BATCH__V1__APPLY_REQUEST__INIT;
+	req.items = g->items;
+	req.n_items = g->n_items;
+	g->call.len = protobuf_c_message_get_packed_size(&req.base);
+	if (!(g->call.payload = hl_arena_alloc(a, g->call.len ? g->call.len : 1)))
+		return false;
+	protobuf_c_message_pack(&req.base, g->call.payload);
+	return true;
+}
+
+/* Plan the Apply calls of the rows not merged, from g[*ng] on; a group of one row stays a row. */
+static void plan_applies(hl_arena *a, struct row *rows, int n, int max_items, struct group *g, int *ng)
+{
+	int first = *ng;
+	size_t max = max_items < 1 ? 1 : max_items > APPLY_MAX_ITEMS ? APPLY_MAX_ITEMS : (size_t)max_items;
+	for (int i = 0; max > 1 && i < n; i++)
+		if (rows[i].group < 0)
+			apply_row(a, rows, i, g, ng, first, max);
+	for (int k = first; k < *ng; k++)
+		if (g[k].n_members < 2 || !seal_apply(a, &g[k]))
+			g[k].n_members = 0;
+	for (int i = 0; i < n; i++)
+		if (rows[i].group >= first && !g[rows[i].group].n_members)
+			rows[i].group = -1;
+}
+
+/* What the row's item answered in its group's Apply; false if the answer cannot be read. */
+static bool apply_result(hl_arena *a, const struct group *g, struct row *rw)
+{
+	Hotline__Batch__V1__ApplyResponse *resp =
+		hotline__batch__v1__apply_response__unpack(hl_arena_pb_allocator(a), g->call.resp_len, g->call.resp);
+	if (!resp || resp->n_results != (size_t)g->n_members || rw->item >= g->n_members)
+		return false;
+	const Hotline__Batch__V1__Result *res = resp->results[rw->item];
+	rw->code = res->code;
+	rw->error = res->code ? res->message : NULL;
+	return true;
+}
+
+/* Give rw the outcome of its group's call; false if rw must be sent on its own. */
+static bool group_outcome(hl_arena *a, const struct group *g, struct row *rw)
+{
+	int code = g->call.code;
+	if (g->apply && code == 0)
+		return apply_result(a, g, rw);
+	if (code != 0 && (!hl_relay_retryable(code) || (g->apply && code == 12 /* UNIMPLEMENTED */)))
+		return false;
+	rw->code = code;
+	rw->error = g->call.error;
+	return true;
 }
 
 /*
  * Deliver the batch: every call is started at once and then collected, so a
  * batch costs one round trip of the slowest call, not the sum.  The rows are
  * the oldest undelivered row of distinct subject/target pairs, so running
- * them side by side (and merging events to reporting) keeps every subject's
- * order.  A merged call's outcome is its rows'; one refused for good (a bad
- * event among them) is delivered again row by row, so only the bad row is
- * dead-lettered.
+ * them side by side (and merging events to reporting, and applying a
+ * target's rows in one transaction) keeps every subject's order.
  */
 static void deliver_all(struct relay_thread *t, hl_arena *a, struct row *rows, int n)
 {
-	struct merge *m;
-	int nm = plan_merges(a, rows, n, &m);
-	for (int i = 0; i < n; i++)
-		if (rows[i].merge < 0)
-			start_delivery(t, a, &rows[i]);
-	for (int k = 0; k < nm; k++)
-		if (m[k].n_members)
-			start_delivery(t, a, &m[k].call);
-	for (int i = 0; i < n; i++)
-		if (rows[i].merge < 0)
-			finish_delivery(a, &rows[i]);
-	for (int k = 0; k < nm; k++)
-		if (m[k].n_members)
-			finish_delivery(a, &m[k].call);
-	for (int i = 0; i < n; i++) {
-		struct merge *g = rows[i].merge < 0 ? NULL : &m[rows[i].merge];
-		if (!g)
-			continue;
-		if (g->call.code == 0 || hl_relay_retryable(g->call.code)) {
-			rows[i].code = g->call.code;
-			rows[i].error = g->call.error;
-		} else {
-			start_delivery(t, a, &rows[i]);
-		}
+	struct group *g = hl_arena_alloc(a, (size_t)(2 * n + 1) * sizeof *g);
+	int ng = 0;
+	if (g) {
+		plan_merges(a, rows, n, g, &ng);
+		plan_applies(a, rows, n, t->r->cfg.apply_items, g, &ng);
 	}
 	for (int i = 0; i < n; i++)
-		if (rows[i].merge >= 0 && rows[i].code < 0)
+		if (rows[i].group < 0)
+			start_delivery(t, a, &rows[i]);
+	for (int k = 0; k < ng; k++)
+		if (g[k].n_members)
+			start_delivery(t, a, &g[k].call);
+	for (int i = 0; i < n; i++)
+		if (rows[i].group < 0)
+			finish_delivery(a, &rows[i]);
+	for (int k = 0; k < ng; k++)
+		if (g[k].n_members)
+			finish_delivery(a, &g[k].call);
+	for (int i = 0; i < n; i++)
+		if (rows[i].group >= 0 && !group_outcome(a, &g[rows[i].group], &rows[i]))
+			start_delivery(t, a, &rows[i]);
+	for (int i = 0; i < n; i++)
+		if (rows[i].group >= 0 && rows[i].code < 0)
 			finish_delivery(a, &rows[i]);
 }
 

@@ -60,6 +60,7 @@ struct hl_pg {
 	int backoff_ms;
 	char sqlstate[6];
 	char constraint[64];
+	bool held; /* a held transaction (hl_pg_hold_begin): begin/commit are the holder's */
 };
 
 static hl_status simple(hl_pg *pg, const char *sql, hl_error *err);
@@ -629,8 +630,15 @@ static void start_tx(hl_pg *pg)
 	pg->tx_serial = ++tx_serials;
 }
 
+static hl_status hold_given_up(hl_error *err)
+{
+	return hl_fail(err, HL_ABORTED, "the batch's shared transaction was rolled back");
+}
+
 hl_status hl_pg_begin(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_error *err)
 {
+	if (pg->held) /* inside the holder's transaction, for the same tenant */
+		return pg->in_tx && strcmp(pg->tenant, tenant ? tenant : "") == 0 ? HL_OK : hold_given_up(err);
 	hl_status st = hl_pg_connect(pg, err);
 	if (st)
 		return st;
@@ -669,6 +677,8 @@ static hl_status end_tx(hl_pg *pg, hl_status st)
 
 hl_status hl_pg_commit(hl_pg *pg, hl_error *err)
 {
+	if (pg->held) /* kept for the holder's COMMIT */
+		return pg->in_tx ? HL_OK : hold_given_up(err);
 	if (!pg->in_tx)
 		return hl_fail(err, HL_INTERNAL, "commit without a transaction");
 	if (!send_command(pg, "COMMIT", SENT_COMMAND))
@@ -685,6 +695,38 @@ void hl_pg_rollback(hl_pg *pg)
 	pg->in_tx = false;
 	abandon(pg);
 	leave_pipeline(pg);
+}
+
+hl_status hl_pg_hold_begin(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_error *err)
+{
+	pg->held = false;
+	hl_status st = hl_pg_begin(pg, tenant, timeout_ms, err);
+	pg->held = st == HL_OK;
+	return st;
+}
+
+bool hl_pg_hold_given_up(const hl_pg *pg)
+{
+	return pg->held && !pg->in_tx;
+}
+
+hl_status hl_pg_hold_commit(hl_pg *pg, hl_error *err)
+{
+	bool open = pg->held && pg->in_tx;
+	pg->held = false;
+	return open ? hl_pg_commit(pg, err) : hold_given_up(err);
+}
+
+void hl_pg_hold_abandon(hl_pg *pg)
+{
+	pg->held = false;
+	hl_pg_rollback(pg);
+}
+
+void hl_pg_release(hl_pg *pg)
+{
+	if (!pg->held)
+		hl_pg_rollback(pg);
 }
 
 static hl_status prepare(hl_pg *pg, const char *sql, int nparams, char name[16], hl_error *err)
@@ -738,6 +780,8 @@ static hl_status exec_checked(hl_pg *pg, const hl_pg_args *args, hl_error *err)
 {
 	if (args->overflow)
 		return hl_fail(err, HL_INTERNAL, "too many query parameters");
+	if (pg->held && !pg->in_tx) /* never autocommit a piece of a given-up batch */
+		return hold_given_up(err);
 	return pg->in_tx && !pg->conn ? hl_fail(err, HL_UNAVAILABLE, "database connection lost") : hl_pg_connect(pg, err);
 }
 

@@ -41,6 +41,7 @@
 #include <time.h>
 
 #include "grpc/health/v1/health.pb-c.h"
+#include "hotline/batch/v1/batch.pb-c.h"
 #include "hl/crypto.h"
 #include "hl/log.h"
 #include "hl/metrics.h"
@@ -49,104 +50,9 @@
 #include "hl/tls.h"
 #include "hl/validate.h"
 
-enum kind { K_UNARY, K_STREAM, K_HEALTH, K_REFLECT };
+#include "rpc_private.h"
 
-enum tag_state {
-	T_ARMED,        /* waiting for a new call of a registered method */
-	T_ARMED_OTHER,  /* the catch-all request (unknown methods) */
-	T_FINISH,       /* final batch started */
-	T_STREAM_RECV,  /* reflection: waiting for the next request */
-	T_STREAM_SENT,  /* reflection: a response was sent */
-	T_STREAM_SEND,  /* server streaming: a worker waits for hl_call_send's batch */
-};
-
-struct method_entry {
-	char path[256];
-	enum kind kind;
-	const hl_method *m;
-	const ProtobufCMessageDescriptor *in, *out;
-	void *handle;
-};
-
-struct cq_thread {
-	hl_server *s;
-	grpc_completion_queue *cq;
-	pthread_t th;
-};
-
-struct worker {
-	hl_server *s;
-	pthread_t th;
-	hl_pg *pg;
-	hl_redis *redis; /* made on first use (hl_call_redis) */
-};
-
-struct hl_call {
-	enum tag_state state;
-	hl_server *s;
-	struct cq_thread *cqt;
-	struct method_entry *me; /* NULL for the catch-all */
-	grpc_call *call;
-	gpr_timespec deadline;
-	grpc_metadata_array md;
-	grpc_call_details details; /* catch-all only */
-	grpc_byte_buffer *payload;
-	grpc_byte_buffer *send_buf;
-	grpc_byte_buffer *recv_buf;
-	int cancelled;
-	bool counted; /* counted in s->inflight */
-	hl_arena *arena;
-	hl_principal principal;
-	hl_claims claims;
-	struct worker *worker;
-	hl_error err;
-	int64_t start_ns;
-	const char *request_id;
-	char method_name[256];
-	char peer_name[80];
-	void *local; /* the service's per-call state (hl_call_local) */
-	struct call_timer *timers; /* put in the open transaction, pushed to Redis after its commit */
-	unsigned stream_requests;  /* reflection: requests answered on this stream */
-	size_t stream_bytes;       /* reflection: bytes of those answers */
-	bool md_sent;              /* server streaming: initial metadata went with the first message */
-	bool send_ok;              /* server streaming: the last send completed */
-	int64_t sent;              /* server streaming: messages sent */
-	sem_t send_done;           /* server streaming: posted by the CQ thread when a send completes */
-};
-
-/* A timer the call's transaction put, to push to Redis once that transaction commits. */
-struct call_timer {
-	const char *tenant, *key;
-	int64_t due_ms;
-	struct call_timer *next;
-};
-
-struct hl_server {
-	hl_server_config cfg;
-	grpc_server *server;
-	grpc_server_credentials *creds;
-	struct cq_thread *cqs;
-	struct worker *workers;
-	struct method_entry *methods;
-	size_t n_methods, cap_methods;
-	const char **service_names;
-	size_t n_services;
-	hl_reflect *reflect;
-	hl_validate_limits limits;
-
-	pthread_mutex_t mu;
-	pthread_cond_t cv_work, cv_idle;
-	hl_call **queue;
-	int q_head, q_len;
-	bool stopping, started;
-
-	atomic_int inflight;
-	atomic_int busy;
-	atomic_bool serving;
-	_Atomic(hl_timers *) timers; /* where committed calls push their timers (NULL: re-seed does it) */
-};
-
-static int64_t now_ns(void)
+int64_t hl_rpc_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -210,6 +116,14 @@ static hl_status add_service_name(hl_server *s, const char *name, hl_error *err)
 	return HL_OK;
 }
 
+struct method_entry *hl_rpc_find_entry(hl_server *s, const char *path)
+{
+	for (size_t i = 0; i < s->n_methods; i++)
+		if (strcmp(s->methods[i].path, path) == 0)
+			return &s->methods[i];
+	return NULL;
+}
+
 static const hl_method *find_method(const hl_service *svc, const char *name)
 {
 	for (size_t i = 0; i < svc->n_methods; i++)
@@ -247,9 +161,16 @@ hl_status hl_server_add(hl_server *s, const hl_service *svc, hl_error *err)
 	return add_service_name(s, d->name, err);
 }
 
+static const hl_method batch_apply = {"Apply", hl_rpc_batch_apply, HL_ACCESS_INTERNAL, "*"};
+
 static hl_status add_builtins(hl_server *s, hl_error *err)
 {
 	hl_status st;
+	if ((st = add_entry(s, "hotline.batch.v1.BatchService", "Apply", K_UNARY, &batch_apply,
+			    &hotline__batch__v1__apply_request__descriptor,
+			    &hotline__batch__v1__apply_response__descriptor, err)) ||
+	    (st = add_service_name(s, "hotline.batch.v1.BatchService", err)))
+		return st;
 	if ((st = add_entry(s, "grpc.health.v1.Health", "Check", K_HEALTH, NULL,
 			    &grpc__health__v1__health_check_request__descriptor,
 			    &grpc__health__v1__health_check_response__descriptor, err)) ||
@@ -433,10 +354,10 @@ static void finish_status(hl_call *c, hl_status st, const char *msg)
 	start_finish(c, hl_status_grpc_code(st), hl_error_text(&c->err), NULL, 0);
 }
 
-static void log_and_count(hl_call *c)
+void hl_rpc_log_and_count(hl_call *c)
 {
 	hl_server *s = c->s;
-	double secs = (double)(now_ns() - c->start_ns) / 1e9;
+	double secs = (double)(hl_rpc_now_ns() - c->start_ns) / 1e9;
 	const char *code = hl_grpc_code_name(hl_status_grpc_code(c->err.status));
 	if (s->cfg.metrics && c->start_ns)
 		hl_metrics_observe_call(s->cfg.metrics, c->method_name, code, secs);
@@ -457,6 +378,9 @@ static void log_and_count(hl_call *c)
 
 const char *hl_call_metadata(hl_call *c, const char *key)
 {
+	for (const char *const *m = c->item_md; m && m[0]; m += 2)
+		if (strcmp(m[0], key) == 0)
+			return m[1][0] ? m[1] : NULL;
 	size_t kl = strlen(key);
 	for (size_t i = 0; i < c->md.count; i++) {
 		const grpc_metadata *m = &c->md.metadata[i];
@@ -483,7 +407,7 @@ static bool word_in(const char *list, const char *word)
 	return false;
 }
 
-static bool ascii_printable(const char *s, size_t max)
+bool hl_rpc_printable(const char *s, size_t max)
 {
 	size_t n = 0;
 	for (; *s; s++, n++)
@@ -492,16 +416,21 @@ static bool ascii_printable(const char *s, size_t max)
 	return n > 0;
 }
 
+bool hl_rpc_caller_allowed(const hl_method *m, const char *peer_service)
+{
+	return peer_service && (strcmp(m->callers, "*") == 0 || word_in(m->callers, peer_service));
+}
+
 static hl_status authorize_internal(hl_call *c, const char *tenant)
 {
 	hl_principal *p = &c->principal;
-	if (!p->peer_service || !word_in(c->me->m->callers, p->peer_service))
+	if (!hl_rpc_caller_allowed(c->me->m, p->peer_service))
 		return hl_fail(&c->err, HL_DENIED, "%s is an internal method not open to this peer",
 			       c->method_name);
 	if (!tenant || !hl_tenant_slug_valid(tenant))
 		return hl_fail(&c->err, HL_INVALID, "x-tenant-id: required slug for internal calls");
 	const char *actor = hl_call_metadata(c, "x-actor");
-	if (actor && !ascii_printable(actor, 128))
+	if (actor && !hl_rpc_printable(actor, 128))
 		return hl_fail(&c->err, HL_INVALID, "x-actor: must be printable ASCII");
 	p->tenant = tenant;
 	p->actor = actor ? actor : hl_arena_printf(c->arena, "system:%s", p->peer_service);
@@ -588,19 +517,23 @@ static hl_status read_payload(hl_call *c, uint8_t **buf, size_t *len)
 	return *buf ? HL_OK : hl_fail(&c->err, HL_NOMEM, "out of memory");
 }
 
+hl_status hl_rpc_decode(hl_call *c, const struct method_entry *me, const uint8_t *buf, size_t len, void **req)
+{
+	hl_status st = hl_validate_wire(me->in, buf, len, &c->s->limits, &c->err);
+	if (st)
+		return st;
+	*req = protobuf_c_message_unpack(me->in, hl_arena_pb_allocator(c->arena), len, buf);
+	if (!*req)
+		return hl_fail(&c->err, HL_INVALID, "request is not a valid %s", me->in->name);
+	return HL_OK;
+}
+
 static hl_status decode(hl_call *c, void **req)
 {
 	uint8_t *buf;
 	size_t len;
 	hl_status st = read_payload(c, &buf, &len);
-	if (st)
-		return st;
-	if ((st = hl_validate_wire(c->me->in, buf, len, &c->s->limits, &c->err)))
-		return st;
-	*req = protobuf_c_message_unpack(c->me->in, hl_arena_pb_allocator(c->arena), len, buf);
-	if (!*req)
-		return hl_fail(&c->err, HL_INVALID, "request is not a valid %s", c->me->in->name);
-	return HL_OK;
+	return st ? st : hl_rpc_decode(c, c->me, buf, len, req);
 }
 
 static void reply(hl_call *c, void *resp)
@@ -859,7 +792,7 @@ static void on_new_call(hl_call *c, bool ok)
 	arm(c->cqt, c->me); /* keep one request armed for this method */
 	atomic_fetch_add(&s->inflight, 1);
 	c->counted = true;
-	c->start_ns = now_ns();
+	c->start_ns = hl_rpc_now_ns();
 	c->arena = hl_arena_new();
 	snprintf(c->method_name, sizeof c->method_name, "%s",
 		 c->me ? c->me->path : "unknown");
@@ -868,7 +801,7 @@ static void on_new_call(hl_call *c, bool ok)
 		return;
 	}
 	c->request_id = hl_call_metadata(c, "x-request-id");
-	if (!c->request_id || !ascii_printable(c->request_id, 128)) {
+	if (!c->request_id || !hl_rpc_printable(c->request_id, 128)) {
 		char id[HL_UUID_STR_LEN];
 		if (hl_uuid_v7(id))
 			snprintf(id, sizeof id, "unknown");
@@ -925,7 +858,7 @@ static void on_event(hl_call *c, bool ok)
 		sem_post(&c->send_done);
 		break;
 	case T_FINISH:
-		log_and_count(c);
+		hl_rpc_log_and_count(c);
 		if (c->counted)
 			atomic_fetch_sub(&c->s->inflight, 1);
 		call_free(c);
@@ -1140,6 +1073,8 @@ void hl_call_drop_timers(hl_call *c)
 
 void hl_call_push_timers(hl_call *c)
 {
+	if (c->holder)
+		return; /* a batch item: pushed once the held transaction commits (rpc_batch.c) */
 	hl_timers *timers = atomic_load(&c->s->timers);
 	for (struct call_timer *t = c->timers; t; t = t->next)
 		hl_timers_push(timers, t->tenant, t->key, t->due_ms);

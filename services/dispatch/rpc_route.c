@@ -208,7 +208,7 @@ static hl_status begin_submission(hl_call *c, const char *ticket_id, void **resp
 		return hl_call_fail_err(c, &err);
 	if (k) {
 		*done = true;
-		hl_pg_rollback(hl_call_pg(c));
+		hl_pg_release(hl_call_pg(c));
 		return submitted_answer(c, k->id, resp);
 	}
 	return HL_OK;

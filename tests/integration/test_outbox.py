@@ -13,6 +13,10 @@ outbox relay running as its schema's system role. This file starts peers as subp
   dispatch/reporting stand-ins    peers on the stack's dispatch and reporting addresses, so
                                   that intake's own outbox rows find a target that answers
 
+BatchApplyTest calls hotline.batch.v1.BatchService/Apply on a receiver directly (items in one
+transaction, told apart by the xmin of the effects they wrote; a failing item; refused items) and
+through the relay.
+
 The roles come from scripts/db-init (HOTLINE_DB_INIT_SERVICES, into a temporary env file).
 Faults are real: SIGKILL of receivers and senders between commit and delivery. Every wait is
 bounded; every peer is killed in the cleanups, even when a test fails.
@@ -33,6 +37,7 @@ import urllib.request
 import grpc
 
 import hotline_test as ht
+from hotline.batch.v1 import batch_pb2
 from hotline.common.v1 import common_pb2
 from hotline.intake.v1 import intake_pb2
 from hotline.outbox.v1 import outbox_pb2
@@ -44,6 +49,8 @@ RUN = ENV["HOTLINE_RUN_DIR"]
 PEER_BIN = os.path.join(ENV["HOTLINE_BUILD_DIR"], "tests", "peer", "hotline-testpeer")
 PEER = "hotline.testing.v1.PeerService"
 OUTBOX = "hotline.outbox.v1.OutboxService"
+BATCH = "hotline.batch.v1.BatchService"
+OK = grpc.StatusCode.OK
 INTAKE = "hotline.intake.v1.IntakeService"
 APPLY = "/hotline.testing.v1.PeerService/Apply"
 SCHEMAS = ("testpeer_a", "testpeer_b", "testpeer_c")
@@ -65,6 +72,9 @@ LATE_CAP_S = 60
 # A target that was unreachable and comes back: the relay's channel reconnects within 2 s
 # (rpc_client.c), a new row's backoff is still short (0.1, 0.2, 0.4, ... s).
 INTAKE_BOUND_S = 20
+# Tests that kill a peer while a claim is half applied: Apply calls of 4 rows, committed one after
+# the other at the receiver (4 workers), so that a claim has applied rows that are not marked yet.
+SMALL_APPLIES = {"HOTLINE_RELAY_APPLY_ITEMS": "4"}
 
 
 def new_tenant():
@@ -96,6 +106,20 @@ def effects(tenant, stream="apply"):
                    "FROM testpeer_b.effects WHERE tenant_id = %s AND stream = %s ORDER BY seq"
                    % (sql_text(tenant), sql_text(stream)))
     return [(r[0], int(r[1]), r[2], r[3], r[4]) for r in rows]
+
+
+def effect_transactions(tenant):
+    """{subject: the id of the transaction that recorded its effects} at the receiver."""
+    rows = ht.psql("SELECT subject_id, xmin::text FROM testpeer_b.effects WHERE tenant_id = %s"
+                   % sql_text(tenant))
+    return {r[0]: r[1] for r in rows}
+
+
+def batch_item(subject, version, key, method=APPLY, payload=None, actor=ACTOR):
+    """One item of a BatchService/Apply call: the receiver's Apply of (subject, version)."""
+    if payload is None:
+        payload = peer_pb2.ApplyRequest(subject_id=subject, version=version, payload="b").SerializeToString()
+    return batch_pb2.Item(method=method, payload=payload, idempotency_key=key, actor=actor)
 
 
 def in_flight(tenant, at):
@@ -248,7 +272,8 @@ class Peer:
         return secure_channel(self.port, cert)
 
 
-class OutboxTest(unittest.TestCase):
+class PeerCase(unittest.TestCase):
+    """Test peers on schemas of their own (scripts/db-init), killed after every test."""
 
     @classmethod
     def setUpClass(cls):
@@ -264,7 +289,6 @@ class OutboxTest(unittest.TestCase):
         subprocess.run(["bash", os.path.join(ht.REPO, "scripts", "db-init")], env=env, check=True,
                        capture_output=True, timeout=60)
         cls.db = ht.load_env(db_file)
-        cls.start_late_scenario()
 
     @staticmethod
     def kill_peers(peers):
@@ -276,19 +300,6 @@ class OutboxTest(unittest.TestCase):
         p = Peer(*args, db=cls.db, **kw)
         cls.peers.append(p)
         return p
-
-    @classmethod
-    def start_late_scenario(cls):
-        """The five-minute UNIMPLEMENTED target: rows committed now, checked by test_9."""
-        cls.late_tenant = new_tenant()
-        cls.late_receiver = cls.new_peer("late-receiver", "testpeer_b", LATE_RECEIVER_PORTS, "compliance")
-        cls.late_receiver.start(HOTLINE_TESTPEER_FAIL="unimplemented")
-        cls.late_sender = cls.new_peer("late-sender", "testpeer_c", LATE_SENDER_PORTS, "followup", relay=True,
-                                       targets={"late": LATE_RECEIVER_PORTS[0]})
-        cls.late_sender.start()  # the default backoff cap
-        cls.late_subjects = ["late-%d" % i for i in range(4)]
-        cls.late_rows = enqueue(cls.late_sender, cls.late_tenant, cls.late_subjects, 3, target="late")
-        cls.late_t0 = time.time()
 
     # ---- helpers ----------------------------------------------------------------------------
 
@@ -359,12 +370,46 @@ class OutboxTest(unittest.TestCase):
                                                                     payload=payload),
                           peer_pb2.ApplyResponse, metadata=md)
 
+    def batch(self, receiver, tenant, items, cert="followup"):
+        with receiver.channel(cert) as ch:
+            return ht.rpc(ch, BATCH, "Apply", batch_pb2.ApplyRequest(items=items), batch_pb2.ApplyResponse,
+                          metadata=[("x-tenant-id", tenant)]).results
+
+    def assert_applied(self, results, n):
+        self.assertEqual([r.code for r in results[:n]], [0] * n, [r.message for r in results])
+        answers = [peer_pb2.ApplyResponse.FromString(r.payload) for r in results[:n]]
+        self.assertTrue(all(a.applied and a.latest_version == 1 for a in answers), answers)
+        return answers
+
+
+
+class OutboxTest(PeerCase):
+    """The relay and the inbox (every test but test_9 runs while the late scenario waits)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.start_late_scenario()
+
+    @classmethod
+    def start_late_scenario(cls):
+        """The five-minute UNIMPLEMENTED target: rows committed now, checked by test_9."""
+        cls.late_tenant = new_tenant()
+        cls.late_receiver = cls.new_peer("late-receiver", "testpeer_b", LATE_RECEIVER_PORTS, "compliance")
+        cls.late_receiver.start(HOTLINE_TESTPEER_FAIL="unimplemented")
+        cls.late_sender = cls.new_peer("late-sender", "testpeer_c", LATE_SENDER_PORTS, "followup", relay=True,
+                                       targets={"late": LATE_RECEIVER_PORTS[0]})
+        cls.late_sender.start()  # the default backoff cap
+        cls.late_subjects = ["late-%d" % i for i in range(4)]
+        cls.late_rows = enqueue(cls.late_sender, cls.late_tenant, cls.late_subjects, 3, target="late")
+        cls.late_t0 = time.time()
+
     # ---- tests ------------------------------------------------------------------------------
 
     def test_1_exactly_once_while_the_receiver_is_killed_twice(self):
         """500 rows delivered while the receiver is SIGKILLed and restarted twice: 500 effects."""
         receiver = self.receiver(HOTLINE_TESTPEER_APPLY_DELAY_MS="8ms").start()
-        sender = self.sender().start()
+        sender = self.sender(**SMALL_APPLIES).start()
         subjects = ["s%03d" % i for i in range(50)]
         enqueue(sender, self.tenant, subjects, 10)
         kills = []
@@ -407,7 +452,7 @@ class OutboxTest(unittest.TestCase):
     def test_2_sender_killed_between_commit_and_delivery(self):
         """A sender killed after its commit (receiver down), and one killed while delivering."""
         receiver = self.receiver()
-        sender = self.sender().start()
+        sender = self.sender(**SMALL_APPLIES).start()
         # 1. committed, not deliverable (receiver down), sender killed: delivered after the restart
         subjects = ["k%02d" % i for i in range(10)]
         enqueue(sender, self.tenant, subjects, 3)
@@ -760,6 +805,98 @@ class OutboxTest(unittest.TestCase):
         self.assert_ordered(effects(tenant), self.late_subjects, 3)
         print("  delivered %.1f s after the deployment; the last first row was due in %.1f s "
               "(cap %d s + 20%% jitter: at most %.0f s)" % (took, wait, LATE_CAP_S, 1.2 * LATE_CAP_S))
+
+
+class BatchApplyTest(PeerCase):
+    """hotline.batch.v1.BatchService/Apply, which every server offers: many internal calls in
+    one transaction, each item with the outcome its own call would have had."""
+
+    def test_1_items_share_one_transaction_and_replays_answer_from_the_inbox(self):
+        receiver = self.receiver().start()
+        subjects = ["b-%d" % i for i in range(5)]
+        items = [batch_item(s, 1, "bk-" + s) for s in subjects]
+        first = self.assert_applied(self.batch(receiver, self.tenant, items), 5)
+        txs = effect_transactions(self.tenant)
+        self.assertEqual(sorted(txs), subjects)
+        self.assertEqual(len(set(txs.values())), 1, "one transaction for the batch: %s" % txs)
+        self.assertEqual({r[3] for r in effects(self.tenant)}, {ACTOR}, "each item's actor")
+        # the same items again (a relay retry): the first answers, from the inbox, nothing doubled
+        again = self.batch(receiver, self.tenant, items)
+        self.assertEqual([peer_pb2.ApplyResponse.FromString(r.payload) for r in again], first)
+        self.assertEqual(effect_count(self.tenant), 5)
+        self.assertNotIn("batch_unbatched", receiver.log_since_start(), "a replay keeps the batch whole")
+
+    def test_2_an_item_whose_handler_fails_fails_alone(self):
+        receiver = self.receiver().start()
+        items = [batch_item("g-1", 1, "gk-1"), batch_item("bad", 0, "gk-bad"), batch_item("g-2", 1, "gk-2")]
+        results = self.batch(receiver, self.tenant, items)
+        self.assertEqual([r.code for r in results], [0, grpc.StatusCode.INVALID_ARGUMENT.value[0], 0],
+                         [r.message for r in results])
+        self.assertIn("version: must be positive", results[1].message)
+        txs = effect_transactions(self.tenant)
+        self.assertEqual(sorted(txs), ["g-1", "g-2"], "the good items are applied, once each")
+        self.assertEqual(len(set(txs.values())), 2, "after the failure every item ran on its own")
+        self.assertIn("batch_unbatched", receiver.log_since_start())
+        (n,) = ht.psql("SELECT count(*) FROM testpeer_b.inbox WHERE tenant_id = %s" % sql_text(self.tenant))
+        self.assertEqual(int(n[0]), 2, "no inbox entry of the failed item, none of the rolled back batch")
+
+    def test_3_items_refused_before_they_run_leave_the_others_in_one_transaction(self):
+        receiver = self.receiver().start()
+        items = [batch_item("r-1", 1, "rk-1"),
+                 batch_item("r-x", 1, "rk-x", method="/hotline.testing.v1.PeerService/Nope"),
+                 batch_item("r-y", 1, "rk-y", method="/%s/Enqueue" % PEER),
+                 batch_item("r-z", 1, "rk-z", method="/%s/Apply" % BATCH),
+                 batch_item("r-w", 1, "rk-w", payload=b"\x0a\xff\xff"),
+                 batch_item("r-v", 1, "rk-v", actor="bad actor"),
+                 batch_item("r-2", 1, "rk-2")]
+        results = self.batch(receiver, self.tenant, items)
+        want = [OK, grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.PERMISSION_DENIED,
+                grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT,
+                grpc.StatusCode.INVALID_ARGUMENT, OK]
+        self.assertEqual([r.code for r in results], [w.value[0] for w in want], [r.message for r in results])
+        self.assertIn("not served here", results[1].message)
+        self.assertIn("cannot be batched", results[2].message)
+        txs = effect_transactions(self.tenant)
+        self.assertEqual(sorted(txs), ["r-1", "r-2"])
+        self.assertEqual(len(set(txs.values())), 1, "refused items do not break the batch")
+
+    def test_4_access_and_size(self):
+        receiver = self.receiver().start()
+        # each item is checked like its own call: PeerService/Apply is open to followup only
+        results = self.batch(receiver, self.tenant, [batch_item("a-1", 1, "ak-1"), batch_item("a-2", 1, "ak-2")],
+                             cert="compliance")
+        self.assertEqual({r.code for r in results}, {grpc.StatusCode.PERMISSION_DENIED.value[0]})
+        self.assertEqual(effect_count(self.tenant), 0)
+        # Apply itself is internal: a client certificate is refused, as is a call without a tenant
+        code, _ = ht.code_of(self.batch, receiver, self.tenant, [batch_item("a-1", 1, "ak-1")], cert="client")
+        self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED)
+        code, details = ht.code_of(self.batch, receiver, "", [batch_item("a-1", 1, "ak-1")])
+        self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT, details)
+        for n in (0, 257):
+            items = [batch_item("s-%d" % i, 1, "sk-%d" % i) for i in range(n)]
+            code, details = ht.code_of(self.batch, receiver, self.tenant, items)
+            self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT, n)
+            self.assertIn("items: 1 to 256", details)
+        self.assertEqual(effect_count(self.tenant), 0)
+        self.assert_applied(self.batch(receiver, self.tenant, [batch_item("s-%d" % i, 1, "sk-%d" % i)
+                                                               for i in range(256)]), 256)
+        self.assertEqual(len(set(effect_transactions(self.tenant).values())), 1)
+
+    def test_5_the_relay_sends_a_claim_as_apply_calls(self):
+        """A claim's rows to one target and tenant go as one Apply: fewer receiver transactions
+        than rows, every row applied once, in order per subject."""
+        receiver = self.receiver().start()
+        sender = self.sender().start()
+        subjects = ["p-%d" % i for i in range(40)]
+        total = enqueue(sender, self.tenant, subjects, 3)
+        self.wait_delivered("testpeer_a", self.tenant, total, 60)
+        self.assert_exactly_once(self.tenant, subjects, 3)
+        (n,) = ht.psql("SELECT count(DISTINCT xmin::text) FROM testpeer_b.effects WHERE tenant_id = %s"
+                       % sql_text(self.tenant))
+        self.assertLess(int(n[0]), total // 2, "rows applied in shared transactions")
+        self.assertGreater(metric(receiver.metrics(), "hotline_rpc_calls_total",
+                                  method="/%s/Apply" % BATCH, code="OK"), 0)
+
 
 
 def enqueue(sender, tenant, subjects, versions, target="receiver", first_version=0):

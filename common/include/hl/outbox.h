@@ -22,8 +22,13 @@
  *     order is lost), and the next claim follows at once while rows come;
  *     the batch's rows to reporting's RecordEvents of one tenant go as one
  *     call (idempotency-key "merged-<SHA-256 of their keys>"; reporting
- *     records each event once by its id), sent again row by row if
- *     reporting refuses it for good, so only the row at fault is dead;
+ *     records each event once by its id), and the other rows of one target
+ *     and tenant as the items of hotline.batch.v1.BatchService/Apply calls
+ *     (apply_items rows each, HOTLINE_RELAY_APPLY_ITEMS; each item with its row's method, payload, idempotency-key and
+ *     actor; the target runs them in one transaction, see rpc_batch.c, and
+ *     answers each item's outcome); such a call refused for good (or an
+ *     Apply the target does not serve) is sent again row by row, so only the
+ *     row at fault is dead;
  *   - results are marked for the whole batch in a second short transaction:
  *     delivered; retry later (UNAVAILABLE, UNIMPLEMENTED, DEADLINE_EXCEEDED,
  *     RESOURCE_EXHAUSTED, ABORTED: capped exponential backoff with jitter,
@@ -56,6 +61,7 @@ typedef struct hl_relay_config {
 	const char *tls_cert, *tls_key, *tls_ca; /* our identity towards the targets */
 	int threads;           /* relay threads (0: no relay) */
 	int batch;             /* rows per claim */
+	int apply_items;       /* rows per BatchService/Apply call (at most 256; 1: none) */
 	int call_timeout_ms;   /* deadline of one delivery */
 	int idle_ms;           /* sleep when nothing is due */
 	int backoff_max_ms;    /* cap of the retry backoff */

@@ -109,6 +109,28 @@ uint64_t hl_pg_tx_serial(const hl_pg *pg);
 void hl_pg_rollback(hl_pg *pg);
 
 /*
+ * A held transaction: many pieces of work (the items of a batch, see
+ * proto/hotline/batch/v1/batch.proto) share one transaction and one COMMIT.
+ * hl_pg_hold_begin BEGINs it; until the holder ends it, the pieces' own
+ * hl_pg_begin (same tenant) and hl_pg_commit succeed without ending
+ * anything, and a piece's hl_pg_rollback really rolls back: the batch is
+ * given up (hl_pg_hold_given_up), and every later begin, commit or statement
+ * fails with HL_ABORTED rather than run outside it.  Errors of deferred
+ * writes surface at the holder's COMMIT.  hl_pg_hold_commit commits
+ * (HL_ABORTED if given up); hl_pg_hold_abandon rolls back.
+ */
+hl_status hl_pg_hold_begin(hl_pg *pg, const char *tenant, int64_t timeout_ms, hl_error *err) HL_MUST_CHECK;
+bool hl_pg_hold_given_up(const hl_pg *pg);
+hl_status hl_pg_hold_commit(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
+void hl_pg_hold_abandon(hl_pg *pg);
+
+/*
+ * End a transaction that wrote nothing (an answer found, nothing to do):
+ * roll it back, or leave it to the holder while held.
+ */
+void hl_pg_release(hl_pg *pg);
+
+/*
  * Run one parameterized statement (prepared on first use on this
  * connection).  The PGresult is owned by the arena.  A statement that returns
  * no rows is fine; errors are translated as described above.

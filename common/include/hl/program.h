@@ -29,7 +29,7 @@ typedef struct hl_common_config {
 	char *jwt_secret, *jwt_issuer, *jwt_audience, *jwt_keys_file;
 	char *log_level;
 	long long workers, cq_threads, queue_max, max_message, grace_ms, migrate_wait_ms;
-	long long relay_threads, relay_batch, relay_backoff_max_ms, outbox_keep_delivered_ms;
+	long long relay_threads, relay_batch, relay_apply_items, relay_backoff_max_ms, outbox_keep_delivered_ms;
 	char *redis_prefix;
 	long long timer_threads, timer_lease_ms, timer_reseed_ms;
 	/* set once the process runs: the timers, for hl_timers_push after commits (NULL if none) */
