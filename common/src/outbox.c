@@ -353,8 +353,17 @@ struct group {
 	size_t n_events;
 	Item **items; /* an apply's items */
 	size_t n_items, bytes;
+	Hotline__Batch__V1__ApplyResponse *answer; /* an apply's answer, unpacked once */
 	int n_members;
 };
+
+/* Rows of the groups from g[first] on that were dropped (n_members 0: one row, or unsealed) go alone. */
+static void release_dropped(struct row *rows, int n, const struct group *g, int first)
+{
+	for (int i = 0; i < n; i++)
+		if (rows[i].group >= first && !g[rows[i].group].n_members)
+			rows[i].group = -1;
+}
 
 /* Add row i (its events, unpacked) to the tenant's open merge with room, or to a new one. */
 static void merge_row(hl_arena *a, struct row *rows, int i, const RecordEvents *req, struct group *g, int *ng)
@@ -414,9 +423,7 @@ static void plan_merges(hl_arena *a, struct row *rows, int n, struct group *g, i
 	for (int k = first; k < *ng; k++)
 		if (g[k].n_members < 2 || !seal_merge(a, &g[k], rows, n, k))
 			g[k].n_members = 0;
-	for (int i = 0; i < n; i++) /* alone after all */
-		if (rows[i].group >= 0 && !g[rows[i].group].n_members)
-			rows[i].group = -1;
+	release_dropped(rows, n, g, first);
 }
 
 /* Add row i as an item of the open apply of its target and tenant with room, or of a new one. */
@@ -477,26 +484,25 @@ static void plan_applies(hl_arena *a, struct row *rows, int n, int max_items, st
 	for (int k = first; k < *ng; k++)
 		if (g[k].n_members < 2 || !seal_apply(a, &g[k]))
 			g[k].n_members = 0;
-	for (int i = 0; i < n; i++)
-		if (rows[i].group >= first && !g[rows[i].group].n_members)
-			rows[i].group = -1;
+	release_dropped(rows, n, g, first);
 }
 
 /* What the row's item answered in its group's Apply; false if the answer cannot be read. */
-static bool apply_result(hl_arena *a, const struct group *g, struct row *rw)
+static bool apply_result(hl_arena *a, struct group *g, struct row *rw)
 {
-	Hotline__Batch__V1__ApplyResponse *resp =
-		hotline__batch__v1__apply_response__unpack(hl_arena_pb_allocator(a), g->call.resp_len, g->call.resp);
-	if (!resp || resp->n_results != (size_t)g->n_members || rw->item >= g->n_members)
+	if (!g->answer)
+		g->answer = hotline__batch__v1__apply_response__unpack(hl_arena_pb_allocator(a), g->call.resp_len,
+								       g->call.resp);
+	if (!g->answer || g->answer->n_results != (size_t)g->n_members || rw->item >= g->n_members)
 		return false;
-	const Hotline__Batch__V1__Result *res = resp->results[rw->item];
+	const Hotline__Batch__V1__Result *res = g->answer->results[rw->item];
 	rw->code = res->code;
 	rw->error = res->code ? res->message : NULL;
 	return true;
 }
 
 /* Give rw the outcome of its group's call; false if rw must be sent on its own. */
-static bool group_outcome(hl_arena *a, const struct group *g, struct row *rw)
+static bool group_outcome(hl_arena *a, struct group *g, struct row *rw)
 {
 	int code = g->call.code;
 	if (g->apply && code == 0)
