@@ -91,76 +91,89 @@ static void add_key(const char **keys, int *n, const char *k)
 	keys[(*n)++] = k;
 }
 
-static hl_status store_one(hl_call *c, const Event *e, bool *inserted)
+/* The request's events as rows of the event store (payloads packed again, in arena memory). */
+static hl_status event_rows(hl_call *c, const Hotline__Reporting__V1__RecordEventsRequest *r, store_event_row **out)
 {
 	hl_arena *a = hl_call_arena(c);
 	const hl_principal *p = hl_call_principal(c);
-	size_t len = hotline__common__v1__event__get_packed_size(e);
-	uint8_t *bytes = hl_arena_alloc(a, len ? len : 1);
-	if (!bytes)
+	store_event_row *rows = hl_arena_alloc(a, r->n_events * sizeof *rows);
+	if (!rows)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	hotline__common__v1__event__pack(e, bytes);
-	store_event_row row = {.event_id = e->event_id, .type = e->type, .ticket_id = e->ticket_id,
-			       .subject_id = reporting_event_subject(e), .actor = e->actor[0] ? e->actor : p->actor,
-			       .source = p->peer_service ? p->peer_service : "unknown",
-			       .occurred_us = hl_timestamp_us(e->occurred_at), .version = e->version,
-			       .payload = bytes, .payload_len = len};
-	hl_error err;
-	if (store_event_insert(hl_call_pg(c), a, p->tenant, &row, inserted, &err))
-		return hl_call_fail_err(c, &err);
+	for (size_t i = 0; i < r->n_events; i++) {
+		const Event *e = r->events[i];
+		size_t len = hotline__common__v1__event__get_packed_size(e);
+		uint8_t *bytes = hl_arena_alloc(a, len ? len : 1);
+		if (!bytes)
+			return hl_call_fail(c, HL_NOMEM, "out of memory");
+		hotline__common__v1__event__pack(e, bytes);
+		rows[i] = (store_event_row){.event_id = e->event_id, .type = e->type, .ticket_id = e->ticket_id,
+					    .subject_id = reporting_event_subject(e), .actor = e->actor[0] ? e->actor : p->actor,
+					    .source = p->peer_service ? p->peer_service : "unknown",
+					    .occurred_us = hl_timestamp_us(e->occurred_at), .version = e->version,
+					    .payload = bytes, .payload_len = len};
+	}
+	*out = rows;
 	return HL_OK;
 }
 
-/* The stored events of a ticket or subject, unpacked and sorted. */
-static hl_status load_events(hl_call *c, const char *key, bool by_ticket, reporting_event **out, int *n)
+/* Stored rows [from, to) of one ticket or subject, unpacked and sorted for the fold. */
+static hl_status unpack_events(hl_call *c, store_event_row **rows, int from, int to, reporting_event **out)
 {
 	hl_arena *a = hl_call_arena(c);
-	store_event_row **rows;
-	hl_error err;
-	if (store_events_of(hl_call_pg(c), a, key, by_ticket, &rows, n, &err))
-		return hl_call_fail_err(c, &err);
-	reporting_event *evs = hl_arena_alloc(a, ((size_t)*n + 1) * sizeof *evs);
+	reporting_event *evs = hl_arena_alloc(a, (size_t)(to - from) * sizeof *evs);
 	if (!evs)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	for (int i = 0; i < *n; i++) {
+	for (int i = from; i < to; i++) {
 		const Event *ev = hotline__common__v1__event__unpack(hl_arena_pb_allocator(a), rows[i]->payload_len,
 								      rows[i]->payload);
 		if (!ev)
 			return hl_call_fail(c, HL_INTERNAL, "stored event %s unreadable", rows[i]->event_id);
-		evs[i] = (reporting_event){.event_id = rows[i]->event_id, .type = rows[i]->type,
-					   .occurred_us = rows[i]->occurred_us, .version = rows[i]->version, .ev = ev};
+		evs[i - from] = (reporting_event){.event_id = rows[i]->event_id, .type = rows[i]->type,
+						  .occurred_us = rows[i]->occurred_us, .version = rows[i]->version,
+						  .ev = ev};
 	}
-	reporting_sort_events(evs, *n);
+	reporting_sort_events(evs, to - from);
 	*out = evs;
 	return HL_OK;
 }
 
-static hl_status refold_ticket(hl_call *c, const char *ticket_id)
+/*
+ * Fold each of the keys (tickets, or subjects) again from all of its stored
+ * events: one read for them all (grouped by key), one write of all the facts.
+ */
+static hl_status refold(hl_call *c, const char **keys, int n_keys, bool by_ticket)
 {
-	reporting_event *evs;
-	int n;
-	hl_status st = load_events(c, ticket_id, true, &evs, &n);
-	if (st)
-		return st;
-	reporting_ticket t = {.ticket_id = ticket_id};
-	reporting_fold_ticket(evs, n, &t);
+	hl_arena *a = hl_call_arena(c);
+	const char *tenant = hl_call_principal(c)->tenant;
+	store_event_row **rows;
+	int n, done = 0;
 	hl_error err;
-	if (store_ticket_upsert(hl_call_pg(c), hl_call_arena(c), hl_call_principal(c)->tenant, &t, &err))
+	if (n_keys == 0)
+		return HL_OK;
+	if (store_events_of(hl_call_pg(c), a, keys, n_keys, by_ticket, &rows, &n, &err))
 		return hl_call_fail_err(c, &err);
-	return HL_OK;
-}
-
-static hl_status refold_subject(hl_call *c, const char *subject_id)
-{
-	reporting_event *evs;
-	int n;
-	hl_status st = load_events(c, subject_id, false, &evs, &n);
-	if (st)
-		return st;
-	reporting_subject s = {.subject_id = subject_id};
-	hl_error err;
-	if (reporting_fold_subject(evs, n, &s) &&
-	    store_subject_upsert(hl_call_pg(c), hl_call_arena(c), hl_call_principal(c)->tenant, &s, &err))
+	reporting_ticket *tickets = hl_arena_alloc(a, (size_t)n_keys * sizeof *tickets);
+	reporting_subject *subjects = hl_arena_alloc(a, (size_t)n_keys * sizeof *subjects);
+	if (!tickets || !subjects)
+		return hl_call_fail(c, HL_NOMEM, "out of memory");
+	for (int from = 0, to; from < n && done < n_keys; from = to) {
+		const char *key = by_ticket ? rows[from]->ticket_id : rows[from]->subject_id;
+		for (to = from + 1; to < n && strcmp(by_ticket ? rows[to]->ticket_id : rows[to]->subject_id, key) == 0; to++)
+			;
+		reporting_event *evs = NULL;
+		hl_status st = unpack_events(c, rows, from, to, &evs);
+		if (st)
+			return st;
+		if (by_ticket) {
+			tickets[done] = (reporting_ticket){.ticket_id = key};
+			reporting_fold_ticket(evs, to - from, &tickets[done++]);
+		} else {
+			subjects[done] = (reporting_subject){.subject_id = key};
+			done += reporting_fold_subject(evs, to - from, &subjects[done]);
+		}
+	}
+	if (by_ticket ? store_tickets_upsert(hl_call_pg(c), a, tenant, tickets, done, &err)
+		      : store_subjects_upsert(hl_call_pg(c), a, tenant, subjects, done, &err))
 		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }
@@ -189,9 +202,8 @@ static hl_status lock_keys(hl_call *c, const Hotline__Reporting__V1__RecordEvent
 	}
 	qsort(keys, (size_t)n, sizeof *keys, cmp_str);
 	hl_error err;
-	for (int i = 0; i < n; i++)
-		if (store_lock_key(hl_call_pg(c), hl_call_arena(c), keys[i], &err))
-			return hl_call_fail_err(c, &err);
+	if (store_lock_keys(hl_call_pg(c), hl_call_arena(c), keys, n, &err))
+		return hl_call_fail_err(c, &err);
 	return HL_OK;
 }
 
@@ -238,27 +250,25 @@ hl_status reporting_record_events(hl_call *c, const void *vreq, void **resp)
 		return st;
 	if ((st = lock_keys(c, r)) || (st = first_event(c)))
 		return st;
-	int nt = 0, ns = 0;
-	for (size_t i = 0; i < r->n_events; i++) {
-		const Event *e = r->events[i];
-		bool inserted;
-		if ((st = store_one(c, e, &inserted)))
-			return st;
-		if (!inserted)
-			continue;
-		out->accepted++;
-		if (e->ticket_id[0])
-			add_key(tickets, &nt, e->ticket_id);
-		const char *subject = reporting_event_subject(e);
-		if (!e->ticket_id[0] || strcmp(subject, e->ticket_id) != 0)
-			add_key(subjects, &ns, subject);
+	store_event_row *rows = NULL;
+	store_event_key *added;
+	int n_added, nt = 0, ns = 0;
+	hl_error err;
+	if ((st = event_rows(c, r, &rows)))
+		return st;
+	if (store_events_insert(hl_call_pg(c), hl_call_arena(c), hl_call_principal(c)->tenant, rows, (int)r->n_events,
+				&added, &n_added, &err))
+		return hl_call_fail_err(c, &err);
+	out->accepted = n_added;
+	for (int i = 0; i < n_added; i++) {
+		const store_event_key *k = &added[i];
+		if (k->ticket_id[0])
+			add_key(tickets, &nt, k->ticket_id);
+		if (!k->ticket_id[0] || strcmp(k->subject_id, k->ticket_id) != 0)
+			add_key(subjects, &ns, k->subject_id);
 	}
-	for (int i = 0; i < nt; i++)
-		if ((st = refold_ticket(c, tickets[i])))
-			return st;
-	for (int i = 0; i < ns; i++)
-		if ((st = refold_subject(c, subjects[i])))
-			return st;
+	if ((st = refold(c, tickets, nt, true)) || (st = refold(c, subjects, ns, false)))
+		return st;
 	if ((st = hl_inbox_commit(c, out)))
 		return st;
 	*resp = out;

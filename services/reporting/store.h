@@ -22,18 +22,30 @@ typedef struct store_event_row {
 	const uint8_t *payload;
 	size_t payload_len;
 } store_event_row;
-/* Append an event; *inserted false when its id is already stored. */
-hl_status store_event_insert(hl_pg *pg, hl_arena *a, const char *tenant, const store_event_row *e, bool *inserted,
-			     hl_error *err) HL_MUST_CHECK;
-/* Serialize the folds of one ticket or subject until the transaction ends (advisory lock). */
-hl_status store_lock_key(hl_pg *pg, hl_arena *a, const char *key, hl_error *err) HL_MUST_CHECK;
-/* All events of a ticket (by_ticket) or of a subject, payload included. */
-hl_status store_events_of(hl_pg *pg, hl_arena *a, const char *key, bool by_ticket, store_event_row ***out, int *n,
-			  hl_error *err) HL_MUST_CHECK;
-hl_status store_ticket_upsert(hl_pg *pg, hl_arena *a, const char *tenant, const reporting_ticket *t,
-			      hl_error *err) HL_MUST_CHECK;
-hl_status store_subject_upsert(hl_pg *pg, hl_arena *a, const char *tenant, const reporting_subject *s,
+/* What a newly stored event touches. */
+typedef struct store_event_key {
+	const char *ticket_id, *subject_id;
+} store_event_key;
+/*
+ * Append n events in one statement; an id already stored (or repeated in the
+ * list) is skipped.  *added: the ticket and subject of each event stored now.
+ */
+hl_status store_events_insert(hl_pg *pg, hl_arena *a, const char *tenant, const store_event_row *e, int n,
+			      store_event_key **added, int *n_added, hl_error *err) HL_MUST_CHECK;
+/*
+ * Serialize the folds of the tickets and subjects keys (sorted by the caller,
+ * so two deliveries cannot deadlock) until the transaction ends: advisory
+ * locks, one deferred statement.
+ */
+hl_status store_lock_keys(hl_pg *pg, hl_arena *a, const char *const *keys, int n, hl_error *err) HL_MUST_CHECK;
+/* All events of the tickets (by_ticket) or of the subjects keys, payload included, grouped by the key. */
+hl_status store_events_of(hl_pg *pg, hl_arena *a, const char *const *keys, int n_keys, bool by_ticket,
+			  store_event_row ***out, int *n, hl_error *err) HL_MUST_CHECK;
+/* The facts of n distinct tickets (subjects), one deferred statement. */
+hl_status store_tickets_upsert(hl_pg *pg, hl_arena *a, const char *tenant, const reporting_ticket *t, int n,
 			       hl_error *err) HL_MUST_CHECK;
+hl_status store_subjects_upsert(hl_pg *pg, hl_arena *a, const char *tenant, const reporting_subject *s, int n,
+				hl_error *err) HL_MUST_CHECK;
 
 /* ---- settings and days (store.c) ---- */
 /* Create the tenant's settings with the defaults unless they exist; *created tells. */

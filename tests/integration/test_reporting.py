@@ -191,6 +191,34 @@ class EventsTest(unittest.TestCase):
                           ra.events), ("dept-b", "h2", 1, cpb.TICKET_STATUS_CLOSED, True, 1, len(evs)))
         self.assertEqual(ra.closed_at.ToJsonString(), "2026-02-04T10:00:00Z")
 
+    def test_one_call_of_many_tickets_and_subjects(self):
+        """A call's events go in as one set: each ticket and subject is folded from all of its own events
+        (the ones stored before and the new ones), an event repeated in the call is stored once, and
+        events already stored are not counted again."""
+        a = Tenant("rs")
+        t1, t2, t3 = (str(uuid.uuid4()) for _ in range(3))
+        first = registered(t1, "2026-02-01T10:00:00Z", no="N1")
+        self.assertEqual(a.record([first], idem="one-" + t1).accepted, 1)
+        again = case("case.assigned", t2, "2026-02-01T10:06:00Z", dept="dept-b", handler="h2")
+        evs = [first,
+               case("case.assigned", t1, "2026-02-01T10:05:00Z"),
+               registered(t2, "2026-02-01T10:01:00Z", no="N2"),
+               again, again,
+               registered(t3, "2026-02-01T10:02:00Z", no="N3"),
+               visit("visit.planned", "v-" + t1, "2026-02-01T10:00:00Z", due="2026-02-10T00:00:00Z"),
+               visit("visit.recorded", "v-" + t1, "2026-02-02T10:00:00Z", problem=True),
+               compliance("risk_event.opened", "r-" + t1, "2026-02-01T10:00:00Z")]
+        self.assertEqual(a.record(evs, idem="many-" + t1).accepted, 7, "the stored one and the repeat not counted")
+        self.assertEqual(a.count("events"), 8)
+        facts = {r[0]: r[1:] for r in ht.psql(
+            "SELECT ticket_no, department_id, handler_id, events FROM reporting.ticket_facts WHERE tenant_id = '%s'"
+            % a.id)}
+        self.assertEqual(facts, {"N1": ["dept-a", "h1", "2"], "N2": ["dept-b", "h2", "2"], "N3": ["", "", "1"]})
+        subjects = {r[0]: r[1:] for r in ht.psql(
+            "SELECT subject_id, kind, problem_found, events FROM reporting.subject_facts WHERE tenant_id = '%s'"
+            % a.id)}
+        self.assertEqual(subjects, {"v-" + t1: ["visit", "t", "2"], "r-" + t1: ["risk_event", "f", "1"]})
+
     def test_bad_events_write_nothing(self):
         t = Tenant("rb")
         good = registered(str(uuid.uuid4()), "2026-02-01T10:00:00Z")
