@@ -43,13 +43,8 @@ hl_status hl_enqueue_batch_add_raw(hl_enqueue_batch *b, const hl_enqueue_row *ro
 
 hl_status hl_enqueue_batch_write(hl_pg *pg, hl_enqueue_batch *b, hl_error *err)
 {
-	if (!hl_pg_rows_count(&b->rows))
-		return HL_OK;
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_status st = hl_pg_rows_args(&b->rows, &args, err);
-	/* its outcome comes with the commit */
-	return st ? st : hl_pg_exec_deferred(pg, b->a, SQL_OUTBOX_INSERT, &args, err);
+	/* nothing reads the outbox back in the writing transaction: all its rows go with the COMMIT */
+	return hl_pg_rows_count(&b->rows) ? hl_pg_rows_at_commit(pg, SQL_OUTBOX_INSERT, &b->rows, err) : HL_OK;
 }
 
 hl_status hl_enqueue_raw(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const char *target, const char *path,

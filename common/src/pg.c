@@ -19,6 +19,7 @@
 #define STMT_SLOTS 128
 #define SENT_SLOTS 512  /* items sent in one pipeline before their answers are read */
 #define REPLAY_SLOTS 16 /* items of a transaction's opening kept for one resend */
+#define AT_COMMIT_SLOTS 4 /* distinct statements whose rows wait for the COMMIT */
 
 struct stmt {
 	const char *sql; /* identity: the address of the store's static text; NULL: slot unused */
@@ -37,6 +38,12 @@ struct replay {
 	const char *sql;
 	enum sent_kind kind;
 	hl_pg_args args;
+};
+
+/* Rows of one multi-row statement waiting for the COMMIT (hl_pg_rows_at_commit). */
+struct at_commit {
+	const char *sql;
+	hl_pg_rows rows; /* copies, in commit_mem */
 };
 
 struct hl_pg {
@@ -61,11 +68,15 @@ struct hl_pg {
 	char sqlstate[6];
 	char constraint[64];
 	bool held; /* a held transaction (hl_pg_hold_begin): begin/commit are the holder's */
+	struct at_commit at_commit[AT_COMMIT_SLOTS];
+	int n_at_commit;
+	hl_arena *commit_mem; /* the copies of the rows waiting for the COMMIT */
 };
 
 static hl_status simple(hl_pg *pg, const char *sql, hl_error *err);
 static hl_status sync_answer(hl_pg *pg, hl_arena *ar, PGresult **last, hl_error *err);
 static void leave_pipeline(hl_pg *pg);
+static void rows_put(hl_pg_rows *r, const char *v);
 
 static int64_t mono_ms(void)
 {
@@ -154,6 +165,7 @@ void hl_pg_free(hl_pg *pg)
 		return;
 	disconnect(pg);
 	hl_arena_free(pg->replay_mem);
+	hl_arena_free(pg->commit_mem);
 	free(pg->dsn);
 	free(pg);
 }
@@ -627,6 +639,11 @@ static void start_tx(hl_pg *pg)
 		pg->replay_mem = NULL;
 	}
 	pg->n_sent = 0;
+	pg->n_at_commit = 0;
+	if (pg->commit_mem) {
+		hl_arena_free(pg->commit_mem);
+		pg->commit_mem = NULL;
+	}
 	pg->tx_serial = ++tx_serials;
 }
 
@@ -675,12 +692,17 @@ static hl_status end_tx(hl_pg *pg, hl_status st)
 	return st;
 }
 
+static hl_status write_at_commit(hl_pg *pg, hl_error *err);
+
 hl_status hl_pg_commit(hl_pg *pg, hl_error *err)
 {
 	if (pg->held) /* kept for the holder's COMMIT */
 		return pg->in_tx ? HL_OK : hold_given_up(err);
 	if (!pg->in_tx)
 		return hl_fail(err, HL_INTERNAL, "commit without a transaction");
+	hl_status st = write_at_commit(pg, err);
+	if (st)
+		return end_tx(pg, st);
 	if (!send_command(pg, "COMMIT", SENT_COMMAND))
 		return end_tx(pg, send_failed(pg, err));
 	return end_tx(pg, sync_answer(pg, NULL, NULL, err));
@@ -693,6 +715,7 @@ void hl_pg_rollback(hl_pg *pg)
 	if (!pg->in_tx)
 		return;
 	pg->in_tx = false;
+	pg->n_at_commit = 0;
 	abandon(pg);
 	leave_pipeline(pg);
 }
@@ -821,6 +844,9 @@ static const char SQL_SET_TENANT[] = "SELECT set_config('hotline.tenant', $1, tr
 
 hl_status hl_pg_set_tenant(hl_pg *pg, hl_arena *a, const char *tenant, hl_error *err)
 {
+	hl_status st = write_at_commit(pg, err); /* the rows so far are the last tenant's (row policies) */
+	if (st)
+		return st;
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_text(&args, tenant);
@@ -840,6 +866,67 @@ hl_status hl_pg_exec_deferred(hl_pg *pg, hl_arena *ar, const char *sql, const hl
 		return st;
 	remember(pg, sql, args, SENT_DEFERRED);
 	return send_statement(pg, sql, args, SENT_DEFERRED) ? HL_OK : send_failed(pg, err);
+}
+
+/* ---- rows written with the COMMIT ------------------------------------------ */
+
+/* The statement's waiting rows (a new slot for a new statement). */
+static hl_status at_commit_slot(hl_pg *pg, const char *sql, int ncols, struct at_commit **out, hl_error *err)
+{
+	for (int i = 0; i < pg->n_at_commit; i++) {
+		if (pg->at_commit[i].sql != sql)
+			continue;
+		if (pg->at_commit[i].rows.ncols != ncols)
+			return hl_fail(err, HL_INTERNAL, "rows at commit: one statement, two row shapes");
+		*out = &pg->at_commit[i];
+		return HL_OK;
+	}
+	if (pg->n_at_commit == AT_COMMIT_SLOTS)
+		return hl_fail(err, HL_INTERNAL, "more than %d statements wait for the commit", AT_COMMIT_SLOTS);
+	if (!pg->commit_mem && !(pg->commit_mem = hl_arena_new()))
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	struct at_commit *w = &pg->at_commit[pg->n_at_commit++];
+	w->sql = sql;
+	hl_pg_rows_init(&w->rows, pg->commit_mem, ncols);
+	*out = w;
+	return HL_OK;
+}
+
+hl_status hl_pg_rows_at_commit(hl_pg *pg, const char *sql, const hl_pg_rows *rows, hl_error *err)
+{
+	if (rows->failed)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	if (!pg->in_tx) { /* nothing to wait for: written now */
+		hl_pg_args args;
+		hl_pg_args_init(&args);
+		hl_status st = hl_pg_rows_args(rows, &args, err);
+		return st ? st : hl_pg_exec_deferred(pg, rows->ar, sql, &args, err);
+	}
+	struct at_commit *w = NULL;
+	hl_status st = at_commit_slot(pg, sql, rows->ncols, &w, err);
+	if (st)
+		return st;
+	for (int i = 0; i < rows->n; i++) {
+		const char *copy = rows->v[i] ? hl_arena_strdup(pg->commit_mem, rows->v[i]) : NULL;
+		w->rows.failed |= rows->v[i] && !copy;
+		rows_put(&w->rows, copy);
+	}
+	return w->rows.failed ? hl_fail(err, HL_NOMEM, "out of memory") : HL_OK;
+}
+
+/* Send the waiting rows, one deferred statement per sql; their outcome comes with the COMMIT. */
+static hl_status write_at_commit(hl_pg *pg, hl_error *err)
+{
+	int n = pg->n_at_commit;
+	pg->n_at_commit = 0;
+	for (int i = 0; i < n; i++) {
+		hl_pg_args args;
+		hl_pg_args_init(&args);
+		hl_status st = hl_pg_rows_args(&pg->at_commit[i].rows, &args, err);
+		if (st || (st = hl_pg_exec_deferred(pg, pg->commit_mem, pg->at_commit[i].sql, &args, err)))
+			return st;
+	}
+	return HL_OK;
 }
 
 char *hl_pg_text_array(hl_arena *ar, const char *const *items, size_t n)

@@ -8,7 +8,9 @@
  * server closed while idle is sent again on a new one; a connection lost after the first
  * answer fails the call (UNAVAILABLE) and keeps nothing; a batch longer than the pipeline's
  * slots goes through whole; multi-row statements (hl_pg_rows) carry every value as it
- * was.  Works in its own schema, dropped at the start.
+ * was; rows written with the COMMIT (hl_pg_rows_at_commit) wait for it, survive the
+ * caller's memory, land with it in one piece, go before a change of tenant, and go
+ * nowhere on a rollback or a failed COMMIT.  Works in its own schema, dropped at the start.
  */
 #include <stdlib.h>
 #include <time.h>
@@ -279,6 +281,89 @@ static void test_multi_row_values_round_trip(void)
 	T_STATUS(hl_pg_rows_args(&rows, a, &err), HL_INTERNAL);
 }
 
+static const char SQL_AT_COMMIT[] = "INSERT INTO items (k, v) SELECT * FROM unnest($1::text[], $2::text[])";
+static const char SQL_ITEMS_OF_TX[] = "SELECT count(*), count(DISTINCT xmin::text) FROM items WHERE k LIKE $1";
+
+/* Add rows k/1..k/n (values copied from memory freed at once) to wait for the COMMIT. */
+static hl_status rows_at_commit(const char *k, int n, hl_error *err)
+{
+	hl_arena *tmp = hl_arena_new();
+	hl_pg_rows rows;
+	hl_pg_rows_init(&rows, tmp, 2);
+	for (int i = 1; i <= n; i++) {
+		hl_pg_rows_text(&rows, hl_arena_printf(tmp, "%s/%d", k, i));
+		hl_pg_rows_text(&rows, "v");
+	}
+	hl_status st = hl_pg_rows_at_commit(pg, SQL_AT_COMMIT, &rows, err);
+	hl_arena_free(tmp);
+	return st;
+}
+
+/* Rows matching like as pg's transaction sees them: their count, and in how many transactions they landed. */
+static void seen_by_tx(const char *like, long long *rows, long long *txs)
+{
+	hl_pg_args a = hl_pg_args_key(like);
+	PGresult *r;
+	hl_error err;
+	*rows = *txs = -1;
+	if (hl_pg_exec(pg, ar, SQL_ITEMS_OF_TX, &a, &r, &err) == HL_OK) {
+		*rows = atoll(PQgetvalue(r, 0, 0));
+		*txs = atoll(PQgetvalue(r, 0, 1));
+	}
+}
+
+static void test_rows_at_commit(void)
+{
+	hl_error err;
+	long long rows, txs;
+	/* they wait for the COMMIT (unseen by the transaction itself), then land together */
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	T_STATUS(rows_at_commit("h", 2, &err), HL_OK);
+	seen_by_tx("h/%", &rows, &txs);
+	T_ASSERT(rows == 0);
+	T_STATUS(rows_at_commit("h/more", 3, &err), HL_OK);
+	T_STATUS(hl_pg_commit(pg, &err), HL_OK);
+	T_EQ_INT(count("h/%"), 5);
+	/* the pieces of a held transaction: one transaction, all rows */
+	T_STATUS(hl_pg_hold_begin(pg, "t1", 5000, &err), HL_OK);
+	for (int piece = 0; piece < 3; piece++) {
+		T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+		T_STATUS(rows_at_commit(piece == 0 ? "i/a" : piece == 1 ? "i/b" : "i/c", 2, &err), HL_OK);
+		T_STATUS(hl_pg_commit(pg, &err), HL_OK);
+	}
+	T_EQ_INT(count("i/%"), 0);
+	T_STATUS(hl_pg_hold_commit(pg, &err), HL_OK);
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	seen_by_tx("i/%", &rows, &txs);
+	hl_pg_rollback(pg);
+	T_ASSERT(rows == 6 && txs == 1);
+	/* a change of tenant sends the rows so far first */
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	T_STATUS(rows_at_commit("j", 2, &err), HL_OK);
+	T_STATUS(hl_pg_set_tenant(pg, ar, "t2", &err), HL_OK);
+	seen_by_tx("j/%", &rows, &txs);
+	T_ASSERT(rows == 2);
+	T_STATUS(hl_pg_commit(pg, &err), HL_OK);
+	T_EQ_INT(count("j/%"), 2);
+	/* a rollback drops them, and the next transaction does not write them */
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	T_STATUS(rows_at_commit("k", 2, &err), HL_OK);
+	hl_pg_rollback(pg);
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	T_STATUS(insert("k/other", "x", &err), HL_OK);
+	T_STATUS(hl_pg_commit(pg, &err), HL_OK);
+	T_EQ_INT(count("k/%"), 1);
+	/* one that fails fails the COMMIT (a unique violation: ABORTED), and nothing of the transaction stays */
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	T_STATUS(insert("l/1", "x", &err), HL_OK);
+	T_STATUS(rows_at_commit("h", 1, &err), HL_OK);
+	T_STATUS(hl_pg_commit(pg, &err), HL_ABORTED);
+	T_EQ_INT(count("l/%"), 0);
+	/* outside a transaction they are written at once */
+	T_STATUS(rows_at_commit("m", 1, &err), HL_OK);
+	T_EQ_INT(count("m/%"), 1);
+}
+
 int main(int argc, char **argv)
 {
 	hl_error err;
@@ -302,6 +387,7 @@ int main(int argc, char **argv)
 	T_RUN(test_connection_lost_after_an_answer_fails_and_keeps_nothing);
 	T_RUN(test_a_batch_longer_than_the_pipeline_goes_through);
 	T_RUN(test_multi_row_values_round_trip);
+	T_RUN(test_rows_at_commit);
 	admin_exec("DROP SCHEMA pgcheck CASCADE");
 	hl_pg_free(pg);
 	hl_pg_free(admin);

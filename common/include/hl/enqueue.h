@@ -59,7 +59,9 @@ hl_status hl_enqueue_event(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, co
  * Many outbox rows written by one statement, for a handler that registers
  * many subjects in one transaction: add rows (as hl_enqueue,
  * hl_enqueue_raw and hl_enqueue_event would write them), then write them
- * all (deferred, in pg's open transaction; an empty batch writes nothing).
+ * all (in pg's open transaction, with its COMMIT: hl_pg_rows_at_commit, so
+ * every row a transaction queues goes in one statement; an empty batch
+ * writes nothing).
  * The single-row functions above are a batch of one.
  */
 typedef struct hl_enqueue_batch {

@@ -216,6 +216,18 @@ void hl_pg_rows_bool(hl_pg_rows *r, bool v);
 void hl_pg_rows_bytes(hl_pg_rows *r, const void *p, size_t n); /* NULL: SQL NULL */
 int hl_pg_rows_count(const hl_pg_rows *r);
 hl_status hl_pg_rows_args(const hl_pg_rows *r, hl_pg_args *args, hl_error *err) HL_MUST_CHECK;
+/*
+ * Rows written with the COMMIT: inside a transaction, the rows are copied and
+ * wait; just before the COMMIT, all the rows added with the same sql (whose
+ * parameters are exactly the rows' arrays) go as one deferred statement, so
+ * a transaction that adds rows many times, or the pieces of a held
+ * transaction, write them with one statement.  Rows keep the order they were
+ * added in.  For tables the transaction never reads back, such as the
+ * outbox.  Their errors surface at the COMMIT; a rollback drops them; a
+ * change of tenant (hl_pg_set_tenant) sends the rows so far first.  Outside
+ * a transaction the rows are written now.
+ */
+hl_status hl_pg_rows_at_commit(hl_pg *pg, const char *sql, const hl_pg_rows *rows, hl_error *err) HL_MUST_CHECK;
 /* A PostgreSQL int[] literal of n ints in arena memory; NULL when out of memory. */
 char *hl_pg_int_array(hl_arena *ar, const int *v, int n);
 /* The arguments of a query by one text key. */
