@@ -10,8 +10,10 @@
 
 static const char SQL_LOOKUP[] =
 	"SELECT response FROM inbox WHERE tenant_id = current_tenant() AND idempotency_key = $1";
-static const char SQL_RECORD[] =
-	"INSERT INTO inbox (tenant_id, idempotency_key, method, response) VALUES (current_tenant(), $1, $2, $3)";
+/* rows written with the COMMIT (hl_pg_rows_at_commit): a held batch's answers go in one statement */
+static const char SQL_RECORD[] = "INSERT INTO inbox (tenant_id, idempotency_key, method, response) "
+				 "SELECT current_tenant(), * FROM unnest($1::text[], $2::text[], $3::bytea[])";
+enum { RECORD_COLUMNS = 3 };
 
 static const char *call_key(hl_call *c)
 {
@@ -55,16 +57,14 @@ static hl_status record(hl_call *c, const void *resp)
 	if (!buf)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	protobuf_c_message_pack(m, buf);
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, key);
-	hl_pg_arg_text(&args, hl_call_method(c));
-	hl_pg_arg_bytes(&args, buf, n);
+	hl_pg_rows row;
+	hl_pg_rows_init(&row, a, RECORD_COLUMNS);
+	hl_pg_rows_text(&row, key);
+	hl_pg_rows_text(&row, hl_call_method(c));
+	hl_pg_rows_bytes(&row, buf, n);
 	hl_error err;
-	hl_status st = hl_pg_exec(hl_call_pg(c), a, SQL_RECORD, &args, NULL, &err);
-	if (st == HL_EXISTS)
-		return hl_call_fail(c, HL_ABORTED, "the same idempotency-key is being applied concurrently, retry");
-	return st ? hl_call_fail_err(c, &err) : HL_OK;
+	/* the same key applied concurrently: a unique violation at the COMMIT, ABORTED (retry) */
+	return hl_pg_rows_at_commit(hl_call_pg(c), SQL_RECORD, &row, &err) ? hl_call_fail_err(c, &err) : HL_OK;
 }
 
 hl_status hl_inbox_begin(hl_call *c, const ProtobufCMessageDescriptor *resp_desc, void **resp, bool *replayed)

@@ -43,7 +43,7 @@ struct replay {
 /* Rows of one multi-row statement waiting for the COMMIT (hl_pg_rows_at_commit). */
 struct at_commit {
 	const char *sql;
-	hl_pg_rows rows; /* copies, in commit_mem */
+	hl_pg_rows rows; /* copies, in tx_mem */
 };
 
 struct hl_pg {
@@ -70,7 +70,8 @@ struct hl_pg {
 	bool held; /* a held transaction (hl_pg_hold_begin): begin/commit are the holder's */
 	struct at_commit at_commit[AT_COMMIT_SLOTS];
 	int n_at_commit;
-	hl_arena *commit_mem; /* the copies of the rows waiting for the COMMIT */
+	hl_arena *tx_mem; /* the transaction's memory: rows waiting for the COMMIT, the memo */
+	void *tx_memo;    /* hl_pg_tx_memo */
 };
 
 static hl_status simple(hl_pg *pg, const char *sql, hl_error *err);
@@ -165,7 +166,7 @@ void hl_pg_free(hl_pg *pg)
 		return;
 	disconnect(pg);
 	hl_arena_free(pg->replay_mem);
-	hl_arena_free(pg->commit_mem);
+	hl_arena_free(pg->tx_mem);
 	free(pg->dsn);
 	free(pg);
 }
@@ -640,9 +641,10 @@ static void start_tx(hl_pg *pg)
 	}
 	pg->n_sent = 0;
 	pg->n_at_commit = 0;
-	if (pg->commit_mem) {
-		hl_arena_free(pg->commit_mem);
-		pg->commit_mem = NULL;
+	pg->tx_memo = NULL;
+	if (pg->tx_mem) {
+		hl_arena_free(pg->tx_mem);
+		pg->tx_mem = NULL;
 	}
 	pg->tx_serial = ++tx_serials;
 }
@@ -744,6 +746,23 @@ void hl_pg_hold_abandon(hl_pg *pg)
 {
 	pg->held = false;
 	hl_pg_rollback(pg);
+}
+
+bool hl_pg_held(const hl_pg *pg)
+{
+	return pg->held && pg->in_tx;
+}
+
+hl_arena *hl_pg_tx_mem(hl_pg *pg)
+{
+	if (!pg->tx_mem)
+		pg->tx_mem = hl_arena_new();
+	return pg->tx_mem;
+}
+
+void **hl_pg_tx_memo(hl_pg *pg)
+{
+	return &pg->tx_memo;
 }
 
 void hl_pg_release(hl_pg *pg)
@@ -883,11 +902,11 @@ static hl_status at_commit_slot(hl_pg *pg, const char *sql, int ncols, struct at
 	}
 	if (pg->n_at_commit == AT_COMMIT_SLOTS)
 		return hl_fail(err, HL_INTERNAL, "more than %d statements wait for the commit", AT_COMMIT_SLOTS);
-	if (!pg->commit_mem && !(pg->commit_mem = hl_arena_new()))
+	if (!hl_pg_tx_mem(pg))
 		return hl_fail(err, HL_NOMEM, "out of memory");
 	struct at_commit *w = &pg->at_commit[pg->n_at_commit++];
 	w->sql = sql;
-	hl_pg_rows_init(&w->rows, pg->commit_mem, ncols);
+	hl_pg_rows_init(&w->rows, pg->tx_mem, ncols);
 	*out = w;
 	return HL_OK;
 }
@@ -907,7 +926,7 @@ hl_status hl_pg_rows_at_commit(hl_pg *pg, const char *sql, const hl_pg_rows *row
 	if (st)
 		return st;
 	for (int i = 0; i < rows->n; i++) {
-		const char *copy = rows->v[i] ? hl_arena_strdup(pg->commit_mem, rows->v[i]) : NULL;
+		const char *copy = rows->v[i] ? hl_arena_strdup(pg->tx_mem, rows->v[i]) : NULL;
 		w->rows.failed |= rows->v[i] && !copy;
 		rows_put(&w->rows, copy);
 	}
@@ -923,7 +942,7 @@ static hl_status write_at_commit(hl_pg *pg, hl_error *err)
 		hl_pg_args args;
 		hl_pg_args_init(&args);
 		hl_status st = hl_pg_rows_args(&pg->at_commit[i].rows, &args, err);
-		if (st || (st = hl_pg_exec_deferred(pg, pg->commit_mem, pg->at_commit[i].sql, &args, err)))
+		if (st || (st = hl_pg_exec_deferred(pg, pg->tx_mem, pg->at_commit[i].sql, &args, err)))
 			return st;
 	}
 	return HL_OK;

@@ -154,6 +154,19 @@ hl_status dispatch_calendar_msg(hl_pg *pg, hl_arena *a, Hotline__Dispatch__V1__C
 /* The acting tenant's calendar, freed with the arena. */
 hl_status dispatch_calendar_load(hl_pg *pg, hl_arena *a, const struct hl_calendar **out, hl_error *err) HL_MUST_CHECK;
 
+/*
+ * directory.c: the directory as routing and deadlines read it (the active
+ * rules in routing order, a department, the policy of a category and
+ * priority, the calendar); the items of a held batch share one read.  The
+ * results are read-only; a department or policy that does not exist is NULL.
+ */
+hl_status dispatch_dir_rules(hl_pg *pg, hl_arena *a, dispatch_rule ***out, int *n, hl_error *err) HL_MUST_CHECK;
+hl_status dispatch_dir_department(hl_pg *pg, hl_arena *a, const char *id, dispatch_department **out,
+				  hl_error *err) HL_MUST_CHECK;
+hl_status dispatch_dir_sla(hl_pg *pg, hl_arena *a, int category, int priority, dispatch_sla **out,
+			   hl_error *err) HL_MUST_CHECK;
+hl_status dispatch_dir_calendar(hl_pg *pg, hl_arena *a, const struct hl_calendar **out, hl_error *err) HL_MUST_CHECK;
+
 /* FAILED_PRECONDITION unless k's status is in mask (bits 1 << status). */
 hl_status dispatch_require_status(hl_call *c, const dispatch_case *k, unsigned mask, const char *action) HL_MUST_CHECK;
 #define DISPATCH_MASK(s) (1u << (s))

@@ -199,7 +199,7 @@ static hl_status require_head(hl_call *c, const dispatch_case *k)
 	hl_error err;
 	if ((st = hl_call_require_role(c, HL_ROLE_DEPT_HEAD)))
 		return st;
-	if (store_department_get(hl_call_pg(c), hl_call_arena(c), k->department_id, &d, &err))
+	if (dispatch_dir_department(hl_call_pg(c), hl_call_arena(c), k->department_id, &d, &err))
 		return hl_call_fail_err(c, &err);
 	const char *me = hl_call_principal(c)->actor;
 	if (!d || !((d->head_id && strcmp(d->head_id, me) == 0) || dispatch_in(d->deputies, d->n_deputies, me)))

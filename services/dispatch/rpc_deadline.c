@@ -162,7 +162,7 @@ hl_status dispatch_deadlines_start(hl_call *c, const dispatch_case *k)
 	const hl_calendar *cal;
 	dispatch_sla *sla;
 	pauses p = {0};
-	if (dispatch_calendar_load(pg, a, &cal, &err) || store_sla_get(pg, a, k->category, k->priority, &sla, &err) ||
+	if (dispatch_dir_calendar(pg, a, &cal, &err) || dispatch_dir_sla(pg, a, k->category, k->priority, &sla, &err) ||
 	    (!k->fresh && load_pauses(pg, a, k->id, &p, &err))) /* a new case was never paused */
 		return hl_call_fail_err(c, &err);
 	if (!sla)
@@ -249,7 +249,7 @@ static hl_status recompute(hl_call *c, const dispatch_case *k, int extra_kind, i
 	dispatch_deadline **dl;
 	int n;
 	pauses p;
-	if (dispatch_calendar_load(pg, a, &cal, &err) || load_pauses(pg, a, k->id, &p, &err) ||
+	if (dispatch_dir_calendar(pg, a, &cal, &err) || load_pauses(pg, a, k->id, &p, &err) ||
 	    store_deadlines_open(pg, a, k->id, 0, &dl, &n, &err))
 		return hl_call_fail_err(c, &err);
 	for (int i = 0; i < n; i++) {
@@ -276,7 +276,7 @@ hl_status dispatch_reply_due(hl_call *c, const dispatch_case *k, int64_t *due_us
 	const hl_calendar *cal;
 	dispatch_sla *sla;
 	*due_us = 0;
-	if (dispatch_calendar_load(pg, a, &cal, &err) || store_sla_get(pg, a, k->category, k->priority, &sla, &err))
+	if (dispatch_dir_calendar(pg, a, &cal, &err) || dispatch_dir_sla(pg, a, k->category, k->priority, &sla, &err))
 		return hl_call_fail_err(c, &err);
 	if (!sla)
 		return HL_OK;
@@ -424,7 +424,7 @@ static hl_status extension_ms(hl_call *c, const dispatch_case *k, const store_ex
 	dispatch_deadline **dl;
 	int n;
 	hl_error err;
-	if (dispatch_calendar_load(pg, a, &cal, &err) || store_deadlines_open(pg, a, k->id, x->deadline_kind, &dl, &n, &err))
+	if (dispatch_dir_calendar(pg, a, &cal, &err) || store_deadlines_open(pg, a, k->id, x->deadline_kind, &dl, &n, &err))
 		return hl_call_fail_err(c, &err);
 	if (n == 0)
 		return hl_call_fail(c, HL_PRECONDITION, "the deadline is no longer open");
@@ -532,7 +532,7 @@ static hl_status department_head(hl_pg *pg, hl_arena *a, const char *dept, const
 {
 	dispatch_department *d = NULL;
 	*head = NULL;
-	hl_status st = dept ? store_department_get(pg, a, dept, &d, err) : HL_OK;
+	hl_status st = dept ? dispatch_dir_department(pg, a, dept, &d, err) : HL_OK;
 	if (st == HL_OK && d)
 		*head = d->head_id;
 	return st;

@@ -110,7 +110,7 @@ static hl_status assign_to(hl_call *c, dispatch_case *k, const dispatch_departme
 static hl_status active_department(hl_call *c, const char *id, dispatch_department **d)
 {
 	hl_error err;
-	if (store_department_get(hl_call_pg(c), hl_call_arena(c), id, d, &err))
+	if (dispatch_dir_department(hl_call_pg(c), hl_call_arena(c), id, d, &err))
 		return hl_call_fail_err(c, &err);
 	if (!*d || !(*d)->active)
 		return hl_call_fail(c, HL_PRECONDITION, "department_id: no such active department");
@@ -129,13 +129,13 @@ hl_status dispatch_route(hl_call *c, dispatch_case *k)
 	dispatch_rule **rules;
 	int n;
 	hl_error err;
-	if (store_rules(hl_call_pg(c), hl_call_arena(c), true, &rules, &n, &err))
+	if (dispatch_dir_rules(hl_call_pg(c), hl_call_arena(c), &rules, &n, &err))
 		return hl_call_fail_err(c, &err);
 	for (int i = 0; i < n; i++) {
 		if (!rule_matches(rules[i], k) || excluded(k, rules[i]->target))
 			continue;
 		dispatch_department *d;
-		if (store_department_get(hl_call_pg(c), hl_call_arena(c), rules[i]->target, &d, &err))
+		if (dispatch_dir_department(hl_call_pg(c), hl_call_arena(c), rules[i]->target, &d, &err))
 			return hl_call_fail_err(c, &err);
 		if (!d || !d->active)
 			continue;
@@ -463,7 +463,7 @@ static hl_status skill_for(hl_call *c, const dispatch_case *k, const char *dept,
 	int n;
 	hl_error err;
 	*skill = NULL;
-	if (store_rules(hl_call_pg(c), hl_call_arena(c), true, &rules, &n, &err))
+	if (dispatch_dir_rules(hl_call_pg(c), hl_call_arena(c), &rules, &n, &err))
 		return hl_call_fail_err(c, &err);
 	for (int i = 0; i < n && !*skill; i++)
 		if (dept && strcmp(rules[i]->target, dept) == 0 && rule_matches(rules[i], k))

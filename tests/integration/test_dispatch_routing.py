@@ -18,11 +18,18 @@ tickets submitted the way intake's outbox does (SubmitTicket with intake's certi
 - recusal (回避): a report implicating a department is never routed there even when the first
   rule targets it, cannot be assigned, transferred or co-handled there, and its staff cannot see
   it (GetCase NOT_FOUND, ListCases leaves it out), while a report that does not implicate the
-  department goes there and is visible to them (the control).
+  department goes there and is visible to them (the control);
+- the submissions of one BatchService/Apply call (one transaction, which reads the directory
+  once for all its items) are each routed by their own rule to their own department, with their
+  own policy's deadlines, and a directory change between two calls is in force for the second.
 """
 import collections
 import concurrent.futures
 import unittest
+import uuid
+
+import hotline_test as ht
+from hotline.batch.v1 import batch_pb2
 
 import dispatch_harness as H
 from dispatch_harness import dpb, cpb
@@ -40,6 +47,50 @@ class RoutingTest(unittest.TestCase):
         self.assertEqual(case.department_id, dept)
         self.assertEqual(case.basis.kind, dpb.BASIS_KIND_RULE)
         self.assertEqual(case.basis.rule_id, rule.id)
+
+    def apply_submissions(self, categories):
+        """SubmitTicket for each category as the items of one BatchService/Apply call, as intake's relay
+        sends them; returns the case ids."""
+        items = []
+        for category in categories:
+            tid = str(uuid.uuid4())
+            req = dpb.SubmitTicketRequest(ticket_id=tid, ticket_no="T" + tid[:8], channel=cpb.CHANNEL_PHONE,
+                                          category=category, topic="批量", description="描述", area="海淀区",
+                                          priority=cpb.PRIORITY_GENERAL, registered_by="agent-1")
+            items.append(batch_pb2.Item(method="/hotline.dispatch.v1.DispatchService/SubmitTicket",
+                                        payload=req.SerializeToString(), idempotency_key=tid + ":submit",
+                                        actor="agent-1"))
+        results = ht.rpc(H.channel("dispatch", "intake"), "hotline.batch.v1.BatchService", "Apply",
+                         batch_pb2.ApplyRequest(items=items), batch_pb2.ApplyResponse,
+                         metadata=[("x-tenant-id", self.t.id)]).results
+        self.assertEqual([r.code for r in results], [0] * len(items), [r.message for r in results])
+        return [dpb.SubmitTicketResponse.FromString(r.payload).case_id for r in results]
+
+    def test_one_batch_routes_each_item_by_its_own_rule_and_policy(self):
+        t = self.t
+        t.around_the_clock()
+        for d in ("dept-c", "dept-s"):
+            t.dept(d)
+            t.staff("h-" + d, d)
+        t.rule("dept-c", position=10, categories=[cpb.CATEGORY_COMPLAINT])
+        suggestions = t.rule("dept-s", position=20, categories=[cpb.CATEGORY_SUGGESTION])
+        t.sla(cpb.CATEGORY_COMPLAINT, accept=(5, dpb.DURATION_UNIT_WORKING_MINUTES))
+        t.sla(cpb.CATEGORY_SUGGESTION, accept=(90, dpb.DURATION_UNIT_WORKING_MINUTES))
+        kinds = [cpb.CATEGORY_COMPLAINT, cpb.CATEGORY_SUGGESTION] * 3
+        cases = self.apply_submissions(kinds)
+        xmins = {r[0] for r in t.rows("SELECT xmin::text FROM dispatch.cases WHERE tenant_id = $T")}
+        self.assertEqual(len(xmins), 1, "the items ran in one transaction")
+        minutes = dict(t.rows("SELECT c.id::text, round(extract(epoch FROM d.due_at - d.started_at) / 60)::text "
+                              "FROM dispatch.cases c JOIN dispatch.deadlines d ON d.tenant_id = c.tenant_id "
+                              "AND d.case_id = c.id AND d.kind = 1 WHERE c.tenant_id = $T"))
+        for cid, kind in zip(cases, kinds):
+            case = t.get(cid)
+            want = ("dept-c", "h-dept-c", "5") if kind == cpb.CATEGORY_COMPLAINT else ("dept-s", "h-dept-s", "90")
+            self.assertEqual((case.department_id, case.handler_id, minutes[cid]), want)
+        # a directory change between two calls is in force for the second
+        t.rule("dept-c", position=20, categories=[cpb.CATEGORY_SUGGESTION], rule_id=suggestions.id)
+        [cid] = self.apply_submissions([cpb.CATEGORY_SUGGESTION])
+        self.assertEqual(t.get(cid).department_id, "dept-c")
 
     def test_first_matching_rule_wins_and_basis_names_it(self):
         t = self.t

@@ -3,14 +3,14 @@ PostgreSQL: tests/pgcheck/pg_pipeline.c holds the checks (deferred writes read b
 a failed deferred write failing the next read or the COMMIT and keeping nothing, the transaction's
 tenant and timeout, a connection the server closed while idle replaced and the transaction sent
 again, a connection lost after an answer failing with nothing kept, batches longer than the
-pipeline, multi-row values, rows written with the COMMIT). This runs it and requires every check to have run and passed."""
+pipeline, multi-row values, rows written with the COMMIT, the transaction's memo). This runs it and requires every check to have run and passed."""
 import os
 import subprocess
 import unittest
 
 import hotline_test as ht
 
-CHECKS = 9
+CHECKS = 10
 
 
 class PgPipeline(unittest.TestCase):

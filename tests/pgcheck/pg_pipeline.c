@@ -10,7 +10,8 @@
  * slots goes through whole; multi-row statements (hl_pg_rows) carry every value as it
  * was; rows written with the COMMIT (hl_pg_rows_at_commit) wait for it, survive the
  * caller's memory, land with it in one piece, go before a change of tenant, and go
- * nowhere on a rollback or a failed COMMIT.  Works in its own schema, dropped at the start.
+ * nowhere on a rollback or a failed COMMIT; a transaction's memo starts empty at each
+ * BEGIN and is shared by the pieces of a held transaction.  Works in its own schema, dropped at the start.
  */
 #include <stdlib.h>
 #include <time.h>
@@ -364,6 +365,26 @@ static void test_rows_at_commit(void)
 	T_EQ_INT(count("m/%"), 1);
 }
 
+static void test_tx_memo(void)
+{
+	hl_error err;
+	T_STATUS(hl_pg_hold_begin(pg, "t1", 5000, &err), HL_OK);
+	T_ASSERT(hl_pg_held(pg));
+	T_ASSERT(*hl_pg_tx_memo(pg) == NULL);
+	char *kept = hl_arena_strdup(hl_pg_tx_mem(pg), "kept");
+	*hl_pg_tx_memo(pg) = kept;
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK); /* a piece: the same transaction, the same memo */
+	T_ASSERT(*hl_pg_tx_memo(pg) == kept);
+	T_STATUS(hl_pg_commit(pg, &err), HL_OK);
+	T_STATUS(hl_pg_hold_commit(pg, &err), HL_OK);
+	T_ASSERT(!hl_pg_held(pg));
+	T_EQ_STR(*hl_pg_tx_memo(pg), "kept"); /* until the next BEGIN */
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	T_ASSERT(!hl_pg_held(pg));
+	T_ASSERT(*hl_pg_tx_memo(pg) == NULL);
+	hl_pg_rollback(pg);
+}
+
 int main(int argc, char **argv)
 {
 	hl_error err;
@@ -388,6 +409,7 @@ int main(int argc, char **argv)
 	T_RUN(test_a_batch_longer_than_the_pipeline_goes_through);
 	T_RUN(test_multi_row_values_round_trip);
 	T_RUN(test_rows_at_commit);
+	T_RUN(test_tx_memo);
 	admin_exec("DROP SCHEMA pgcheck CASCADE");
 	hl_pg_free(pg);
 	hl_pg_free(admin);

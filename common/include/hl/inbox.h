@@ -33,7 +33,7 @@
  */
 hl_status hl_inbox_begin(hl_call *c, const ProtobufCMessageDescriptor *resp_desc, void **resp,
 			 bool *replayed) HL_MUST_CHECK;
-/* Record resp as the key's answer in the open transaction, then hl_call_commit. */
+/* Record resp as the key's answer in the open transaction (the row goes with its COMMIT), then hl_call_commit. */
 hl_status hl_inbox_commit(hl_call *c, const void *resp) HL_MUST_CHECK;
 
 #endif

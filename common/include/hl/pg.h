@@ -124,6 +124,17 @@ bool hl_pg_hold_given_up(const hl_pg *pg);
 hl_status hl_pg_hold_commit(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
 void hl_pg_hold_abandon(hl_pg *pg);
 
+/* Whether pg is inside a held transaction that is still open. */
+bool hl_pg_held(const hl_pg *pg);
+/*
+ * What all the pieces of a held transaction read alike (a directory, a
+ * calendar) may be kept for the transaction: *hl_pg_tx_memo(pg) is NULL at
+ * each BEGIN, and hl_pg_tx_mem(pg)'s memory (NULL: out of memory) lasts until
+ * the next BEGIN or hl_pg_free, so it outlives the pieces' own arenas.
+ */
+hl_arena *hl_pg_tx_mem(hl_pg *pg);
+void **hl_pg_tx_memo(hl_pg *pg);
+
 /*
  * End a transaction that wrote nothing (an answer found, nothing to do):
  * roll it back, or leave it to the holder while held.
