@@ -20,12 +20,23 @@ static const char SQL_HEAD_LOCK[] =
 	"SELECT entries, head_hash FROM audit_heads WHERE tenant_id = current_tenant() AND subject_id = $1 "
 	"FOR UPDATE";
 
+/*
+ * Entries of any subjects, new or not, written with the COMMIT in one
+ * statement (hl_pg_rows_at_commit): the entries, and each subject's last one
+ * as its head.  Two transactions appending the same seq of a subject collide
+ * on audit_log's key at the COMMIT (ABORTED).
+ */
 static const char SQL_APPEND[] =
-	"WITH l AS (INSERT INTO audit_log (tenant_id, subject_type, subject_id, seq, actor, action, at_us, "
-	"details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)) "
+	"WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], "
+	"$7::bigint[], $8::text[], $9::bytea[], $10::bytea[]) AS u(tenant_id, subject_type, subject_id, seq, actor, "
+	"action, at_us, details, prev_hash, hash)), "
+	"l AS (INSERT INTO audit_log (tenant_id, subject_type, subject_id, seq, actor, action, at_us, details, "
+	"prev_hash, hash) SELECT * FROM u) "
 	"INSERT INTO audit_heads (tenant_id, subject_id, subject_type, entries, head_hash) "
-	"VALUES ($1, $3, $2, $4, $10) ON CONFLICT (tenant_id, subject_id) DO UPDATE "
-	"SET entries = EXCLUDED.entries, head_hash = EXCLUDED.head_hash";
+	"SELECT DISTINCT ON (tenant_id, subject_id) tenant_id, subject_id, subject_type, seq, hash FROM u "
+	"ORDER BY tenant_id, subject_id, seq DESC "
+	"ON CONFLICT (tenant_id, subject_id) DO UPDATE SET entries = EXCLUDED.entries, head_hash = EXCLUDED.head_hash";
+enum { APPEND_COLUMNS = 10 };
 
 static const char SQL_ENTRIES[] =
 	"SELECT tenant_id, subject_type, subject_id, seq, actor, action, at_us, details, prev_hash, hash "
@@ -88,14 +99,89 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static hl_status load_head(hl_pg *pg, hl_arena *a, hl_audit_entry *e, hl_error *err)
+/*
+ * The heads this thread appended in its open transaction.  Their entries
+ * wait for the COMMIT, so the stored head of such a subject is stale until
+ * then; the append holds the head row's lock until the transaction ends, so
+ * the head kept here stays right for it.  When more subjects than fit were
+ * appended (or a name is too long to keep), the waiting rows are sent
+ * before any head is read.
+ */
+#define KEPT_HEADS 32
+struct kept_head {
+	char tenant[64], subject[128];
+	int64_t seq;
+	uint8_t hash[HL_AUDIT_HASH_LEN];
+};
+static __thread struct {
+	uint64_t tx;
+	int n;
+	bool overflow;
+	struct kept_head h[KEPT_HEADS];
+} kept;
+
+static void kept_for(const hl_pg *pg)
 {
+	uint64_t tx = hl_pg_tx_serial(pg); /* 0: none open, nothing waits */
+	if (kept.tx != tx || !tx) {
+		kept.tx = tx;
+		kept.n = 0;
+		kept.overflow = false;
+	}
+}
+
+static struct kept_head *kept_find(const char *tenant, const char *subject)
+{
+	for (int i = 0; i < kept.n; i++)
+		if (strcmp(kept.h[i].subject, subject) == 0 && strcmp(kept.h[i].tenant, tenant) == 0)
+			return &kept.h[i];
+	return NULL;
+}
+
+static void kept_put(const hl_audit_entry *e)
+{
+	if (!kept.tx)
+		return;
+	struct kept_head *k = kept_find(e->tenant, e->subject_id);
+	if (!k && kept.n < KEPT_HEADS && strlen(e->tenant) < sizeof k->tenant &&
+	    strlen(e->subject_id) < sizeof k->subject) {
+		k = &kept.h[kept.n++];
+		snprintf(k->tenant, sizeof k->tenant, "%s", e->tenant);
+		snprintf(k->subject, sizeof k->subject, "%s", e->subject_id);
+	}
+	if (!k) {
+		kept.overflow = true;
+		return;
+	}
+	k->seq = e->seq;
+	memcpy(k->hash, e->hash, HL_AUDIT_HASH_LEN);
+}
+
+/* Before a read of the audit tables: the entries waiting for the COMMIT go first. */
+static hl_status send_waiting(hl_pg *pg, hl_error *err)
+{
+	kept_for(pg);
+	return kept.n || kept.overflow ? hl_pg_rows_send(pg, err) : HL_OK;
+}
+
+/* e's seq and prev_hash: kept, or (unless new_subject) read and locked from the stored head. */
+static hl_status load_head(hl_pg *pg, hl_arena *a, hl_audit_entry *e, bool new_subject, hl_error *err)
+{
+	kept_for(pg);
+	const struct kept_head *k = kept_find(e->tenant, e->subject_id);
+	if (k) {
+		e->seq = k->seq + 1;
+		memcpy(e->prev_hash, k->hash, HL_AUDIT_HASH_LEN);
+		return HL_OK;
+	}
+	if (new_subject)
+		return HL_OK;
+	hl_status st = kept.overflow ? hl_pg_rows_send(pg, err) : HL_OK;
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_text(&args, e->subject_id);
 	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_HEAD_LOCK, &args, &r, err);
-	if (st || PQntuples(r) == 0)
+	if (st || (st = hl_pg_exec(pg, a, SQL_HEAD_LOCK, &args, &r, err)) || PQntuples(r) == 0)
 		return st;
 	uint8_t *h;
 	size_t hl;
@@ -108,38 +194,23 @@ static hl_status load_head(hl_pg *pg, hl_arena *a, hl_audit_entry *e, hl_error *
 	return HL_OK;
 }
 
-/*
- * The head this thread appended last, good only inside that transaction: the
- * append holds the head row's lock until the transaction ends, so a second
- * append to the same subject in it needs no read of the head.
- */
-static __thread struct {
-	uint64_t tx;
-	char tenant[64], subject[128];
-	int64_t seq;
-	uint8_t hash[HL_AUDIT_HASH_LEN];
-} last_head;
-
-static bool head_known(const hl_pg *pg, hl_audit_entry *e)
+/* Hash e (seq and prev_hash set), add it to rows and keep its head. */
+static hl_status add_entry(hl_pg_rows *rows, hl_audit_entry *e, hl_error *err)
 {
-	if (!last_head.tx || last_head.tx != hl_pg_tx_serial(pg) || strcmp(last_head.tenant, e->tenant) != 0 ||
-	    strcmp(last_head.subject, e->subject_id) != 0)
-		return false;
-	e->seq = last_head.seq + 1;
-	memcpy(e->prev_hash, last_head.hash, HL_AUDIT_HASH_LEN);
-	return true;
-}
-
-static void head_remember(const hl_pg *pg, const hl_audit_entry *e)
-{
-	last_head.tx = 0;
-	int nt = snprintf(last_head.tenant, sizeof last_head.tenant, "%s", e->tenant);
-	int ns = snprintf(last_head.subject, sizeof last_head.subject, "%s", e->subject_id);
-	if (nt < 0 || (size_t)nt >= sizeof last_head.tenant || ns < 0 || (size_t)ns >= sizeof last_head.subject)
-		return; /* too long to remember whole: the next append reads the head */
-	last_head.seq = e->seq;
-	memcpy(last_head.hash, e->hash, HL_AUDIT_HASH_LEN);
-	last_head.tx = hl_pg_tx_serial(pg);
+	if (hl_audit_hash(e, e->hash))
+		return hl_fail(err, HL_INTERNAL, "cannot hash audit entry");
+	hl_pg_rows_text(rows, e->tenant);
+	hl_pg_rows_text(rows, e->subject_type);
+	hl_pg_rows_text(rows, e->subject_id);
+	hl_pg_rows_int(rows, e->seq);
+	hl_pg_rows_text(rows, e->actor);
+	hl_pg_rows_text(rows, e->action);
+	hl_pg_rows_int(rows, e->at_us);
+	hl_pg_rows_text(rows, e->details);
+	hl_pg_rows_bytes(rows, e->prev_hash, HL_AUDIT_HASH_LEN);
+	hl_pg_rows_bytes(rows, e->hash, HL_AUDIT_HASH_LEN);
+	kept_put(e);
+	return HL_OK;
 }
 
 hl_status hl_audit_append(hl_pg *pg, hl_arena *a, const char *tenant, const char *subject_type,
@@ -149,72 +220,30 @@ hl_status hl_audit_append(hl_pg *pg, hl_arena *a, const char *tenant, const char
 	hl_audit_entry e = {.tenant = tenant, .subject_type = subject_type, .subject_id = subject_id,
 			    .seq = 1, .actor = actor, .action = action, .at_us = now_us(),
 			    .details = details ? details : "{}"};
+	hl_pg_rows rows;
+	hl_pg_rows_init(&rows, a, APPEND_COLUMNS);
 	hl_status st;
-	if (!head_known(pg, &e) && !new_subject && (st = load_head(pg, a, &e, err)))
+	if ((st = load_head(pg, a, &e, new_subject, err)) || (st = add_entry(&rows, &e, err)))
 		return st;
-	if ((st = hl_audit_hash(&e, e.hash)))
-		return hl_fail(err, st, "cannot hash audit entry");
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, tenant);
-	hl_pg_arg_text(&args, subject_type);
-	hl_pg_arg_text(&args, subject_id);
-	hl_pg_arg_int(&args, a, e.seq);
-	hl_pg_arg_text(&args, actor);
-	hl_pg_arg_text(&args, action);
-	hl_pg_arg_int(&args, a, e.at_us);
-	hl_pg_arg_text(&args, e.details);
-	hl_pg_arg_bytes(&args, e.prev_hash, HL_AUDIT_HASH_LEN);
-	hl_pg_arg_bytes(&args, e.hash, HL_AUDIT_HASH_LEN);
-	last_head.tx = 0;
-	st = hl_pg_exec_deferred(pg, a, SQL_APPEND, &args, err); /* a race shows at the commit, as ABORTED */
-	if (st == HL_EXISTS) /* two first appends raced on a new subject */
-		return hl_fail(err, HL_ABORTED, "concurrent change of the same record, retry");
-	if (st == HL_OK)
-		head_remember(pg, &e);
-	return st;
+	return hl_pg_rows_at_commit(pg, SQL_APPEND, &rows, err); /* a race shows at the commit, as ABORTED */
 }
-
-/* the first entries of new subjects, one statement for any number (hl/pg.h, hl_pg_rows) */
-static const char SQL_APPEND_NEW[] =
-	"WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], "
-	"$7::text[], $8::bytea[]) AS u(tenant_id, subject_type, subject_id, actor, action, at_us, details, hash)), "
-	"l AS (INSERT INTO audit_log (tenant_id, subject_type, subject_id, seq, actor, action, at_us, details, "
-	"prev_hash, hash) SELECT tenant_id, subject_type, subject_id, 1, actor, action, at_us, details, $9, hash FROM u) "
-	"INSERT INTO audit_heads (tenant_id, subject_id, subject_type, entries, head_hash) "
-	"SELECT tenant_id, subject_id, subject_type, 1, hash FROM u";
 
 hl_status hl_audit_append_new(hl_pg *pg, hl_arena *a, hl_audit_entry *e, int n, hl_error *err)
 {
-	static const uint8_t zero[HL_AUDIT_HASH_LEN];
 	hl_pg_rows rows;
-	hl_pg_rows_init(&rows, a, 8);
+	hl_pg_rows_init(&rows, a, APPEND_COLUMNS);
 	int64_t at = now_us();
+	kept_for(pg);
 	for (int i = 0; i < n; i++) {
 		e[i].seq = 1;
 		e[i].at_us = at;
 		e[i].details = e[i].details ? e[i].details : "{}";
 		memset(e[i].prev_hash, 0, HL_AUDIT_HASH_LEN);
-		if (hl_audit_hash(&e[i], e[i].hash))
-			return hl_fail(err, HL_INTERNAL, "cannot hash audit entry");
-		hl_pg_rows_text(&rows, e[i].tenant);
-		hl_pg_rows_text(&rows, e[i].subject_type);
-		hl_pg_rows_text(&rows, e[i].subject_id);
-		hl_pg_rows_text(&rows, e[i].actor);
-		hl_pg_rows_text(&rows, e[i].action);
-		hl_pg_rows_int(&rows, e[i].at_us);
-		hl_pg_rows_text(&rows, e[i].details);
-		hl_pg_rows_bytes(&rows, e[i].hash, HL_AUDIT_HASH_LEN);
+		hl_status st = add_entry(&rows, &e[i], err);
+		if (st)
+			return st;
 	}
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_status st = hl_pg_rows_args(&rows, &args, err);
-	if (st)
-		return st;
-	hl_pg_arg_bytes(&args, zero, HL_AUDIT_HASH_LEN);
-	last_head.tx = 0;
-	st = hl_pg_exec_deferred(pg, a, SQL_APPEND_NEW, &args, err); /* a race shows at the commit, as ABORTED */
-	return st == HL_EXISTS ? hl_fail(err, HL_ABORTED, "concurrent change of the same record, retry") : st;
+	return n ? hl_pg_rows_at_commit(pg, SQL_APPEND, &rows, err) : HL_OK; /* a race: ABORTED at the commit */
 }
 
 /* ---- verification ---------------------------------------------------------- */
@@ -367,6 +396,9 @@ hl_status hl_audit_verify(hl_pg *pg, hl_arena *a, const char *subject_id, const 
 {
 	memset(out, 0, sizeof *out);
 	out->ok = true;
+	hl_status st = send_waiting(pg, err);
+	if (st)
+		return st;
 	if (subject_id)
 		return verify_subject(pg, a, subject_id, out, err);
 	return verify_all(pg, a, missing_sql, out, err);
@@ -513,6 +545,9 @@ static hl_status checkpoint_step(uint8_t d[HL_AUDIT_HASH_LEN], const char *subje
 hl_status hl_audit_checkpoint_compute(hl_pg *pg, hl_arena *a, hl_audit_checkpoint *out, hl_error *err)
 {
 	memset(out, 0, sizeof *out);
+	hl_status waiting = send_waiting(pg, err);
+	if (waiting)
+		return waiting;
 	const char *after = "";
 	for (;;) {
 		hl_arena *page = hl_arena_new();

@@ -19,7 +19,7 @@
 #define STMT_SLOTS 128
 #define SENT_SLOTS 512  /* items sent in one pipeline before their answers are read */
 #define REPLAY_SLOTS 16 /* items of a transaction's opening kept for one resend */
-#define AT_COMMIT_SLOTS 4 /* distinct statements whose rows wait for the COMMIT */
+#define AT_COMMIT_SLOTS 8 /* distinct statements whose rows wait for the COMMIT */
 
 struct stmt {
 	const char *sql; /* identity: the address of the store's static text; NULL: slot unused */
@@ -931,6 +931,11 @@ hl_status hl_pg_rows_at_commit(hl_pg *pg, const char *sql, const hl_pg_rows *row
 		rows_put(&w->rows, copy);
 	}
 	return w->rows.failed ? hl_fail(err, HL_NOMEM, "out of memory") : HL_OK;
+}
+
+hl_status hl_pg_rows_send(hl_pg *pg, hl_error *err)
+{
+	return pg->in_tx ? write_at_commit(pg, err) : HL_OK;
 }
 
 /* Send the waiting rows, one deferred statement per sql; their outcome comes with the COMMIT. */

@@ -5,7 +5,8 @@
  * internal methods, none of which changes the directory) the first item's
  * reads are kept for the others (hl_pg_tx_memo): a batch of submissions
  * reads the rules, the calendar and each policy and department once, and
- * builds the calendar once.  Anywhere else every call reads the store, so a
+ * builds the calendar once; and it takes each department's pick lock once.
+ * Anywhere else every call reads the store, so a
  * handler that changes the directory reads its own change.
  */
 #include "dispatch.h"
@@ -32,6 +33,8 @@ struct memo {
 		dispatch_sla *sla;
 	} slas[MEMO_SLOTS];
 	int n_slas;
+	const char *locked[MEMO_SLOTS]; /* departments whose pick lock the transaction holds */
+	int n_locked;
 };
 
 /* The held transaction's memo (made on first use); NULL outside one, or when out of memory. */
@@ -113,4 +116,17 @@ hl_status dispatch_dir_calendar(hl_pg *pg, hl_arena *a, const struct hl_calendar
 	}
 	*out = m->calendar;
 	return HL_OK;
+}
+
+bool dispatch_dir_pick_locked(hl_pg *pg, const char *dept)
+{
+	struct memo *m = memo_of(pg);
+	if (!m)
+		return false;
+	for (int i = 0; i < m->n_locked; i++)
+		if (strcmp(m->locked[i], dept) == 0)
+			return true;
+	if (m->n_locked < MEMO_SLOTS && (m->locked[m->n_locked] = hl_arena_strdup(m->mem, dept)))
+		m->n_locked++;
+	return false;
 }

@@ -166,6 +166,12 @@ hl_status dispatch_dir_department(hl_pg *pg, hl_arena *a, const char *id, dispat
 hl_status dispatch_dir_sla(hl_pg *pg, hl_arena *a, int category, int priority, dispatch_sla **out,
 			   hl_error *err) HL_MUST_CHECK;
 hl_status dispatch_dir_calendar(hl_pg *pg, hl_arena *a, const struct hl_calendar **out, hl_error *err) HL_MUST_CHECK;
+/*
+ * Whether the held transaction took dept's pick lock already (then the pick
+ * needs no lock of its own); false outside one.  Answering false, it notes
+ * that the caller takes the lock now.
+ */
+bool dispatch_dir_pick_locked(hl_pg *pg, const char *dept);
 
 /* FAILED_PRECONDITION unless k's status is in mask (bits 1 << status). */
 hl_status dispatch_require_status(hl_call *c, const dispatch_case *k, unsigned mask, const char *action) HL_MUST_CHECK;

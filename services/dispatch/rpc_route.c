@@ -95,7 +95,7 @@ static hl_status assign_to(hl_call *c, dispatch_case *k, const dispatch_departme
 			return hl_call_fail_err(c, &err);
 		if (!ok)
 			return hl_call_fail(c, HL_PRECONDITION, "handler_id: not active staff of the department");
-	} else if (store_pick_handler(pg, a, dept, skill, NULL, &handler, &err)) {
+	} else if (store_pick_handler(pg, a, dept, skill, NULL, dispatch_dir_pick_locked(pg, dept), &handler, &err)) {
 		return hl_call_fail_err(c, &err);
 	}
 	k->department_id = d->id;

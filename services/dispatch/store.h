@@ -42,9 +42,10 @@ hl_status store_supervisors(hl_pg *pg, hl_arena *a, const char ***ids, int *n, h
  * serialized to commit (exactly fair across replicas).  Excludes `except`
  * and the department's head and deputies (they sign results off).
  * Takes one case of load and stamps the assignment time.  *out NULL if none.
+ * locked: this transaction holds dept's pick lock already (an earlier pick).
  */
 hl_status store_pick_handler(hl_pg *pg, hl_arena *a, const char *dept, const char *skill, const char *except,
-			     const char **out, hl_error *err) HL_MUST_CHECK;
+			     bool locked, const char **out, hl_error *err) HL_MUST_CHECK;
 /* A named handler takes one case of load (must be active staff of dept; *ok tells). */
 hl_status store_take_handler(hl_pg *pg, hl_arena *a, const char *dept, const char *handler, bool *ok,
 			     hl_error *err) HL_MUST_CHECK;
@@ -85,6 +86,7 @@ hl_status store_case_update(hl_pg *pg, hl_arena *a, dispatch_case *k, bool *ok, 
 hl_status store_cases(hl_pg *pg, hl_arena *a, const store_case_filter *f, dispatch_case ***out, int *n,
 		      hl_error *err) HL_MUST_CHECK;
 
+/* A step of the case, numbered next; written with the COMMIT (store_steps reads it before that too). */
 hl_status store_step_add(hl_pg *pg, hl_arena *a, const char *tenant, const char *case_id, const char *action,
 			 const char *actor, const char *dept, const char *note, hl_error *err) HL_MUST_CHECK;
 hl_status store_steps(hl_pg *pg, hl_arena *a, const char *case_id, dispatch_step_row ***out, int *n,

@@ -203,9 +203,19 @@ hl_status store_cases(hl_pg *pg, hl_arena *a, const store_case_filter *f, dispat
 
 /* ---- steps ------------------------------------------------------------ */
 
-static const char SQL_STEP_ADD[] =
+/*
+ * Steps wait for the COMMIT (hl_pg_rows_at_commit): the steps of a
+ * transaction, or of a held batch, go in one statement, each case's numbered
+ * on from its stored last step in the order they were added.  The case row
+ * is locked by its writer, so no other transaction numbers its steps.
+ */
+static const char SQL_STEPS_ADD[] =
 	"INSERT INTO case_steps (tenant_id, case_id, seq, action, actor, department_id, note) "
-	"SELECT $1, $2::uuid, COALESCE(max(seq), 0) + 1, $3, $4, $5, $6 FROM case_steps WHERE case_id = $2::uuid";
+	"SELECT u.tenant, u.case_id, COALESCE((SELECT max(s.seq) FROM case_steps s WHERE s.case_id = u.case_id), 0) "
+	"+ row_number() OVER (PARTITION BY u.case_id ORDER BY u.n), u.action, u.actor, u.dept, u.note "
+	"FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY "
+	"AS u(tenant, case_id, action, actor, dept, note, n)";
+enum { STEP_COLUMNS = 6 };
 static const char SQL_STEPS[] =
 	"SELECT seq, action, actor, department_id, note, " HL_PG_US("at") " FROM case_steps WHERE case_id = $1::uuid "
 	"ORDER BY seq";
@@ -213,15 +223,15 @@ static const char SQL_STEPS[] =
 hl_status store_step_add(hl_pg *pg, hl_arena *a, const char *tenant, const char *case_id, const char *action,
 			 const char *actor, const char *dept, const char *note, hl_error *err)
 {
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, tenant);
-	hl_pg_arg_text(&args, case_id);
-	hl_pg_arg_text(&args, action);
-	hl_pg_arg_text(&args, actor);
-	hl_pg_arg_text(&args, dept ? dept : "");
-	hl_pg_arg_text(&args, note ? note : "");
-	return hl_pg_exec_deferred(pg, a, SQL_STEP_ADD, &args, err); /* its outcome comes with the next read or the commit */
+	hl_pg_rows row;
+	hl_pg_rows_init(&row, a, STEP_COLUMNS);
+	hl_pg_rows_text(&row, tenant);
+	hl_pg_rows_text(&row, case_id);
+	hl_pg_rows_text(&row, action);
+	hl_pg_rows_text(&row, actor);
+	hl_pg_rows_text(&row, dept ? dept : "");
+	hl_pg_rows_text(&row, note ? note : "");
+	return hl_pg_rows_at_commit(pg, SQL_STEPS_ADD, &row, err); /* its outcome comes with the commit */
 }
 
 static hl_status read_step(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)
@@ -239,5 +249,6 @@ static hl_status read_step(const PGresult *r, int i, hl_arena *a, void *out, hl_
 hl_status store_steps(hl_pg *pg, hl_arena *a, const char *case_id, dispatch_step_row ***out, int *n, hl_error *err)
 {
 	hl_pg_args args = hl_pg_args_key(case_id);
-	return hl_pg_fetch(pg, a, SQL_STEPS, &args, sizeof ***out, read_step, (void ***)out, n, err);
+	hl_status st = hl_pg_rows_send(pg, err); /* the steps waiting for the commit are read too */
+	return st ? st : hl_pg_fetch(pg, a, SQL_STEPS, &args, sizeof ***out, read_step, (void ***)out, n, err);
 }

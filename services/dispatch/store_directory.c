@@ -120,7 +120,13 @@ static const char SQL_SUPERVISORS[] = "SELECT id FROM staff WHERE supervisor AND
  */
 static const char SQL_PICK_LOCK[] =
 	"SELECT pg_advisory_xact_lock(hashtextextended('dispatch.pick/' || current_tenant() || '/' || $1, 0))";
-static const char SQL_PICK_LEAST[] = "SELECT id " PICK_ELIGIBLE "ORDER BY open_load, last_assigned_at, id LIMIT 1";
+/* The pick and the take in one statement: (the least-loaded eligible id, or NULL: none; the id taken,
+ * NULL when that handler went inactive or moved since the read) */
+static const char SQL_PICK_TAKE[] =
+	"WITH pick AS (SELECT id " PICK_ELIGIBLE "ORDER BY open_load, last_assigned_at, id LIMIT 1), "
+	"took AS (UPDATE staff SET open_load = open_load + 1, last_assigned_at = clock_timestamp() "
+	"WHERE id = (SELECT id FROM pick) AND department_id = $1 AND active RETURNING id) "
+	"SELECT (SELECT id FROM pick), (SELECT id FROM took)";
 static const char SQL_TAKE[] =
 	"UPDATE staff SET open_load = open_load + 1, last_assigned_at = clock_timestamp() "
 	"WHERE id = $1 AND department_id = $2 AND active";
@@ -191,27 +197,26 @@ hl_status store_take_handler(hl_pg *pg, hl_arena *a, const char *dept, const cha
 }
 
 /*
- * Take the least-loaded eligible handler, under the department's pick lock (held to commit).
- * A take that finds its pick gone inactive since the read picks again (bounded).
+ * Take the least-loaded eligible handler, under the department's pick lock
+ * (held to commit; locked: taken already by this transaction).  The lock
+ * goes deferred, in the round trip of the pick, which the server starts only
+ * once the lock is granted, so it sees every earlier pick.  A take that
+ * finds its pick gone inactive since the read picks again (bounded).
  */
 hl_status store_pick_handler(hl_pg *pg, hl_arena *a, const char *dept, const char *skill, const char *except,
-			     const char **out, hl_error *err)
+			     bool locked, const char **out, hl_error *err)
 {
 	*out = NULL;
 	hl_pg_args args = hl_pg_args_key(dept);
-	hl_status st = hl_pg_exec(pg, a, SQL_PICK_LOCK, &args, NULL, err);
+	hl_status st = locked ? HL_OK : hl_pg_exec_deferred(pg, a, SQL_PICK_LOCK, &args, err);
 	hl_pg_arg_text(&args, skill && skill[0] ? skill : NULL);
 	hl_pg_arg_text(&args, except);
 	for (int tries = 0; st == HL_OK && tries < 4; tries++) {
 		PGresult *r;
-		bool ok;
-		if ((st = hl_pg_exec(pg, a, SQL_PICK_LEAST, &args, &r, err)) || PQntuples(r) == 0)
-			return st;
-		const char *id = hl_pg_get(r, 0, 0);
-		if ((st = store_take_handler(pg, a, dept, id, &ok, err)) == HL_OK && ok) {
-			*out = id;
+		if ((st = hl_pg_exec(pg, a, SQL_PICK_TAKE, &args, &r, err)) || !hl_pg_get(r, 0, 0))
+			return st; /* none eligible: the department's own queue */
+		if ((*out = hl_pg_get(r, 0, 1)))
 			return HL_OK;
-		}
 	}
 	return st; /* none could be taken: the department's own queue */
 }

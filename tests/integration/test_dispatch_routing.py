@@ -21,7 +21,9 @@ tickets submitted the way intake's outbox does (SubmitTicket with intake's certi
   department goes there and is visible to them (the control);
 - the submissions of one BatchService/Apply call (one transaction, which reads the directory
   once for all its items) are each routed by their own rule to their own department, with their
-  own policy's deadlines, and a directory change between two calls is in force for the second.
+  own policy's deadlines, the picks of the batch see each other's loads, the cases' audit chains
+  (written with the batch's COMMIT) verify, and a directory change between two calls is in force
+  for the second.
 """
 import collections
 import concurrent.futures
@@ -29,6 +31,7 @@ import unittest
 import uuid
 
 import hotline_test as ht
+from hotline.audit.v1 import audit_pb2 as apb
 from hotline.batch.v1 import batch_pb2
 
 import dispatch_harness as H
@@ -72,6 +75,7 @@ class RoutingTest(unittest.TestCase):
         for d in ("dept-c", "dept-s"):
             t.dept(d)
             t.staff("h-" + d, d)
+        t.staff("h2-dept-c", "dept-c")
         t.rule("dept-c", position=10, categories=[cpb.CATEGORY_COMPLAINT])
         suggestions = t.rule("dept-s", position=20, categories=[cpb.CATEGORY_SUGGESTION])
         t.sla(cpb.CATEGORY_COMPLAINT, accept=(5, dpb.DURATION_UNIT_WORKING_MINUTES))
@@ -83,10 +87,25 @@ class RoutingTest(unittest.TestCase):
         minutes = dict(t.rows("SELECT c.id::text, round(extract(epoch FROM d.due_at - d.started_at) / 60)::text "
                               "FROM dispatch.cases c JOIN dispatch.deadlines d ON d.tenant_id = c.tenant_id "
                               "AND d.case_id = c.id AND d.kind = 1 WHERE c.tenant_id = $T"))
+        handlers = collections.Counter()
         for cid, kind in zip(cases, kinds):
             case = t.get(cid)
-            want = ("dept-c", "h-dept-c", "5") if kind == cpb.CATEGORY_COMPLAINT else ("dept-s", "h-dept-s", "90")
-            self.assertEqual((case.department_id, case.handler_id, minutes[cid]), want)
+            want = ("dept-c", "5") if kind == cpb.CATEGORY_COMPLAINT else ("dept-s", "90")
+            self.assertEqual((case.department_id, minutes[cid]), want)
+            handlers[case.handler_id] += 1
+        self.assertEqual(handlers["h-dept-s"], 3)
+        self.assertEqual(sorted([handlers["h-dept-c"], handlers["h2-dept-c"]]), [1, 2],
+                         "the picks of one batch see each other's loads")
+        # the batch's audit entries (written with its COMMIT) chain: each case created then assigned
+        chains = t.rows("SELECT subject_id, string_agg(action, ',' ORDER BY seq), count(DISTINCT xmin::text) "
+                        "FROM dispatch.audit_log WHERE tenant_id = $T AND subject_id = ANY (ARRAY[%s]) "
+                        "GROUP BY subject_id" % ", ".join(H.lit(c) for c in cases))
+        self.assertEqual(sorted(r[1:] for r in chains), [["created,assigned", "1"]] * len(cases))
+        verdict = ht.rpc(H.channel(), "hotline.audit.v1.AuditService", "VerifyAuditChain",
+                         apb.VerifyAuditChainRequest(), apb.VerifyAuditChainResponse,
+                         metadata=t.md("aud-1", ("auditor",)))
+        self.assertEqual((verdict.ok, verdict.problem), (True, ""))
+        self.assertGreaterEqual(verdict.entries_checked, 2 * len(cases))
         # a directory change between two calls is in force for the second
         t.rule("dept-c", position=20, categories=[cpb.CATEGORY_SUGGESTION], rule_id=suggestions.id)
         [cid] = self.apply_submissions([cpb.CATEGORY_SUGGESTION])

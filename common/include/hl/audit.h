@@ -54,13 +54,17 @@ hl_status hl_audit_hash(const hl_audit_entry *e, uint8_t out[HL_AUDIT_HASH_LEN])
  * Append an entry for subject (within the caller's open transaction; the
  * tenant is the transaction's).  new_subject: the caller knows the subject
  * has no chain yet (saves the head lookup).  details may be NULL ("{}").
+ * The entries of a transaction (of all the pieces of a held one) are
+ * written with its COMMIT in one statement (hl_pg_rows_at_commit); a
+ * subject appended twice in it chains from the head kept in memory, and
+ * the verification below sends the waiting entries before it reads.
  */
 hl_status hl_audit_append(hl_pg *pg, hl_arena *a, const char *tenant, const char *subject_type,
 			  const char *subject_id, const char *actor, const char *action, const char *details,
 			  bool new_subject, hl_error *err) HL_MUST_CHECK;
 /*
- * The first entries of n subjects that have no chain yet, written by one
- * statement (deferred, within the caller's open transaction): for a handler
+ * The first entries of n subjects that have no chain yet, in the caller's
+ * open transaction (with its COMMIT, like hl_audit_append): for a handler
  * that registers many subjects at once.  The caller fills tenant,
  * subject_type, subject_id, actor, action and details (NULL: "{}") of each;
  * seq, at_us, prev_hash and hash are set here.

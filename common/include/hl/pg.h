@@ -233,12 +233,15 @@ hl_status hl_pg_rows_args(const hl_pg_rows *r, hl_pg_args *args, hl_error *err) 
  * parameters are exactly the rows' arrays) go as one deferred statement, so
  * a transaction that adds rows many times, or the pieces of a held
  * transaction, write them with one statement.  Rows keep the order they were
- * added in.  For tables the transaction never reads back, such as the
- * outbox.  Their errors surface at the COMMIT; a rollback drops them; a
+ * added in.  For tables the transaction does not read back (the outbox,
+ * the inbox, audit entries: whoever reads sends them first with
+ * hl_pg_rows_send).  Their errors surface at the COMMIT; a rollback drops them; a
  * change of tenant (hl_pg_set_tenant) sends the rows so far first.  Outside
  * a transaction the rows are written now.
  */
 hl_status hl_pg_rows_at_commit(hl_pg *pg, const char *sql, const hl_pg_rows *rows, hl_error *err) HL_MUST_CHECK;
+/* Send the rows waiting for the COMMIT now (deferred): before a read that must see them. */
+hl_status hl_pg_rows_send(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
 /* A PostgreSQL int[] literal of n ints in arena memory; NULL when out of memory. */
 char *hl_pg_int_array(hl_arena *ar, const int *v, int n);
 /* The arguments of a query by one text key. */
