@@ -4,6 +4,8 @@
  */
 #include "hl/inbox.h"
 
+#include <string.h>
+
 #include "hl/handler.h"
 #include "hl/log.h"
 #include "hl/pg.h"
@@ -14,6 +16,33 @@ static const char SQL_LOOKUP[] =
 static const char SQL_RECORD[] = "INSERT INTO inbox (tenant_id, idempotency_key, method, response) "
 				 "SELECT current_tenant(), * FROM unnest($1::text[], $2::text[], $3::bytea[])";
 enum { RECORD_COLUMNS = 3 };
+
+static const char SQL_PREFETCH[] = "SELECT idempotency_key, response FROM inbox "
+				   "WHERE tenant_id = current_tenant() AND idempotency_key = ANY ($1::text[])";
+static const char prefetch_owner = 0; /* its slot of hl_pg_tx_memo: the PGresult of SQL_PREFETCH */
+
+hl_status hl_inbox_prefetch(hl_pg *pg, const char *const *keys, int n, hl_error *err)
+{
+	void **slot = hl_pg_held(pg) ? hl_pg_tx_memo(pg, &prefetch_owner) : NULL;
+	hl_arena *mem = hl_pg_tx_mem(pg);
+	if (!slot || !mem)
+		return HL_OK; /* no room to keep them: each item looks its key up */
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text_array(&args, mem, keys, n);
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, mem, SQL_PREFETCH, &args, &r, err);
+	if (st == HL_OK)
+		*slot = r;
+	return st;
+}
+
+/* The prefetched answers of the held transaction (NULL: none, look up). */
+static const PGresult *prefetched(hl_pg *pg)
+{
+	void **slot = hl_pg_held(pg) ? hl_pg_tx_memo(pg, &prefetch_owner) : NULL;
+	return slot ? *slot : NULL;
+}
 
 static const char *call_key(hl_call *c)
 {
@@ -28,18 +57,28 @@ static hl_status lookup(hl_call *c, const ProtobufCMessageDescriptor *resp_desc,
 	if (!key)
 		return HL_OK;
 	hl_arena *a = hl_call_arena(c);
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, key);
-	PGresult *r;
-	hl_error err;
-	if (hl_pg_exec(hl_call_pg(c), a, SQL_LOOKUP, &args, &r, &err))
-		return hl_call_fail_err(c, &err);
-	if (PQntuples(r) == 0)
+	const PGresult *r = prefetched(hl_call_pg(c));
+	int row = -1, col = 1;
+	for (int i = 0; r && i < PQntuples(r) && row < 0; i++)
+		if (strcmp(hl_pg_get(r, i, 0), key) == 0)
+			row = i;
+	if (!r) {
+		hl_pg_args args;
+		hl_pg_args_init(&args);
+		hl_pg_arg_text(&args, key);
+		PGresult *one;
+		hl_error err;
+		if (hl_pg_exec(hl_call_pg(c), a, SQL_LOOKUP, &args, &one, &err))
+			return hl_call_fail_err(c, &err);
+		r = one;
+		row = PQntuples(one) ? 0 : -1;
+		col = 0;
+	}
+	if (row < 0)
 		return HL_OK;
 	uint8_t *bytes;
 	size_t len;
-	if (hl_pg_get_bytes(r, 0, 0, a, &bytes, &len))
+	if (hl_pg_get_bytes(r, row, col, a, &bytes, &len))
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	*first = protobuf_c_message_unpack(resp_desc, hl_arena_pb_allocator(a), len, bytes);
 	return *first ? HL_OK : hl_call_fail(c, HL_INTERNAL, "stored answer of idempotency-key unreadable");

@@ -20,6 +20,7 @@
 #define SENT_SLOTS 512  /* items sent in one pipeline before their answers are read */
 #define REPLAY_SLOTS 16 /* items of a transaction's opening kept for one resend */
 #define AT_COMMIT_SLOTS 8 /* distinct statements whose rows wait for the COMMIT */
+#define TX_MEMO_SLOTS 8   /* modules keeping something for the transaction */
 
 struct stmt {
 	const char *sql; /* identity: the address of the store's static text; NULL: slot unused */
@@ -71,7 +72,11 @@ struct hl_pg {
 	struct at_commit at_commit[AT_COMMIT_SLOTS];
 	int n_at_commit;
 	hl_arena *tx_mem; /* the transaction's memory: rows waiting for the COMMIT, the memo */
-	void *tx_memo;    /* hl_pg_tx_memo */
+	struct {
+		const void *owner;
+		void *p;
+	} tx_memo[TX_MEMO_SLOTS]; /* hl_pg_tx_memo */
+	int n_tx_memo;
 };
 
 static hl_status simple(hl_pg *pg, const char *sql, hl_error *err);
@@ -641,7 +646,7 @@ static void start_tx(hl_pg *pg)
 	}
 	pg->n_sent = 0;
 	pg->n_at_commit = 0;
-	pg->tx_memo = NULL;
+	pg->n_tx_memo = 0;
 	if (pg->tx_mem) {
 		hl_arena_free(pg->tx_mem);
 		pg->tx_mem = NULL;
@@ -760,9 +765,16 @@ hl_arena *hl_pg_tx_mem(hl_pg *pg)
 	return pg->tx_mem;
 }
 
-void **hl_pg_tx_memo(hl_pg *pg)
+void **hl_pg_tx_memo(hl_pg *pg, const void *owner)
 {
-	return &pg->tx_memo;
+	for (int i = 0; i < pg->n_tx_memo; i++)
+		if (pg->tx_memo[i].owner == owner)
+			return &pg->tx_memo[i].p;
+	if (pg->n_tx_memo == TX_MEMO_SLOTS)
+		return NULL;
+	pg->tx_memo[pg->n_tx_memo].owner = owner;
+	pg->tx_memo[pg->n_tx_memo].p = NULL;
+	return &pg->tx_memo[pg->n_tx_memo++].p;
 }
 
 void hl_pg_release(hl_pg *pg)

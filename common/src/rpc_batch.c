@@ -20,6 +20,7 @@
 #include "hotline/batch/v1/batch.pb-c.h"
 #include "hl/log.h"
 #include "hl/pg.h"
+#include "hl/inbox.h"
 #include "rpc_private.h"
 
 #define BATCH_MAX_ITEMS 256
@@ -111,6 +112,19 @@ static void item_close(struct item_run *run)
 	run->call.arena = NULL;
 }
 
+/* The inbox answers of every item's idempotency-key, in one statement. */
+static hl_status prefetch_answers(hl_call *c, const apply_request *r, hl_pg *pg, hl_error *err)
+{
+	const char **keys = hl_arena_alloc(c->arena, r->n_items * sizeof *keys);
+	int n = 0;
+	if (!keys)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	for (size_t i = 0; i < r->n_items; i++)
+		if (r->items[i]->idempotency_key[0])
+			keys[n++] = r->items[i]->idempotency_key;
+	return n ? hl_inbox_prefetch(pg, keys, n, err) : HL_OK;
+}
+
 /*
  * Run every item in one held transaction.  Returns false (everything rolled
  * back, the items' arenas freed) when the batch must run item by item.
@@ -121,6 +135,10 @@ static bool run_held(hl_call *c, const apply_request *r, struct item_run *runs)
 	hl_error err;
 	if (hl_pg_hold_begin(pg, c->principal.tenant, hl_call_remaining_ms(c), &err))
 		return false;
+	if (prefetch_answers(c, r, pg, &err)) {
+		hl_pg_hold_abandon(pg);
+		return false;
+	}
 	size_t n = 0;
 	bool whole = true;
 	while (whole && n < r->n_items) {

@@ -42,11 +42,12 @@ static struct memo *memo_of(hl_pg *pg)
 {
 	if (!hl_pg_held(pg))
 		return NULL;
-	struct memo **slot = (struct memo **)hl_pg_tx_memo(pg);
+	static const char owner = 0;
+	struct memo **slot = (struct memo **)hl_pg_tx_memo(pg, &owner);
 	hl_arena *mem = hl_pg_tx_mem(pg);
-	if (!*slot && mem && (*slot = hl_arena_alloc(mem, sizeof **slot)))
+	if (slot && !*slot && mem && (*slot = hl_arena_alloc(mem, sizeof **slot)))
 		**slot = (struct memo){.mem = mem};
-	return *slot;
+	return slot ? *slot : NULL;
 }
 
 hl_status dispatch_dir_rules(hl_pg *pg, hl_arena *a, dispatch_rule ***out, int *n, hl_error *err)

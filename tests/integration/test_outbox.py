@@ -825,6 +825,13 @@ class BatchApplyTest(PeerCase):
         self.assertEqual([peer_pb2.ApplyResponse.FromString(r.payload) for r in again], first)
         self.assertEqual(effect_count(self.tenant), 5)
         self.assertNotIn("batch_unbatched", receiver.log_since_start(), "a replay keeps the batch whole")
+        # replays (answered from the answers looked up for the whole call) next to a new item, and one
+        # new key twice in the call: every key's effect once, the repeat answered like the first
+        mixed = items[:2] + [batch_item("b-new", 1, "bk-b-new"), batch_item("b-new", 1, "bk-b-new")]
+        answers = self.assert_applied(self.batch(receiver, self.tenant, mixed), 4)
+        self.assertEqual(answers[:2], first[:2])
+        self.assertEqual(answers[2], answers[3])
+        self.assertEqual(effect_count(self.tenant), 6)
 
     def test_2_an_item_whose_handler_fails_fails_alone(self):
         receiver = self.receiver().start()

@@ -368,20 +368,22 @@ static void test_rows_at_commit(void)
 static void test_tx_memo(void)
 {
 	hl_error err;
+	static const char mine = 0, other = 0;
 	T_STATUS(hl_pg_hold_begin(pg, "t1", 5000, &err), HL_OK);
 	T_ASSERT(hl_pg_held(pg));
-	T_ASSERT(*hl_pg_tx_memo(pg) == NULL);
+	T_ASSERT(hl_pg_tx_memo(pg, &mine) && *hl_pg_tx_memo(pg, &mine) == NULL);
 	char *kept = hl_arena_strdup(hl_pg_tx_mem(pg), "kept");
-	*hl_pg_tx_memo(pg) = kept;
+	*hl_pg_tx_memo(pg, &mine) = kept;
+	T_ASSERT(*hl_pg_tx_memo(pg, &other) == NULL); /* a slot per owner */
 	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK); /* a piece: the same transaction, the same memo */
-	T_ASSERT(*hl_pg_tx_memo(pg) == kept);
+	T_ASSERT(*hl_pg_tx_memo(pg, &mine) == kept);
 	T_STATUS(hl_pg_commit(pg, &err), HL_OK);
 	T_STATUS(hl_pg_hold_commit(pg, &err), HL_OK);
 	T_ASSERT(!hl_pg_held(pg));
-	T_EQ_STR(*hl_pg_tx_memo(pg), "kept"); /* until the next BEGIN */
+	T_EQ_STR(*hl_pg_tx_memo(pg, &mine), "kept"); /* until the next BEGIN */
 	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
 	T_ASSERT(!hl_pg_held(pg));
-	T_ASSERT(*hl_pg_tx_memo(pg) == NULL);
+	T_ASSERT(*hl_pg_tx_memo(pg, &mine) == NULL);
 	hl_pg_rollback(pg);
 }
 

@@ -22,6 +22,7 @@
 #ifndef HL_INBOX_H
 #define HL_INBOX_H
 
+#include "hl/pg.h"
 #include "hl/rpc.h"
 
 #include <stdbool.h>
@@ -33,6 +34,14 @@
  */
 hl_status hl_inbox_begin(hl_call *c, const ProtobufCMessageDescriptor *resp_desc, void **resp,
 			 bool *replayed) HL_MUST_CHECK;
+/*
+ * For a held batch (rpc_batch.c), inside its transaction: look up the
+ * answers of all the items' keys with one statement and keep them for the
+ * transaction, so that each item's hl_inbox_begin reads nothing (a key not
+ * found is new).  A key recorded meanwhile by another transaction shows as
+ * the inbox's unique violation at the batch's COMMIT, like any race.
+ */
+hl_status hl_inbox_prefetch(hl_pg *pg, const char *const *keys, int n, hl_error *err) HL_MUST_CHECK;
 /* Record resp as the key's answer in the open transaction (the row goes with its COMMIT), then hl_call_commit. */
 hl_status hl_inbox_commit(hl_call *c, const void *resp) HL_MUST_CHECK;
 

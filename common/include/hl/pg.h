@@ -128,12 +128,15 @@ void hl_pg_hold_abandon(hl_pg *pg);
 bool hl_pg_held(const hl_pg *pg);
 /*
  * What all the pieces of a held transaction read alike (a directory, a
- * calendar) may be kept for the transaction: *hl_pg_tx_memo(pg) is NULL at
- * each BEGIN, and hl_pg_tx_mem(pg)'s memory (NULL: out of memory) lasts until
- * the next BEGIN or hl_pg_free, so it outlives the pieces' own arenas.
+ * calendar, the inbox's answers) may be kept for the transaction: each
+ * owner (the address of something of the module's own) has a slot,
+ * *hl_pg_tx_memo(pg, owner), that is NULL at each BEGIN (the function
+ * returns NULL when all the slots are taken), and hl_pg_tx_mem(pg)'s memory
+ * (NULL: out of memory) lasts until the next BEGIN or hl_pg_free, so it
+ * outlives the pieces' own arenas.
  */
 hl_arena *hl_pg_tx_mem(hl_pg *pg);
-void **hl_pg_tx_memo(hl_pg *pg);
+void **hl_pg_tx_memo(hl_pg *pg, const void *owner);
 
 /*
  * End a transaction that wrote nothing (an answer found, nothing to do):
