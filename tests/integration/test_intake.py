@@ -694,7 +694,11 @@ class IntakeTest(unittest.TestCase):
                 self.assertNotIn(pii, e.details)
         v = self.audit("VerifyAuditChain", audit_pb2.VerifyAuditChainRequest(subject_id=t.id), tenant=tenant)
         self.assertTrue(v.ok, v.problem)
-        self.assertEqual(v.entries_checked, len(every))
+        # dispatch's status report may be appended between the calls: the chain checked holds what was
+        # listed before it, and no more than is listed after it
+        after = self.audit("ListAuditEntries", audit_pb2.ListAuditEntriesRequest(subject_id=t.id),
+                           tenant=tenant).entries
+        self.assertTrue(len(every) <= v.entries_checked <= len(after), (len(every), v.entries_checked, len(after)))
 
     def test_find_tickets_by_phone_across_formats(self):
         tenant = ht.new_tenant("in-phone")
