@@ -408,7 +408,7 @@ class OutboxTest(PeerCase):
 
     def test_1_exactly_once_while_the_receiver_is_killed_twice(self):
         """500 rows delivered while the receiver is SIGKILLed and restarted twice: 500 effects."""
-        receiver = self.receiver(HOTLINE_TESTPEER_APPLY_DELAY_MS="8ms").start()
+        receiver = self.receiver(HOTLINE_TESTPEER_APPLY_DELAY_MS="20ms").start()  # wide windows to kill in
         sender = self.sender(**SMALL_APPLIES).start()
         subjects = ["s%03d" % i for i in range(50)]
         enqueue(sender, self.tenant, subjects, 10)
