@@ -901,6 +901,15 @@ hl_status hl_pg_exec_deferred(hl_pg *pg, hl_arena *ar, const char *sql, const hl
 
 /* ---- rows written with the COMMIT ------------------------------------------ */
 
+/* sql with the rows' arrays as its parameters, deferred (memory: the rows' arena). */
+static hl_status exec_rows(hl_pg *pg, const char *sql, const hl_pg_rows *rows, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_status st = hl_pg_rows_args(rows, &args, err);
+	return st ? st : hl_pg_exec_deferred(pg, rows->ar, sql, &args, err);
+}
+
 /* The statement's waiting rows (a new slot for a new statement). */
 static hl_status at_commit_slot(hl_pg *pg, const char *sql, int ncols, struct at_commit **out, hl_error *err)
 {
@@ -927,12 +936,8 @@ hl_status hl_pg_rows_at_commit(hl_pg *pg, const char *sql, const hl_pg_rows *row
 {
 	if (rows->failed)
 		return hl_fail(err, HL_NOMEM, "out of memory");
-	if (!pg->in_tx) { /* nothing to wait for: written now */
-		hl_pg_args args;
-		hl_pg_args_init(&args);
-		hl_status st = hl_pg_rows_args(rows, &args, err);
-		return st ? st : hl_pg_exec_deferred(pg, rows->ar, sql, &args, err);
-	}
+	if (!pg->in_tx) /* nothing to wait for: written now */
+		return exec_rows(pg, sql, rows, err);
 	struct at_commit *w = NULL;
 	hl_status st = at_commit_slot(pg, sql, rows->ncols, &w, err);
 	if (st)
@@ -955,14 +960,10 @@ static hl_status write_at_commit(hl_pg *pg, hl_error *err)
 {
 	int n = pg->n_at_commit;
 	pg->n_at_commit = 0;
-	for (int i = 0; i < n; i++) {
-		hl_pg_args args;
-		hl_pg_args_init(&args);
-		hl_status st = hl_pg_rows_args(&pg->at_commit[i].rows, &args, err);
-		if (st || (st = hl_pg_exec_deferred(pg, pg->tx_mem, pg->at_commit[i].sql, &args, err)))
-			return st;
-	}
-	return HL_OK;
+	hl_status st = HL_OK;
+	for (int i = 0; i < n && !st; i++)
+		st = exec_rows(pg, pg->at_commit[i].sql, &pg->at_commit[i].rows, err);
+	return st;
 }
 
 char *hl_pg_text_array(hl_arena *ar, const char *const *items, size_t n)
