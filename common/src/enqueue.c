@@ -11,10 +11,26 @@
 #include "hotline/common/v1/common.pb-c.h"
 #include "hotline/reporting/v1/reporting.pb-c.h"
 
-/* one statement for any number of rows (hl/pg.h, hl_pg_rows) */
+/*
+ * One statement for any number of rows (hl/pg.h, hl_pg_rows).  The events a
+ * transaction queues for one subject (same tenant and actor) become one row
+ * of up to EVENTS_PER_ROW events: RecordEventsRequest has only its repeated
+ * events field, so the serialized requests laid end to end are the request
+ * with all their events, in the order they were queued.  The row keeps the
+ * first event's id as its key and the place of the first event among the
+ * transaction's rows; every other row is written as it came.  One row
+ * instead of several is one insert, claim and mark instead of several, and
+ * a subject's next event no longer waits in the outbox behind its first.
+ */
+#define EVENTS_PER_ROW "100" /* well under reporting's 500 per call, so merged rows still merge in the relay */
 static const char SQL_OUTBOX_INSERT[] =
 	"INSERT INTO outbox (tenant_id, subject_id, target, method, idempotency_key, actor, payload) "
-	"SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[])";
+	"SELECT t, s, g, m, (array_agg(k ORDER BY o))[1], a, string_agg(p, ''::bytea ORDER BY o) "
+	"FROM (SELECT u.*, CASE WHEN m = '" HL_ENQUEUE_RECORD_EVENTS "' "
+	"THEN (row_number() OVER (PARTITION BY t, s, g, m, a ORDER BY o) - 1) / " EVENTS_PER_ROW " ELSE -o END AS part "
+	"FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[]) "
+	"WITH ORDINALITY AS u(t, s, g, m, k, a, p, o)) x "
+	"GROUP BY t, s, g, m, a, part ORDER BY min(o)";
 enum { OUTBOX_COLUMNS = 7 };
 
 void hl_enqueue_batch_init(hl_enqueue_batch *b, hl_arena *a)

@@ -21,6 +21,7 @@ import grpc
 
 import dispatch_harness as H
 from dispatch_harness import dpb, cpb, ipb
+from hotline.reporting.v1 import reporting_pb2 as rpb
 
 HANDLER = ("handler",)
 
@@ -72,6 +73,18 @@ class FlowTest(unittest.TestCase):
         delivered = t.rows("SELECT count(*) FILTER (WHERE delivered_at IS NOT NULL), count(*) FROM dispatch.outbox "
                            "WHERE tenant_id = $T AND target = 'intake'")
         self.assertEqual(delivered, [["1", "1"]], "one status update, delivered")
+
+        # the events dispatch queued for the ticket in one transaction went as one outbox row: one
+        # RecordEvents request with all of them in order, keyed by the first, all recorded at reporting
+        [(key, payload)] = t.rows("SELECT idempotency_key, encode(payload, 'hex') FROM dispatch.outbox "
+                                  "WHERE tenant_id = $T AND target = 'reporting' AND subject_id = %s" % H.lit(tk.id))
+        events = rpb.RecordEventsRequest.FromString(bytes.fromhex(payload)).events
+        self.assertEqual([e.type for e in events], ["case.deadline_set", "case.deadline_set", "case.assigned"])
+        self.assertEqual(key, events[0].event_id)
+        self.assertEqual({e.ticket_id for e in events}, {tk.id})
+        ids = ",".join(H.lit(e.event_id) for e in events)
+        H.wait_for(lambda: t.rows("SELECT count(*) FROM reporting.events WHERE tenant_id = $T AND event_id IN (%s)"
+                                  % ids) == [["3"]], timeout=30, what="the three events at reporting")
 
     def test_a_report_registered_at_intake_keeps_away_from_the_department_it_implicates(self):
         t = self.t

@@ -19,6 +19,9 @@
 #include "hl/pg.h"
 #include "hl/status.h"
 
+/* The gRPC path of the events' call (reporting's RecordEvents). */
+#define HL_ENQUEUE_RECORD_EVENTS "/hotline.reporting.v1.ReportingService/RecordEvents"
+
 typedef struct hl_enqueue_row {
 	const char *tenant;
 	const char *subject_id; /* rows of one subject are delivered in order */
@@ -49,7 +52,9 @@ hl_status hl_enqueue_raw(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, cons
  * payload (oneof) the caller has set; this sets event_id (a new UUIDv7, also
  * the idempotency key), tenant, type, ticket_id, occurred_at (now), actor and
  * version, then enqueues RecordEvents with subject row->subject_id.
- * row->service, method and idempotency_key are ignored.
+ * row->service, method and idempotency_key are ignored.  The events one
+ * transaction queues for one subject go as one outbox row (one RecordEvents
+ * request with all of them, in order; enqueue.c).
  */
 hl_status hl_enqueue_event(hl_pg *pg, hl_arena *a, const hl_enqueue_row *row, const char *type,
 			   const char *ticket_id, int64_t version, ProtobufCMessage *ev,
