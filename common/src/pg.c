@@ -19,7 +19,7 @@
 #define STMT_SLOTS 128
 #define SENT_SLOTS 512  /* items sent in one pipeline before their answers are read */
 #define REPLAY_SLOTS 16 /* items of a transaction's opening kept for one resend */
-#define AT_COMMIT_SLOTS 8 /* distinct statements whose rows wait for the COMMIT */
+#define AT_COMMIT_SLOTS 8 /* distinct statements whose rows wait for the COMMIT (a ninth sends them) */
 #define TX_MEMO_SLOTS 8   /* modules keeping something for the transaction */
 
 struct stmt {
@@ -921,8 +921,9 @@ static hl_status at_commit_slot(hl_pg *pg, const char *sql, int ncols, struct at
 		*out = &pg->at_commit[i];
 		return HL_OK;
 	}
-	if (pg->n_at_commit == AT_COMMIT_SLOTS)
-		return hl_fail(err, HL_INTERNAL, "more than %d statements wait for the commit", AT_COMMIT_SLOTS);
+	hl_status st;
+	if (pg->n_at_commit == AT_COMMIT_SLOTS && (st = write_at_commit(pg, err))) /* full: the rows so far go now */
+		return st;
 	if (!hl_pg_tx_mem(pg))
 		return hl_fail(err, HL_NOMEM, "out of memory");
 	struct at_commit *w = &pg->at_commit[pg->n_at_commit++];

@@ -14,9 +14,16 @@
 #include "hl/log.h"
 #include "hl/redis.h"
 
+/*
+ * Timers are written with the COMMIT (hl_pg_rows_at_commit: one statement per
+ * transaction or held batch).  A key put twice before it keeps its last due
+ * time; everything here that reads or changes timer rows sends the waiting
+ * ones first, so it runs in the order the caller asked.
+ */
 static const char SQL_PUT[] =
 	"INSERT INTO timers (tenant_id, timer_key, kind, subject_id, due_ms) "
-	"SELECT $1, k, kd, s, d FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS t(k, kd, s, d) "
+	"SELECT DISTINCT ON (t, k) t, k, kd, s, d FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+	"$5::bigint[]) WITH ORDINALITY AS u(t, k, kd, s, d, o) ORDER BY t, k, o DESC "
 	"ON CONFLICT (tenant_id, timer_key) DO UPDATE SET due_ms = EXCLUDED.due_ms WHERE timers.done_at IS NULL";
 static const char SQL_CANCEL[] =
 	"UPDATE timers SET done_at = now(), outcome = 'cancelled' "
@@ -102,30 +109,20 @@ int64_t hl_now_ms(void)
 hl_status hl_timers_put(hl_pg *pg, hl_arena *a, const char *tenant, const hl_timer_item *items, size_t n,
 			hl_error *err)
 {
-	if (n == 0)
-		return HL_OK;
 	if (n > HL_TIMERS_PUT_MAX)
 		return hl_fail(err, HL_INTERNAL, "more than %d timers in one put", HL_TIMERS_PUT_MAX);
-	const char *keys[HL_TIMERS_PUT_MAX], *kinds[HL_TIMERS_PUT_MAX], *subjects[HL_TIMERS_PUT_MAX];
-	const char *dues[HL_TIMERS_PUT_MAX];
+	if (n == 0)
+		return HL_OK;
+	hl_pg_rows rows;
+	hl_pg_rows_init(&rows, a, 5);
 	for (size_t i = 0; i < n; i++) {
-		keys[i] = items[i].key;
-		kinds[i] = items[i].kind;
-		subjects[i] = items[i].subject;
-		if (!(dues[i] = hl_arena_printf(a, "%lld", (long long)items[i].due_ms)))
-			return hl_fail(err, HL_NOMEM, "out of memory");
+		hl_pg_rows_text(&rows, tenant);
+		hl_pg_rows_text(&rows, items[i].key);
+		hl_pg_rows_text(&rows, items[i].kind);
+		hl_pg_rows_text(&rows, items[i].subject);
+		hl_pg_rows_int(&rows, items[i].due_ms);
 	}
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, tenant);
-	hl_pg_arg_text(&args, hl_pg_text_array(a, keys, n));
-	hl_pg_arg_text(&args, hl_pg_text_array(a, kinds, n));
-	hl_pg_arg_text(&args, hl_pg_text_array(a, subjects, n));
-	hl_pg_arg_text(&args, hl_pg_text_array(a, dues, n));
-	for (int i = 1; i < args.n; i++)
-		if (!args.v[i])
-			return hl_fail(err, HL_NOMEM, "out of memory");
-	return hl_pg_exec_deferred(pg, a, SQL_PUT, &args, err); /* its outcome comes with the next read or the commit */
+	return hl_pg_rows_at_commit(pg, SQL_PUT, &rows, err);
 }
 
 hl_status hl_timer_put(hl_pg *pg, hl_arena *a, const char *tenant, const char *key, const char *kind,
@@ -140,7 +137,8 @@ hl_status hl_timer_cancel(hl_pg *pg, hl_arena *a, const char *key, hl_error *err
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_text(&args, key);
-	return hl_pg_exec(pg, a, SQL_CANCEL, &args, NULL, err);
+	hl_status st = hl_pg_rows_send(pg, err); /* a put of this key in this transaction comes first */
+	return st ? st : hl_pg_exec(pg, a, SQL_CANCEL, &args, NULL, err);
 }
 
 static char *member_of(hl_arena *a, const char *tenant, const char *key)
@@ -421,7 +419,8 @@ static hl_status fire_batch(struct worker *w, hl_arena *a, const struct claimed 
 		hl_pg_args_init(&args);
 		hl_pg_arg_text(&args, hl_pg_text_array(a, ft, nf));
 		hl_pg_arg_text(&args, hl_pg_text_array(a, fk, nf));
-		st = hl_pg_exec(w->pg, a, SQL_DONE, &args, NULL, err);
+		if (!(st = hl_pg_rows_send(w->pg, err))) /* the fired handlers' puts come first */
+			st = hl_pg_exec(w->pg, a, SQL_DONE, &args, NULL, err);
 	}
 	if (!st)
 		st = hl_pg_commit(w->pg, err);

@@ -93,7 +93,7 @@ hl_status store_steps(hl_pg *pg, hl_arena *a, const char *case_id, dispatch_step
 		      hl_error *err) HL_MUST_CHECK;
 
 /* ---- deadlines ---- */
-/* Insert n (1..8) new deadlines with one statement. */
+/* Insert n new deadlines, with the COMMIT (hl_pg_rows_at_commit); the reads below send them first. */
 hl_status store_deadlines_insert(hl_pg *pg, hl_arena *a, const char *tenant, dispatch_deadline *const *d, int n,
 				 hl_error *err) HL_MUST_CHECK;
 /* Open (not met, not cancelled) deadlines of a case; kind 0: all kinds. */

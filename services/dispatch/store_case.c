@@ -198,7 +198,8 @@ hl_status store_cases(hl_pg *pg, hl_arena *a, const store_case_filter *f, dispat
 	hl_pg_arg_text(&args, f->after_id);
 	hl_pg_arg_bool(&args, f->overdue_only);
 	hl_pg_arg_int(&args, a, f->limit);
-	return hl_pg_fetch(pg, a, SQL_CASES, &args, sizeof ***out, read_case, (void ***)out, n, err);
+	hl_status st = f->overdue_only ? hl_pg_rows_send(pg, err) : HL_OK; /* deadlines wait for the COMMIT */
+	return st ? st : hl_pg_fetch(pg, a, SQL_CASES, &args, sizeof ***out, read_case, (void ***)out, n, err);
 }
 
 /* ---- steps ------------------------------------------------------------ */

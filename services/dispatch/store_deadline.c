@@ -21,10 +21,10 @@
 
 static const char SQL_DL_INSERT[] =
 	"INSERT INTO deadlines (tenant_id, id, case_id, kind, started_at, allowed_ms, extension_ms, warning_permille, "
-	"due_at, warn_at, generation, clock) SELECT $1, id, case_id, kind, " HL_PG_TS("started") ", allowed, ext, permille, "
-	HL_PG_TS("due") ", " HL_PG_TS("warn") ", gen, clock FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::bigint[], "
-	"$6::bigint[], $7::bigint[], $8::int[], $9::bigint[], $10::bigint[], $11::int[], $12::bool[]) "
-	"AS d(id, case_id, kind, started, allowed, ext, permille, due, warn, gen, clock)";
+	"due_at, warn_at, generation, clock) SELECT t, id, case_id, kind, " HL_PG_TS("started") ", allowed, ext, permille, "
+	HL_PG_TS("due") ", " HL_PG_TS("warn") ", gen, clock FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::int[], "
+	"$5::bigint[], $6::bigint[], $7::bigint[], $8::int[], $9::bigint[], $10::bigint[], $11::int[], $12::bool[]) "
+	"AS d(t, id, case_id, kind, started, allowed, ext, permille, due, warn, gen, clock)";
 static const char SQL_DL_OPEN[] =
 	"SELECT " DL_COLS " FROM deadlines WHERE case_id = $1::uuid AND ($2::int = 0 OR kind = $2::int) "
 	"AND met_at IS NULL AND cancelled_at IS NULL ORDER BY kind FOR UPDATE";
@@ -53,25 +53,22 @@ static const char *deadline_field(hl_arena *a, const dispatch_deadline *x, int c
 	return hl_arena_printf(a, "%lld", (long long)v[c]);
 }
 
+/* Written with the COMMIT (hl_pg_rows_at_commit: one statement per transaction or held batch);
+ * every read or update of deadlines here sends the waiting rows first. */
 hl_status store_deadlines_insert(hl_pg *pg, hl_arena *a, const char *tenant, dispatch_deadline *const *d, int n,
 				 hl_error *err)
 {
-	if (n < 1 || n > 8)
-		return hl_fail(err, HL_INTERNAL, "deadlines insert of %d rows", n);
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, tenant);
-	for (int c = 0; c < DL_INSERT_FIELDS; c++) { /* one array per column, one element per deadline */
-		const char *v[8];
-		for (int i = 0; i < n; i++)
-			if (!(v[i] = deadline_field(a, d[i], c)))
-				return hl_fail(err, HL_NOMEM, "out of memory");
-		const char *col = hl_pg_text_array(a, v, (size_t)n);
-		if (!col)
-			return hl_fail(err, HL_NOMEM, "out of memory");
-		hl_pg_arg_text(&args, col);
+	hl_pg_rows rows;
+	hl_pg_rows_init(&rows, a, 1 + DL_INSERT_FIELDS);
+	for (int i = 0; i < n; i++) {
+		hl_pg_rows_text(&rows, tenant);
+		for (int c = 0; c < DL_INSERT_FIELDS; c++) {
+			const char *v = deadline_field(a, d[i], c);
+			rows.failed |= !v;
+			hl_pg_rows_text(&rows, v);
+		}
 	}
-	return hl_pg_exec_deferred(pg, a, SQL_DL_INSERT, &args, err); /* its outcome comes with the next read or the commit */
+	return hl_pg_rows_at_commit(pg, SQL_DL_INSERT, &rows, err);
 }
 
 static hl_status read_deadline(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)
@@ -100,7 +97,8 @@ static hl_status read_deadline(const PGresult *r, int i, hl_arena *a, void *out,
 static hl_status deadline_rows(hl_pg *pg, hl_arena *a, const char *sql, const hl_pg_args *args,
 			       dispatch_deadline ***out, int *n, hl_error *err)
 {
-	return hl_pg_fetch(pg, a, sql, args, sizeof ***out, read_deadline, (void ***)out, n, err);
+	hl_status st = hl_pg_rows_send(pg, err); /* deadlines inserted in this transaction are read too */
+	return st ? st : hl_pg_fetch(pg, a, sql, args, sizeof ***out, read_deadline, (void ***)out, n, err);
 }
 
 hl_status store_deadlines_open(hl_pg *pg, hl_arena *a, const char *case_id, int kind, dispatch_deadline ***out,
@@ -152,7 +150,8 @@ hl_status store_deadline_update(hl_pg *pg, hl_arena *a, const dispatch_deadline 
 	hl_pg_arg_int(&args, a, d->cancelled_us);
 	hl_pg_arg_int(&args, a, d->warned_us);
 	hl_pg_arg_int(&args, a, d->overdue_us);
-	return hl_pg_exec_deferred(pg, a, SQL_DL_UPDATE, &args, err); /* its outcome comes with the next read or the commit */
+	hl_status st = hl_pg_rows_send(pg, err); /* the row may be one inserted in this transaction */
+	return st ? st : hl_pg_exec_deferred(pg, a, SQL_DL_UPDATE, &args, err); /* its outcome comes with the next read or the commit */
 }
 
 /* ---- pauses ------------------------------------------------------------ */

@@ -110,8 +110,6 @@ static const char SQL_AMENDMENTS[] =
 	"SELECT " AMEND_COLS " FROM amendments WHERE tenant_id = current_tenant() AND ticket_id = $1::uuid "
 	"ORDER BY created_at, id";
 
-static const char SQL_NOTE_INSERT[] =
-	"INSERT INTO public_notes (tenant_id, ticket_id, status, note) VALUES (current_tenant(), $1, $2, $3)";
 static const char SQL_NOTES_INSERT[] =
 	"INSERT INTO public_notes (tenant_id, ticket_id, status, note) "
 	"SELECT current_tenant(), * FROM unnest($1::uuid[], $2::smallint[], $3::text[])";
@@ -527,31 +525,30 @@ hl_status store_amendments(hl_pg *pg, hl_arena *a, const char *ticket_id, store_
 	return rows_amendments(r, a, out, n) ? hl_fail(err, HL_NOMEM, "out of memory") : HL_OK;
 }
 
+/* Public notes are written with the COMMIT (one statement per transaction or held batch);
+ * store_notes sends them first. */
 hl_status store_note_insert(hl_pg *pg, hl_arena *a, const char *ticket_id, int status, const char *note,
 			    hl_error *err)
 {
-	hl_pg_args args;
-	hl_pg_args_init(&args);
-	hl_pg_arg_text(&args, ticket_id);
-	hl_pg_arg_int(&args, a, status);
-	hl_pg_arg_text(&args, note);
-	return hl_pg_exec_deferred(pg, a, SQL_NOTE_INSERT, &args, err);
+	hl_pg_rows rows;
+	hl_pg_rows_init(&rows, a, 3);
+	hl_pg_rows_text(&rows, ticket_id);
+	hl_pg_rows_int(&rows, status);
+	hl_pg_rows_text(&rows, note);
+	return hl_pg_rows_at_commit(pg, SQL_NOTES_INSERT, &rows, err);
 }
 
 hl_status store_first_notes(hl_pg *pg, hl_arena *a, intake_ticket *const *t, const char *const *notes, int n,
 			    hl_error *err)
 {
 	hl_pg_rows rows;
-	hl_pg_args args;
 	hl_pg_rows_init(&rows, a, 3);
-	hl_pg_args_init(&args);
 	for (int i = 0; i < n; i++) {
 		hl_pg_rows_text(&rows, t[i]->id);
 		hl_pg_rows_int(&rows, t[i]->status);
 		hl_pg_rows_text(&rows, notes[i]);
 	}
-	hl_status st = hl_pg_rows_args(&rows, &args, err);
-	return st ? st : hl_pg_exec_deferred(pg, a, SQL_NOTES_INSERT, &args, err);
+	return hl_pg_rows_at_commit(pg, SQL_NOTES_INSERT, &rows, err);
 }
 
 hl_status store_notes(hl_pg *pg, hl_arena *a, const char *ticket_id, store_note ***out, int *n, hl_error *err)
@@ -560,8 +557,8 @@ hl_status store_notes(hl_pg *pg, hl_arena *a, const char *ticket_id, store_note 
 	hl_pg_args_init(&args);
 	hl_pg_arg_text(&args, ticket_id);
 	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_NOTES, &args, &r, err);
-	if (st)
+	hl_status st = hl_pg_rows_send(pg, err);
+	if (st || (st = hl_pg_exec(pg, a, SQL_NOTES, &args, &r, err)))
 		return st;
 	*n = PQntuples(r);
 	*out = hl_arena_alloc(a, (size_t)(*n ? *n : 1) * sizeof **out);

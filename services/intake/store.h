@@ -41,7 +41,7 @@ extern const char store_missing_chain_sql[];
  * numbers them (sets ticket_no, created_us, and repeat_caller for a phone seen in an earlier
  * ticket; a repeat within the n is the caller's to find); store_tickets_insert then writes
  * them with their registration records (deferred: a failure shows at the COMMIT), and
- * store_first_notes their first public notes.  store_request_taken: the transaction failed on a
+ * store_first_notes their first public notes (with the COMMIT, as store_note_insert's).  store_request_taken: the transaction failed on a
  * repeated request_id.
  */
 hl_status store_tickets_open(hl_pg *pg, hl_arena *a, intake_ticket *const *t, int n, const char *time_zone,
@@ -79,6 +79,7 @@ hl_status store_amendment_by_request(hl_pg *pg, hl_arena *a, const char *request
 hl_status store_amendments(hl_pg *pg, hl_arena *a, const char *ticket_id, store_amendment ***out, int *n,
 			   hl_error *err) HL_MUST_CHECK;
 
+/* A public note, written with the COMMIT (hl_pg_rows_at_commit); store_notes sends waiting ones first. */
 hl_status store_note_insert(hl_pg *pg, hl_arena *a, const char *ticket_id, int status, const char *note,
 			    hl_error *err) HL_MUST_CHECK;
 hl_status store_notes(hl_pg *pg, hl_arena *a, const char *ticket_id, store_note ***out, int *n,

@@ -116,6 +116,22 @@ class TimersTest(unittest.TestCase):
               file=sys.stderr)
         self.assertLess(worst, 30000, "fired within one lease of the due time")
 
+    def test_a_timer_put_twice_or_cancelled_in_its_transaction(self):
+        """Timers wait for their transaction's COMMIT: a key put twice keeps its last due time and a
+        cancel after a put in the same transaction wins (the cancelled ones are still pushed)."""
+        prefix = peer.unique("revised")
+        self.worker("--threads", 2)
+        self.schedule(prefix, 200, 1000, 1000, "--batch", 50, "--revised")
+        self.wait_fired(prefix, 180, timeout=30)
+        self.wait_redis_clean(prefix)
+        self.assertEqual(timer_counts(prefix), {"fired": 180, "cancelled": 20})
+        rows, min_fires, max_fires, _, worst = effects(prefix)
+        self.assertEqual((rows, min_fires, max_fires), (180, 1, 1))
+        self.assertLess(worst, 60000, "fired at the second due time, not the first (an hour later)")
+        cancelled = peer.sql("SELECT count(*) FROM %s.effects WHERE timer_key LIKE '%s-%%' AND "
+                             "right(timer_key, 1) = '0'" % (S, prefix))
+        self.assertEqual(cancelled, [["0"]], "no cancelled timer fired")
+
     def test_sigkill_between_claim_and_commit(self):
         """The worker dies holding a claimed batch: the batch fires after the lease, once, elsewhere."""
         prefix = peer.unique("kill")

@@ -282,7 +282,8 @@ static void test_multi_row_values_round_trip(void)
 	T_STATUS(hl_pg_rows_args(&rows, a, &err), HL_INTERNAL);
 }
 
-static const char SQL_AT_COMMIT[] = "INSERT INTO items (k, v) SELECT * FROM unnest($1::text[], $2::text[])";
+#define AT_COMMIT_INSERT "INSERT INTO items (k, v) SELECT * FROM unnest($1::text[], $2::text[])"
+static const char SQL_AT_COMMIT[] = AT_COMMIT_INSERT;
 static const char SQL_ITEMS_OF_TX[] = "SELECT count(*), count(DISTINCT xmin::text) FROM items WHERE k LIKE $1";
 
 /* Add rows k/1..k/n (values copied from memory freed at once) to wait for the COMMIT. */
@@ -363,6 +364,23 @@ static void test_rows_at_commit(void)
 	/* outside a transaction they are written at once */
 	T_STATUS(rows_at_commit("m", 1, &err), HL_OK);
 	T_EQ_INT(count("m/%"), 1);
+	/* rows of more distinct statements than there are slots: the ninth sends the eight waiting */
+	static const char *const sql9[] = {
+		AT_COMMIT_INSERT " -- 1", AT_COMMIT_INSERT " -- 2", AT_COMMIT_INSERT " -- 3", AT_COMMIT_INSERT " -- 4",
+		AT_COMMIT_INSERT " -- 5", AT_COMMIT_INSERT " -- 6", AT_COMMIT_INSERT " -- 7", AT_COMMIT_INSERT " -- 8",
+		AT_COMMIT_INSERT " -- 9"};
+	T_STATUS(hl_pg_begin(pg, "t1", 5000, &err), HL_OK);
+	for (int i = 0; i < 9; i++) {
+		hl_pg_rows one;
+		hl_pg_rows_init(&one, ar, 2);
+		hl_pg_rows_text(&one, hl_arena_printf(ar, "n/%d", i));
+		hl_pg_rows_text(&one, "v");
+		T_STATUS(hl_pg_rows_at_commit(pg, sql9[i], &one, &err), HL_OK);
+	}
+	seen_by_tx("n/%", &rows, &txs);
+	T_ASSERT(rows == 8);
+	T_STATUS(hl_pg_commit(pg, &err), HL_OK);
+	T_EQ_INT(count("n/%"), 9);
 }
 
 static void test_tx_memo(void)

@@ -39,7 +39,7 @@ static const char usage_text[] =
 	"usage: hotline-timerpeer COMMAND [options]   (HOTLINE_* settings: hotline-timerpeer --help)\n"
 	"  migrate\n"
 	"  schedule N --spread-ms S [--delay-ms D] [--tenant T] [--key-prefix P] [--batch B] [--threads K]\n"
-	"             [--no-push] [--align-second]\n"
+	"             [--no-push] [--align-second] [--revised]\n"
 	"  work [--threads K] [--lease-ms L] [--reseed-ms R] [--batch B] [--stall-ms MS]\n"
 	"       (stdin lines: schedule N SPREAD_MS DELAY_MS KEY_PREFIX [TENANT])\n"
 	"  lock NAME --hold-ms H --lease-ms L --write V [--holder X] [--linger-ms M] [--tenant T]\n"
@@ -49,7 +49,7 @@ static const char usage_text[] =
 /* Options that take no value. */
 static bool is_flag(const char *name)
 {
-	return strcmp(name, "--no-push") == 0 || strcmp(name, "--align-second") == 0;
+	return strcmp(name, "--no-push") == 0 || strcmp(name, "--align-second") == 0 || strcmp(name, "--revised") == 0;
 }
 
 static bool parse_args(int argc, char **argv, tp_args *a)
@@ -165,7 +165,7 @@ int tp_cmd_migrate(const tp_config *cfg, const tp_args *a)
 
 static const char *const no_opts[] = {NULL};
 static const char *const schedule_opts[] = {"--spread-ms", "--delay-ms", "--tenant",  "--key-prefix",   "--batch",
-					    "--threads",   "--no-push",  "--align-second", NULL};
+					    "--threads",   "--no-push",  "--align-second", "--revised", NULL};
 static const char *const work_opts[] = {"--threads", "--lease-ms", "--reseed-ms", "--batch", "--stall-ms", NULL};
 static const char *const lock_opts[] = {"--hold-ms", "--lease-ms", "--write", "--holder", "--linger-ms", "--tenant",
 					NULL};

@@ -59,7 +59,8 @@ typedef struct tp_schedule {
 	const char *tenant, *prefix;
 	long long n, spread_ms, delay_ms;
 	int batch, threads;
-	bool align; /* start on a whole second */
+	bool align;   /* start on a whole second */
+	bool revised; /* each put an hour late first, then moved to its due time; every tenth cancelled */
 } tp_schedule;
 
 typedef struct tp_schedule_result {

@@ -37,6 +37,17 @@ static int64_t due_of(const struct put_range *r, long long i)
 	return r->start_ms + (int64_t)(r->s->spread_ms * i / r->s->n);
 }
 
+/* --revised: put key an hour late, then at its due time; cancel every tenth. */
+static hl_status revise(struct put_range *r, hl_pg *pg, hl_arena *a, const char *key, long long i, hl_error *err)
+{
+	hl_status st = hl_timer_put(pg, a, r->s->tenant, key, KIND, key, due_of(r, i) + 3600 * 1000, err);
+	if (!st)
+		st = hl_timer_put(pg, a, r->s->tenant, key, KIND, key, due_of(r, i), err);
+	if (!st && i % 10 == 0)
+		st = hl_timer_cancel(pg, a, key, err);
+	return st;
+}
+
 /* One transaction: timers lo..hi-1; then, after the commit, tell Redis. */
 static hl_status put_batch(struct put_range *r, hl_pg *pg, long long lo, long long hi, hl_error *err)
 {
@@ -46,8 +57,12 @@ static hl_status put_batch(struct put_range *r, hl_pg *pg, long long lo, long lo
 	hl_status st = hl_pg_begin(pg, r->s->tenant, 60000, err);
 	for (long long i = lo; i < hi && !st; i++) {
 		char *key = hl_arena_printf(a, "%s-%07lld", r->s->prefix, i);
-		st = key ? hl_timer_put(pg, a, r->s->tenant, key, KIND, key, due_of(r, i), err)
-			 : hl_fail(err, HL_NOMEM, "out of memory");
+		if (!key)
+			st = hl_fail(err, HL_NOMEM, "out of memory");
+		else if (r->s->revised) /* the same key put twice, and maybe cancelled, in one transaction */
+			st = revise(r, pg, a, key, i, err);
+		else
+			st = hl_timer_put(pg, a, r->s->tenant, key, KIND, key, due_of(r, i), err);
 	}
 	if (!st)
 		st = hl_pg_commit(pg, err);
@@ -121,6 +136,7 @@ hl_status tp_schedule_parse(const tp_args *a, long long n, tp_schedule *s, hl_er
 	s->tenant = tp_opt(a, "--tenant") ? tp_opt(a, "--tenant") : "demo";
 	s->prefix = tp_opt(a, "--key-prefix") ? tp_opt(a, "--key-prefix") : "t";
 	s->align = tp_opt(a, "--align-second") != NULL;
+	s->revised = tp_opt(a, "--revised") != NULL;
 	if ((st = tp_opt_int(a, "--spread-ms", 0, 0, 86400000LL * 365, &s->spread_ms, err)) ||
 	    (st = tp_opt_int(a, "--delay-ms", 1000, -86400000LL * 365, 86400000LL * 365, &s->delay_ms, err)) ||
 	    (st = tp_opt_int(a, "--batch", 500, 1, 100000, &batch, err)) ||

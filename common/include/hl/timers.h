@@ -69,10 +69,12 @@ void hl_timers_stop(hl_timers *t);
 /*
  * Inside the caller's transaction (acting tenant set): create the timer, or
  * move a pending one to a new due time.  A timer already done stays done.
+ * The row is written with the COMMIT (hl_pg_rows_at_commit); a key put twice
+ * in one transaction keeps the last due time.
  */
 hl_status hl_timer_put(hl_pg *pg, hl_arena *a, const char *tenant, const char *key, const char *kind,
 		       const char *subject, int64_t due_ms, hl_error *err) HL_MUST_CHECK;
-/* Several timers of one tenant with one statement (distinct keys; n at most HL_TIMERS_PUT_MAX). */
+/* Several timers of one tenant at once (n at most HL_TIMERS_PUT_MAX). */
 #define HL_TIMERS_PUT_MAX 64
 typedef struct hl_timer_item {
 	const char *key, *kind, *subject;
