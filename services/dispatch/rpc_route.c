@@ -194,24 +194,19 @@ static hl_status submitted_answer(hl_call *c, const char *case_id, void **resp)
 }
 
 /*
- * Begin the transaction; answer a repeated delivery from the inbox, or with
- * the case the ticket already has (*done set, transaction closed).
+ * The ticket already has its lead case (a delivery of the same ticket under another key, or a
+ * concurrent one that committed first): answer with that case; nothing was written.
  */
-static hl_status begin_submission(hl_call *c, const char *ticket_id, void **resp, bool *done)
+static hl_status existing_case_answer(hl_call *c, const char *ticket_id, void **resp)
 {
-	hl_status st;
 	dispatch_case *k;
 	hl_error err;
-	if ((st = hl_inbox_begin(c, &hotline__dispatch__v1__submit_ticket_response__descriptor, resp, done)) || *done)
-		return st;
 	if (store_case_by_ticket(hl_call_pg(c), hl_call_arena(c), ticket_id, false, &k, &err))
 		return hl_call_fail_err(c, &err);
-	if (k) {
-		*done = true;
-		hl_pg_release(hl_call_pg(c));
-		return submitted_answer(c, k->id, resp);
-	}
-	return HL_OK;
+	if (!k) /* inserted by a transaction that rolled back after ours saw it */
+		return hl_call_fail(c, HL_ABORTED, "concurrent submission, retry");
+	hl_pg_release(hl_call_pg(c));
+	return submitted_answer(c, k->id, resp);
 }
 
 static dispatch_case *new_case(hl_call *c, const Hotline__Dispatch__V1__SubmitTicketRequest *r)
@@ -249,24 +244,19 @@ hl_status dispatch_submit_ticket(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Dispatch__V1__SubmitTicketRequest *r = vreq;
 	hl_status st;
-	bool done;
-	if ((st = validate_submit(c, r)) || (st = begin_submission(c, r->ticket_id, resp, &done)) || done)
-		return st;
-	if ((st = dispatch_tenant_defaults(c)))
+	bool replayed, inserted;
+	if ((st = validate_submit(c, r)) ||
+	    (st = hl_inbox_begin(c, &hotline__dispatch__v1__submit_ticket_response__descriptor, resp, &replayed)) ||
+	    replayed || (st = dispatch_tenant_defaults(c)))
 		return st;
 	dispatch_case *k = new_case(c, r);
 	hl_error err;
 	if (!k)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (store_case_insert(hl_call_pg(c), hl_call_arena(c), k, &err)) {
-		if (err.status != HL_EXISTS)
-			return hl_call_fail_err(c, &err);
-		/* a concurrent delivery of the same ticket committed its case first: answer with that one */
-		hl_pg_rollback(hl_call_pg(c));
-		if ((st = begin_submission(c, r->ticket_id, resp, &done)))
-			return st;
-		return done ? HL_OK : hl_call_fail(c, HL_ABORTED, "concurrent submission, retry");
-	}
+	if (store_case_insert(hl_call_pg(c), hl_call_arena(c), k, &inserted, &err))
+		return hl_call_fail_err(c, &err);
+	if (!inserted)
+		return existing_case_answer(c, r->ticket_id, resp);
 	if ((st = dispatch_step(c, k, "created", NULL)) || (st = dispatch_route(c, k)) ||
 	    (st = dispatch_ticket_status(c, k, HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_IN_HANDLING,
 					 "已受理，正在办理")) ||
@@ -312,7 +302,8 @@ static hl_status add_assisting(hl_call *c, const dispatch_case *lead, char **dep
 		k->handler_id = NULL;
 		k->basis_kind = B(CO_HANDLING);
 		k->fence = 0;
-		if (store_case_insert(hl_call_pg(c), a, k, &err))
+		bool inserted; /* (an assisting case: always) */
+		if (store_case_insert(hl_call_pg(c), a, k, &inserted, &err))
 			return hl_call_fail_err(c, &err);
 		if ((st = dispatch_step(c, k, "created", "co-handling")) ||
 		    (st = dispatch_assign(c, k, depts[i], NULL, NULL)))

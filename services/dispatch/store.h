@@ -75,7 +75,9 @@ typedef struct store_case_filter {
 	int limit;
 } store_case_filter;
 
-hl_status store_case_insert(hl_pg *pg, hl_arena *a, const dispatch_case *k, hl_error *err) HL_MUST_CHECK;
+/* Insert k; *inserted false when k is a lead case and its ticket already has one (nothing written). */
+hl_status store_case_insert(hl_pg *pg, hl_arena *a, const dispatch_case *k, bool *inserted,
+			    hl_error *err) HL_MUST_CHECK;
 hl_status store_case_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update, dispatch_case **out,
 			 hl_error *err) HL_MUST_CHECK;
 /* The lead case of a ticket. */

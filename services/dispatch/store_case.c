@@ -33,7 +33,7 @@ static const char SQL_CASE_INSERT[] =
 	"priority, topic, description, area, registered_by, registered_at, implicated) VALUES ($1, $2::uuid, "
 	"$3::uuid, $4, $5::int, NULLIF($6, '')::uuid, $7::int, NULLIF($8, ''), NULLIF($9, ''), $10::int, "
 	"NULLIF($11, '')::uuid, $12, $13::int, $14, $15::int, $16::int, $17::int, $18, $19, $20, $21, " HL_PG_TS("$22")
-	", $23::text[])";
+	", $23::text[]) ON CONFLICT (tenant_id, ticket_id) WHERE role = 1 DO NOTHING RETURNING 1";
 static const char SQL_CASE_GET[] = "SELECT " CASE_COLS " FROM cases WHERE id = $1::uuid";
 static const char SQL_CASE_GET_LOCK[] = "SELECT " CASE_COLS " FROM cases WHERE id = $1::uuid FOR UPDATE";
 static const char SQL_CASE_BY_TICKET[] = "SELECT " CASE_COLS " FROM cases WHERE ticket_id = $1::uuid AND role = 1";
@@ -54,7 +54,7 @@ static const char SQL_CASES[] =
 	"AND (NOT $6::bool OR EXISTS (SELECT 1 FROM deadlines d WHERE d.tenant_id = c.tenant_id AND d.case_id = c.id "
 	"AND d.met_at IS NULL AND d.cancelled_at IS NULL AND d.overdue_at IS NOT NULL)) ORDER BY id LIMIT $7::int";
 
-hl_status store_case_insert(hl_pg *pg, hl_arena *a, const dispatch_case *k, hl_error *err)
+hl_status store_case_insert(hl_pg *pg, hl_arena *a, const dispatch_case *k, bool *inserted, hl_error *err)
 {
 	hl_pg_args args;
 	hl_pg_args_init(&args);
@@ -81,7 +81,10 @@ hl_status store_case_insert(hl_pg *pg, hl_arena *a, const dispatch_case *k, hl_e
 	hl_pg_arg_text(&args, k->registered_by);
 	hl_pg_arg_int(&args, a, k->registered_us);
 	hl_pg_arg_text_array(&args, a, k->implicated, k->n_implicated);
-	return hl_pg_exec(pg, a, SQL_CASE_INSERT, &args, NULL, err);
+	PGresult *r;
+	hl_status st = hl_pg_exec(pg, a, SQL_CASE_INSERT, &args, &r, err);
+	*inserted = st == HL_OK && PQntuples(r) == 1;
+	return st;
 }
 
 static hl_status read_case(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)
