@@ -19,6 +19,9 @@
 static const char SQL_HEAD_LOCK[] =
 	"SELECT entries, head_hash FROM audit_heads WHERE tenant_id = current_tenant() AND subject_id = $1 "
 	"FOR UPDATE";
+static const char SQL_HEADS_LOCK[] =
+	"SELECT subject_id, entries, head_hash FROM audit_heads WHERE tenant_id = current_tenant() "
+	"AND subject_id = ANY ($1::text[]) ORDER BY subject_id FOR UPDATE";
 
 /*
  * Entries of any subjects, new or not, written with the COMMIT in one
@@ -138,17 +141,23 @@ static struct kept_head *kept_find(const char *tenant, const char *subject)
 	return NULL;
 }
 
+/* The kept head of tenant/subject, made if there is room (NULL: none and no room). */
+static struct kept_head *kept_slot(const char *tenant, const char *subject)
+{
+	struct kept_head *k = kept_find(tenant, subject);
+	if (!k && kept.n < KEPT_HEADS && strlen(tenant) < sizeof k->tenant && strlen(subject) < sizeof k->subject) {
+		k = &kept.h[kept.n++];
+		snprintf(k->tenant, sizeof k->tenant, "%s", tenant);
+		snprintf(k->subject, sizeof k->subject, "%s", subject);
+	}
+	return k;
+}
+
 static void kept_put(const hl_audit_entry *e)
 {
 	if (!kept.tx)
 		return;
-	struct kept_head *k = kept_find(e->tenant, e->subject_id);
-	if (!k && kept.n < KEPT_HEADS && strlen(e->tenant) < sizeof k->tenant &&
-	    strlen(e->subject_id) < sizeof k->subject) {
-		k = &kept.h[kept.n++];
-		snprintf(k->tenant, sizeof k->tenant, "%s", e->tenant);
-		snprintf(k->subject, sizeof k->subject, "%s", e->subject_id);
-	}
+	struct kept_head *k = kept_slot(e->tenant, e->subject_id);
 	if (!k) {
 		kept.overflow = true;
 		return;
@@ -226,6 +235,35 @@ hl_status hl_audit_append(hl_pg *pg, hl_arena *a, const char *tenant, const char
 	if ((st = load_head(pg, a, &e, new_subject, err)) || (st = add_entry(&rows, &e, err)))
 		return st;
 	return hl_pg_rows_at_commit(pg, SQL_APPEND, &rows, err); /* a race shows at the commit, as ABORTED */
+}
+
+hl_status hl_audit_lock_heads(hl_pg *pg, hl_arena *a, const char *tenant, const char *const *subjects, int n,
+			      hl_error *err)
+{
+	kept_for(pg);
+	if (!kept.tx)
+		return hl_fail(err, HL_INTERNAL, "audit heads locked outside a transaction");
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text_array(&args, a, subjects, n);
+	PGresult *r;
+	hl_status st = send_waiting(pg, err); /* heads appended to so far are kept, the others stored */
+	if (st || (st = hl_pg_exec(pg, a, SQL_HEADS_LOCK, &args, &r, err)))
+		return st;
+	for (int i = 0; i < PQntuples(r); i++) {
+		uint8_t *h;
+		size_t hl;
+		if (hl_pg_get_bytes(r, i, 2, a, &h, &hl) || hl != HL_AUDIT_HASH_LEN)
+			return hl_fail(err, HL_INTERNAL, "audit head of subject is malformed");
+		if (kept_find(tenant, hl_pg_get(r, i, 0))) /* appended to in this transaction: the kept one is newer */
+			continue;
+		struct kept_head *k = kept_slot(tenant, hl_pg_get(r, i, 0));
+		if (!k)
+			break; /* the rest read their heads as they append */
+		k->seq = hl_pg_get_int(r, i, 1);
+		memcpy(k->hash, h, HL_AUDIT_HASH_LEN);
+	}
+	return HL_OK;
 }
 
 hl_status hl_audit_append_new(hl_pg *pg, hl_arena *a, hl_audit_entry *e, int n, hl_error *err)
@@ -515,8 +553,8 @@ static hl_status verify_chain(hl_call *c, const void *vreq, void **vresp)
 }
 
 static const hl_method audit_methods[] = {
-	{"ListAuditEntries", list_entries, HL_ACCESS_USER, NULL},
-	{"VerifyAuditChain", verify_chain, HL_ACCESS_USER, NULL},
+	{"ListAuditEntries", list_entries, HL_ACCESS_USER, NULL, NULL},
+	{"VerifyAuditChain", verify_chain, HL_ACCESS_USER, NULL, NULL},
 };
 
 hl_service hl_audit_service(const char *missing_sql)

@@ -154,9 +154,9 @@ static hl_status stats(hl_call *c, const void *vreq, void **vresp)
 }
 
 static const hl_method outbox_methods[] = {
-	{"ListDeadLetters", list_dead, HL_ACCESS_USER, NULL},
-	{"RedriveDeadLetters", redrive, HL_ACCESS_USER, NULL},
-	{"GetOutboxStats", stats, HL_ACCESS_USER, NULL},
+	{"ListDeadLetters", list_dead, HL_ACCESS_USER, NULL, NULL},
+	{"RedriveDeadLetters", redrive, HL_ACCESS_USER, NULL, NULL},
+	{"GetOutboxStats", stats, HL_ACCESS_USER, NULL, NULL},
 };
 
 hl_service hl_outbox_service(void)

@@ -125,6 +125,45 @@ static hl_status prefetch_answers(hl_call *c, const apply_request *r, hl_pg *pg,
 	return n ? hl_inbox_prefetch(pg, keys, n, err) : HL_OK;
 }
 
+/* The item's request (batch arena) when its method prefetches and it would pass its checks, else NULL. */
+static const void *prefetchable(hl_call *c, const batch_item *it, const struct method_entry *me)
+{
+	hl_error err;
+	if (!me || !me->m->prefetch || me->kind != K_UNARY || me->m->access != HL_ACCESS_INTERNAL ||
+	    !hl_rpc_caller_allowed(me->m, c->principal.peer_service) ||
+	    hl_validate_wire(me->in, it->payload.data, it->payload.len, &c->s->limits, &err))
+		return NULL;
+	return protobuf_c_message_unpack(me->in, hl_arena_pb_allocator(c->arena), it->payload.len, it->payload.data);
+}
+
+/* Each prefetching method's look ahead, once for all its items (hl_method.prefetch). */
+static void prefetch_items(hl_call *c, const apply_request *r, hl_pg *pg)
+{
+	const void **reqs = hl_arena_alloc(c->arena, r->n_items * sizeof *reqs);
+	const struct method_entry **done = hl_arena_alloc(c->arena, r->n_items * sizeof *done);
+	size_t n_done = 0;
+	for (size_t i = 0; reqs && done && i < r->n_items; i++) {
+		const struct method_entry *me = hl_rpc_find_entry(c->s, r->items[i]->method);
+		bool seen = false;
+		for (size_t k = 0; k < n_done && !seen; k++)
+			seen = done[k] == me;
+		if (seen || !me || !me->m->prefetch)
+			continue;
+		done[n_done++] = me;
+		int n = 0;
+		for (size_t j = i; j < r->n_items; j++) {
+			const void *req = strcmp(r->items[j]->method, r->items[i]->method) == 0
+						  ? prefetchable(c, r->items[j], me)
+						  : NULL;
+			if (req)
+				reqs[n++] = req;
+		}
+		hl_error err;
+		if (n && me->m->prefetch(pg, c->arena, c->principal.tenant, reqs, n, &err))
+			HL_LOG_INFO("batch_prefetch_failed", "method=%s msg=\"%s\"", me->path, hl_error_text(&err));
+	}
+}
+
 /*
  * Run every item in one held transaction.  Returns false (everything rolled
  * back, the items' arenas freed) when the batch must run item by item.
@@ -139,6 +178,7 @@ static bool run_held(hl_call *c, const apply_request *r, struct item_run *runs)
 		hl_pg_hold_abandon(pg);
 		return false;
 	}
+	prefetch_items(c, r, pg);
 	size_t n = 0;
 	bool whole = true;
 	while (whole && n < r->n_items) {

@@ -161,7 +161,7 @@ hl_status hl_server_add(hl_server *s, const hl_service *svc, hl_error *err)
 	return add_service_name(s, d->name, err);
 }
 
-static const hl_method batch_apply = {"Apply", hl_rpc_batch_apply, HL_ACCESS_INTERNAL, "*"};
+static const hl_method batch_apply = {"Apply", hl_rpc_batch_apply, HL_ACCESS_INTERNAL, "*", NULL};
 
 static hl_status add_builtins(hl_server *s, hl_error *err)
 {

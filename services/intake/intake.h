@@ -136,5 +136,7 @@ hl_status intake_reveal_caller(hl_call *c, const void *req, void **resp);
 hl_status intake_find_by_phone(hl_call *c, const void *req, void **resp);
 hl_status intake_public_status(hl_call *c, const void *req, void **resp);
 hl_status intake_update_status(hl_call *c, const void *req, void **resp);
+hl_status intake_update_status_prefetch(hl_pg *pg, hl_arena *a, const char *tenant, const void *const *reqs, int n,
+					hl_error *err);
 
 #endif

@@ -5,14 +5,15 @@
 #include "intake.h"
 
 static const hl_method methods[] = {
-	{"CreateTicket", intake_create_ticket, HL_ACCESS_USER, NULL},
-	{"GetTicket", intake_get_ticket, HL_ACCESS_USER, NULL},
-	{"ListTickets", intake_list_tickets, HL_ACCESS_USER, NULL},
-	{"AmendTicket", intake_amend_ticket, HL_ACCESS_USER, NULL},
-	{"RevealCaller", intake_reveal_caller, HL_ACCESS_USER, NULL},
-	{"FindTicketsByPhone", intake_find_by_phone, HL_ACCESS_USER, NULL},
-	{"GetPublicStatus", intake_public_status, HL_ACCESS_PUBLIC, NULL},
-	{"UpdateTicketStatus", intake_update_status, HL_ACCESS_INTERNAL, "dispatch followup"},
+	{"CreateTicket", intake_create_ticket, HL_ACCESS_USER, NULL, NULL},
+	{"GetTicket", intake_get_ticket, HL_ACCESS_USER, NULL, NULL},
+	{"ListTickets", intake_list_tickets, HL_ACCESS_USER, NULL, NULL},
+	{"AmendTicket", intake_amend_ticket, HL_ACCESS_USER, NULL, NULL},
+	{"RevealCaller", intake_reveal_caller, HL_ACCESS_USER, NULL, NULL},
+	{"FindTicketsByPhone", intake_find_by_phone, HL_ACCESS_USER, NULL, NULL},
+	{"GetPublicStatus", intake_public_status, HL_ACCESS_PUBLIC, NULL, NULL},
+	{"UpdateTicketStatus", intake_update_status, HL_ACCESS_INTERNAL, "dispatch followup",
+	 intake_update_status_prefetch},
 };
 
 const hl_service intake_service = {

@@ -105,6 +105,28 @@ static Hotline__Intake__V1__UpdateTicketStatusResponse *status_answer(hl_call *c
 }
 
 /*
+ * The status changes of a batch (hl_method.prefetch): their tickets locked,
+ * then their audit heads, each in order, with one round trip - the order a
+ * single change locks them in (ticket, then head), so batches and single
+ * calls never wait for each other in a cycle.
+ */
+hl_status intake_update_status_prefetch(hl_pg *pg, hl_arena *a, const char *tenant, const void *const *reqs, int n,
+					hl_error *err)
+{
+	const char **ids = hl_arena_alloc(a, (size_t)n * sizeof *ids);
+	int m = 0;
+	if (!ids)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const Hotline__Intake__V1__UpdateTicketStatusRequest *r = reqs[i];
+		if (hl_uuid_valid(r->ticket_id))
+			ids[m++] = r->ticket_id;
+	}
+	hl_status st = m ? store_tickets_lock(pg, a, ids, m, err) : HL_OK;
+	return st || !m ? st : hl_audit_lock_heads(pg, a, tenant, ids, m, err);
+}
+
+/*
  * Versions make a status change idempotent by themselves (older or equal
  * versions are ignored); the inbox also answers a redelivery with the first
  * answer, so a sender sees "applied" again for its own change.
@@ -128,17 +150,15 @@ hl_status intake_update_status(hl_call *c, const void *vreq, void **resp)
 	hl_arena *a = hl_call_arena(c);
 	hl_error err;
 	intake_ticket *t;
-	bool applied = false;
-	if (store_ticket_get(pg, a, r->ticket_id, NULL, true, &t, &err))
+	if (store_ticket_set_status(pg, a, r->ticket_id, r->status, r->version, &t, &err))
+		return hl_call_fail_err(c, &err);
+	bool applied = t != NULL;
+	if (applied && (st = record_change(c, t, r)))
+		return st;
+	if (!applied && store_ticket_get(pg, a, r->ticket_id, NULL, false, &t, &err)) /* for its current status */
 		return hl_call_fail_err(c, &err);
 	if (!t)
 		return hl_call_fail(c, HL_NOT_FOUND, "ticket not found");
-	if (r->version > t->status_version) {
-		if (store_ticket_set_status(pg, a, t->id, r->status, r->version, &applied, &err))
-			return hl_call_fail_err(c, &err);
-		if ((st = record_change(c, t, r)))
-			return st;
-	}
 	Hotline__Intake__V1__UpdateTicketStatusResponse *out = status_answer(c, t, r, applied);
 	if (!out)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");

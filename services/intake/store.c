@@ -92,9 +92,16 @@ static const char SQL_LIST[] =
 	"AND ($9::bigint IS NULL OR (created_at, id) < (to_timestamp($9::double precision / 1000000), $10::uuid)) "
 	VISIBLE_TO_VIEWER("$12", "$13", "$14") " ORDER BY created_at DESC, id DESC LIMIT $11";
 
+/* The ticket locked, changed when the version is newer, and returned as it was (its status and
+ * version before, after its other columns): one statement; no row when nothing changed.  Both
+ * scans name the key itself, so that no plan (a generic one made while the table looked empty,
+ * say) walks the table to join them. */
 static const char SQL_SET_STATUS[] =
 	"UPDATE tickets SET status = $2, status_version = $3, updated_at = now() "
-	"WHERE tenant_id = current_tenant() AND id = $1::uuid AND status_version < $3";
+	"FROM (SELECT id AS o_id, status AS o_status, status_version AS o_version FROM tickets "
+	"WHERE tenant_id = current_tenant() AND id = $1::uuid FOR UPDATE) o "
+	"WHERE tenant_id = current_tenant() AND id = $1::uuid AND id = o.o_id AND status_version < $3 "
+	"RETURNING " TICKET_COLS ", o.o_status, o.o_version";
 
 static const char SQL_AMEND_INSERT[] =
 	"INSERT INTO amendments (tenant_id, id, ticket_id, request_id, field, old_value, new_value, new_cipher, "
@@ -428,18 +435,36 @@ hl_status store_ticket_set_field(hl_pg *pg, hl_arena *a, const char *id, const c
 	return hl_pg_exec(pg, a, set->sql, &args, NULL, err);
 }
 
+static const char SQL_LOCK_TICKETS[] =
+	"SELECT 1 FROM tickets WHERE tenant_id = current_tenant() AND id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE";
+
+hl_status store_tickets_lock(hl_pg *pg, hl_arena *a, const char *const *ids, int n, hl_error *err)
+{
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text_array(&args, a, ids, n);
+	return hl_pg_exec_deferred(pg, a, SQL_LOCK_TICKETS, &args, err); /* with the next read */
+}
+
+static hl_status read_ticket_before(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)
+{
+	intake_ticket *t = out;
+	hl_status st = read_ticket(r, i, a, out, err);
+	t->status = (int)hl_pg_get_int(r, i, 30);
+	t->status_version = hl_pg_get_int(r, i, 31);
+	return st;
+}
+
 hl_status store_ticket_set_status(hl_pg *pg, hl_arena *a, const char *id, int status, int64_t version,
-				  bool *applied, hl_error *err)
+				  intake_ticket **before, hl_error *err)
 {
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_text(&args, id);
 	hl_pg_arg_int(&args, a, status);
 	hl_pg_arg_int(&args, a, version);
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_SET_STATUS, &args, &r, err);
-	*applied = st == HL_OK && strcmp(PQcmdTuples(r), "1") == 0;
-	return st;
+	return hl_pg_fetch_one(pg, a, SQL_SET_STATUS, &args, sizeof **before, read_ticket_before, (void **)before,
+			       err);
 }
 
 hl_status store_amendment_insert(hl_pg *pg, hl_arena *a, store_amendment *am, hl_error *err)

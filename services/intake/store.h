@@ -63,9 +63,12 @@ hl_status store_ticket_by_phone(hl_pg *pg, hl_arena *a, const intake_phone_keys 
 /* Set the current value of an amendable field (see rpc_amend.c for the list). */
 hl_status store_ticket_set_field(hl_pg *pg, hl_arena *a, const char *id, const char *field, const char *text,
 				 int number, intake_blob cipher, const char *phone_index, hl_error *err) HL_MUST_CHECK;
-/* Apply status if version is newer; *applied tells. */
+/* Lock the tickets ids[] (in id order; sent with the next read). */
+hl_status store_tickets_lock(hl_pg *pg, hl_arena *a, const char *const *ids, int n, hl_error *err) HL_MUST_CHECK;
+/* Apply status if version is newer (the ticket locked first); *before: the ticket as it was, with its
+ * former status and version, or NULL when nothing changed (no such ticket, or not a newer version). */
 hl_status store_ticket_set_status(hl_pg *pg, hl_arena *a, const char *id, int status, int64_t version,
-				  bool *applied, hl_error *err) HL_MUST_CHECK;
+				  intake_ticket **before, hl_error *err) HL_MUST_CHECK;
 
 /* After the key of period was destroyed: clear the phone indexes its tickets still have under the former
  * tenant-wide key (made before migration 004); *cleared: how many. */

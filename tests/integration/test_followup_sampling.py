@@ -84,7 +84,8 @@ class Sampling:
     def events(self, type_=None):
         rows = H.ht.psql("SELECT encode(payload, 'hex') FROM followup.outbox WHERE tenant_id = %s AND "
                          "target = 'reporting' ORDER BY id" % H.lit(self.t.id))
-        evs = [reporting_pb2.RecordEventsRequest.FromString(bytes.fromhex(r[0])).events[0] for r in rows]
+        # (the events one transaction queued for one ticket share a row)
+        evs = [e for r in rows for e in reporting_pb2.RecordEventsRequest.FromString(bytes.fromhex(r[0])).events]
         return [e for e in evs if type_ is None or e.type == type_]
 
 

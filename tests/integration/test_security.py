@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import hotline_test as ht
 from hotline.audit.v1 import audit_pb2
+from hotline.batch.v1 import batch_pb2
 from hotline.common.v1 import common_pb2
 from hotline.intake.v1 import intake_pb2
 
@@ -600,6 +601,51 @@ class MutualTls(Intake):
         got = self.rpc("GetTicket", intake_pb2.GetTicketRequest(id=self.ticket.id), intake_pb2.GetTicketResponse,
                        ht.auth()).ticket
         self.assertEqual((got.status, got.status_version), (common_pb2.TICKET_STATUS_REPLIED, v + 3))
+        # the change is audited from the status it replaced; an older version changes nothing and is
+        # answered with the ticket's current status and version
+        [[details]] = ht.psql("SELECT details FROM intake.audit_log WHERE subject_id = '%s' AND action = "
+                              "'ticket.status' ORDER BY seq DESC LIMIT 1" % self.ticket.id)
+        self.assertEqual(json.loads(details), {"from": common_pb2.TICKET_STATUS_IN_HANDLING,
+                                               "to": common_pb2.TICKET_STATUS_REPLIED, "version": v + 3})
+        code, resp = self.status_update("dispatch", v + 1)
+        self.assertIsNone(code, resp)
+        self.assertEqual((resp.applied, resp.status, resp.version), (False, common_pb2.TICKET_STATUS_REPLIED, v + 3))
+
+    def test_a_batch_of_status_changes_locks_ahead_and_keeps_each_chain(self):
+        """UpdateTicketStatus items of one BatchService/Apply call (as dispatch's relay sends them):
+        their tickets and audit heads are locked ahead for all of them (hl_method.prefetch); every
+        change lands in the batch's one transaction, each ticket's chain stays whole, and a stale
+        version changes nothing and answers with the current status."""
+        a, b = self.create(ht.auth()).ticket, self.create(ht.auth()).ticket
+        in_handling, replied = common_pb2.TICKET_STATUS_IN_HANDLING, common_pb2.TICKET_STATUS_REPLIED
+        v = 10 ** 17 + 100  # above the clock versions of the running dispatch's own reports
+
+        def item(t, status, version):
+            req = intake_pb2.UpdateTicketStatusRequest(ticket_id=t.id, status=status, version=version)
+            return batch_pb2.Item(method="/%s/UpdateTicketStatus" % INTAKE, payload=req.SerializeToString(),
+                                  idempotency_key=str(uuid.uuid4()), actor="handler-1")
+        items = [item(a, in_handling, v), item(b, in_handling, v), item(a, replied, v + 1), item(b, replied, v - 1)]
+        ch = chan("dispatch")
+        try:
+            results = ht.rpc(ch, "hotline.batch.v1.BatchService", "Apply", batch_pb2.ApplyRequest(items=items),
+                             batch_pb2.ApplyResponse, metadata=[("x-tenant-id", "demo")]).results
+        finally:
+            ch.close()
+        self.assertEqual([r.code for r in results], [0] * 4, [r.message for r in results])
+        answers = [intake_pb2.UpdateTicketStatusResponse.FromString(r.payload) for r in results]
+        self.assertEqual([(x.applied, x.status, x.version) for x in answers],
+                         [(True, in_handling, v), (True, in_handling, v), (True, replied, v + 1),
+                          (False, in_handling, v)])
+        rows = ht.psql("SELECT subject_id, details::jsonb->>'to', xmin::text FROM intake.audit_log WHERE "
+                       "subject_id IN ('%s', '%s') AND action = 'ticket.status' AND (details::jsonb->>'version')"
+                       "::bigint >= %d ORDER BY subject_id, seq" % (a.id, b.id, v - 1))
+        self.assertEqual(sorted((r[0], int(r[1])) for r in rows),
+                         sorted([(a.id, in_handling), (a.id, replied), (b.id, in_handling)]))
+        self.assertEqual(len({r[2] for r in rows}), 1, "the batch's changes in one transaction")
+        for t in (a, b):
+            got = ht.rpc(self.ch, AUDIT, "VerifyAuditChain", audit_pb2.VerifyAuditChainRequest(subject_id=t.id),
+                         audit_pb2.VerifyAuditChainResponse, metadata=ht.auth(roles=("auditor",)))
+            self.assertTrue(got.ok, str(got))
 
     def test_user_method_needs_a_jwt_whatever_the_peer(self):
         for cert in ("dispatch", "followup", "intake"):

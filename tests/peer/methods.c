@@ -11,16 +11,16 @@
 #include "peer.h"
 
 static const hl_method peer_methods[] = {
-	{"Apply", peer_apply, HL_ACCESS_INTERNAL, "followup"},
-	{"Enqueue", peer_enqueue, HL_ACCESS_USER, NULL},
+	{"Apply", peer_apply, HL_ACCESS_INTERNAL, "followup", NULL},
+	{"Enqueue", peer_enqueue, HL_ACCESS_USER, NULL, NULL},
 };
 
 static const hl_method dispatch_methods[] = {
-	{"SubmitTicket", peer_submit_ticket, HL_ACCESS_INTERNAL, "intake"},
+	{"SubmitTicket", peer_submit_ticket, HL_ACCESS_INTERNAL, "intake", NULL},
 };
 
 static const hl_method reporting_methods[] = {
-	{"RecordEvents", peer_record_events, HL_ACCESS_INTERNAL, "intake dispatch followup compliance"},
+	{"RecordEvents", peer_record_events, HL_ACCESS_INTERNAL, "intake dispatch followup compliance", NULL},
 };
 
 #define N(x) (sizeof x / sizeof x[0])

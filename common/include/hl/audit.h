@@ -70,6 +70,15 @@ hl_status hl_audit_append(hl_pg *pg, hl_arena *a, const char *tenant, const char
  * seq, at_us, prev_hash and hash are set here.
  */
 hl_status hl_audit_append_new(hl_pg *pg, hl_arena *a, hl_audit_entry *e, int n, hl_error *err) HL_MUST_CHECK;
+/*
+ * Lock the heads of n subjects of tenant with one statement (in subject
+ * order) and keep them for this transaction, so that appends to them read
+ * no head of their own: for the items of a batch (hl_method.prefetch).
+ * Subjects without a chain yet, and any beyond what is kept, are left to
+ * the appends.
+ */
+hl_status hl_audit_lock_heads(hl_pg *pg, hl_arena *a, const char *tenant, const char *const *subjects, int n,
+			      hl_error *err) HL_MUST_CHECK;
 
 typedef struct hl_audit_report {
 	bool ok;

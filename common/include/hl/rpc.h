@@ -61,11 +61,23 @@ typedef enum hl_access {
 	HL_ACCESS_PUBLIC,   /* any authenticated peer, no JWT; tenant from x-tenant-id */
 } hl_access;
 
+/*
+ * What the items of one method in a BatchService/Apply call will need, read
+ * or locked ahead for all of them with a statement or two, in the batch's
+ * held transaction (tenant set) before they run: the decoded requests of
+ * the items that would pass their checks.  A failure is logged and the
+ * items run without it (one by one, when it broke the transaction), so
+ * they must be right either way.
+ */
+typedef hl_status (*hl_prefetch_fn)(hl_pg *pg, hl_arena *a, const char *tenant, const void *const *reqs, int n,
+				    hl_error *err);
+
 typedef struct hl_method {
 	const char *name;    /* the RPC's name in the proto, e.g. "CreateTicket" */
 	hl_handler_fn fn;
 	hl_access access;
-	const char *callers; /* HL_ACCESS_INTERNAL: space-separated service names */
+	const char *callers;     /* HL_ACCESS_INTERNAL: space-separated service names */
+	hl_prefetch_fn prefetch; /* optional, for batched internal methods */
 } hl_method;
 
 typedef struct hl_service {
