@@ -10,16 +10,15 @@
 #include "hl/log.h"
 #include "hl/pg.h"
 
-static const char SQL_LOOKUP[] =
-	"SELECT response FROM inbox WHERE tenant_id = current_tenant() AND idempotency_key = $1";
 /* rows written with the COMMIT (hl_pg_rows_at_commit): a held batch's answers go in one statement */
 static const char SQL_RECORD[] = "INSERT INTO inbox (tenant_id, idempotency_key, method, response) "
 				 "SELECT current_tenant(), * FROM unnest($1::text[], $2::text[], $3::bytea[])";
 enum { RECORD_COLUMNS = 3 };
 
-static const char SQL_PREFETCH[] = "SELECT idempotency_key, response FROM inbox "
-				   "WHERE tenant_id = current_tenant() AND idempotency_key = ANY ($1::text[])";
-static const char prefetch_owner = 0; /* its slot of hl_pg_tx_memo: the PGresult of SQL_PREFETCH */
+/* The answers of keys $1: a held batch's all at once (hl_inbox_prefetch), else a call's own. */
+static const char SQL_ANSWERS[] = "SELECT idempotency_key, response FROM inbox "
+				  "WHERE tenant_id = current_tenant() AND idempotency_key = ANY ($1::text[])";
+static const char prefetch_owner = 0; /* its slot of hl_pg_tx_memo: the PGresult of SQL_ANSWERS */
 
 hl_status hl_inbox_prefetch(hl_pg *pg, const char *const *keys, int n, hl_error *err)
 {
@@ -31,7 +30,7 @@ hl_status hl_inbox_prefetch(hl_pg *pg, const char *const *keys, int n, hl_error 
 	hl_pg_args_init(&args);
 	hl_pg_arg_text_array(&args, mem, keys, n);
 	PGresult *r;
-	hl_status st = hl_pg_exec(pg, mem, SQL_PREFETCH, &args, &r, err);
+	hl_status st = hl_pg_exec(pg, mem, SQL_ANSWERS, &args, &r, err);
 	if (st == HL_OK)
 		*slot = r;
 	return st;
@@ -58,27 +57,27 @@ static hl_status lookup(hl_call *c, const ProtobufCMessageDescriptor *resp_desc,
 		return HL_OK;
 	hl_arena *a = hl_call_arena(c);
 	const PGresult *r = prefetched(hl_call_pg(c));
-	int row = -1, col = 1;
-	for (int i = 0; r && i < PQntuples(r) && row < 0; i++)
-		if (strcmp(hl_pg_get(r, i, 0), key) == 0)
-			row = i;
 	if (!r) {
 		hl_pg_args args;
 		hl_pg_args_init(&args);
-		hl_pg_arg_text(&args, key);
-		PGresult *one;
+		hl_pg_arg_text_array(&args, a, &key, 1);
+		if (!args.v[0])
+			return hl_call_fail(c, HL_NOMEM, "out of memory");
+		PGresult *own;
 		hl_error err;
-		if (hl_pg_exec(hl_call_pg(c), a, SQL_LOOKUP, &args, &one, &err))
+		if (hl_pg_exec(hl_call_pg(c), a, SQL_ANSWERS, &args, &own, &err))
 			return hl_call_fail_err(c, &err);
-		r = one;
-		row = PQntuples(one) ? 0 : -1;
-		col = 0;
+		r = own;
 	}
+	int row = -1;
+	for (int i = 0; i < PQntuples(r) && row < 0; i++)
+		if (strcmp(hl_pg_get(r, i, 0), key) == 0)
+			row = i;
 	if (row < 0)
 		return HL_OK;
 	uint8_t *bytes;
 	size_t len;
-	if (hl_pg_get_bytes(r, row, col, a, &bytes, &len))
+	if (hl_pg_get_bytes(r, row, 1, a, &bytes, &len))
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
 	*first = protobuf_c_message_unpack(resp_desc, hl_arena_pb_allocator(a), len, bytes);
 	return *first ? HL_OK : hl_call_fail(c, HL_INTERNAL, "stored answer of idempotency-key unreadable");

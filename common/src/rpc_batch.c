@@ -35,6 +35,7 @@ struct item_run {
 	hl_call call;
 	hl_status st;
 	void *resp;
+	void *ahead; /* its request, decoded by prefetch_items (in the Apply call's arena), or NULL */
 };
 
 /* Make the item's call: the Apply call's peer, tenant, worker and deadline, the item's own rest. */
@@ -66,22 +67,27 @@ static hl_status item_open(hl_call *c, const batch_item *it, hl_call *ic)
 	return ic->principal.actor ? HL_OK : hl_fail(&ic->err, HL_NOMEM, "out of memory");
 }
 
-/* The checks of the item's own call, before anything of it runs. */
+/* The checks of the item's own call that come before its request is decoded. */
+static hl_status item_allowed(const struct method_entry *me, const char *peer, const batch_item *it, hl_error *err)
+{
+	if (!me)
+		return hl_fail(err, HL_UNIMPLEMENTED, "items: method %.200s is not served here", it->method);
+	if (me->kind != K_UNARY || me->m->access != HL_ACCESS_INTERNAL || me->m->fn == hl_rpc_batch_apply)
+		return hl_fail(err, HL_DENIED, "items: %s cannot be batched (internal unary methods only)", me->path);
+	if (!hl_rpc_caller_allowed(me->m, peer))
+		return hl_fail(err, HL_DENIED, "%s is an internal method not open to this peer", me->path);
+	if (it->actor[0] && !hl_rpc_printable(it->actor, 128))
+		return hl_fail(err, HL_INVALID, "items: actor must be printable ASCII");
+	if (it->idempotency_key[0] && !hl_rpc_printable(it->idempotency_key, 128))
+		return hl_fail(err, HL_INVALID, "items: idempotency_key must be printable ASCII");
+	return HL_OK;
+}
+
+/* The checks of the item's own call, before anything of it runs, and its request. */
 static hl_status item_check(hl_call *ic, const batch_item *it, void **req)
 {
-	const struct method_entry *me = ic->me;
-	if (!me)
-		return hl_fail(&ic->err, HL_UNIMPLEMENTED, "items: method %.200s is not served here", it->method);
-	if (me->kind != K_UNARY || me->m->access != HL_ACCESS_INTERNAL || me->m->fn == hl_rpc_batch_apply)
-		return hl_fail(&ic->err, HL_DENIED, "items: %s cannot be batched (internal unary methods only)",
-			       me->path);
-	if (!hl_rpc_caller_allowed(me->m, ic->principal.peer_service))
-		return hl_fail(&ic->err, HL_DENIED, "%s is an internal method not open to this peer", me->path);
-	if (it->actor[0] && !hl_rpc_printable(it->actor, 128))
-		return hl_fail(&ic->err, HL_INVALID, "items: actor must be printable ASCII");
-	if (it->idempotency_key[0] && !hl_rpc_printable(it->idempotency_key, 128))
-		return hl_fail(&ic->err, HL_INVALID, "items: idempotency_key must be printable ASCII");
-	return hl_rpc_decode(ic, me, it->payload.data, it->payload.len, req);
+	hl_status st = item_allowed(ic->me, ic->principal.peer_service, it, &ic->err);
+	return st ? st : hl_rpc_decode(ic, ic->me, it->payload.data, it->payload.len, req);
 }
 
 /*
@@ -91,9 +97,9 @@ static hl_status item_check(hl_call *ic, const batch_item *it, void **req)
 static bool item_run(hl_call *c, const batch_item *it, struct item_run *run, bool held)
 {
 	hl_call *ic = &run->call;
-	void *req = NULL;
+	void *req = run->ahead; /* decoded ahead: it passed its checks then */
 	run->resp = NULL;
-	if ((run->st = item_open(c, it, ic)) || (run->st = item_check(ic, it, &req)))
+	if ((run->st = item_open(c, it, ic)) || (!req && (run->st = item_check(ic, it, &req))))
 		return true;
 	ic->holder = held ? c : NULL;
 	hl_error_clear(&ic->err);
@@ -125,42 +131,34 @@ static hl_status prefetch_answers(hl_call *c, const apply_request *r, hl_pg *pg,
 	return n ? hl_inbox_prefetch(pg, keys, n, err) : HL_OK;
 }
 
-/* The item's request (batch arena) when its method prefetches and it would pass its checks, else NULL. */
-static const void *prefetchable(hl_call *c, const batch_item *it, const struct method_entry *me)
+/*
+ * Each prefetching method's look ahead, once for all its items
+ * (hl_method.prefetch): their requests are decoded here, in the Apply
+ * call's arena, and the items run with them.
+ */
+static void prefetch_items(hl_call *c, const apply_request *r, struct item_run *runs, hl_pg *pg)
 {
-	hl_error err;
-	if (!me || !me->m->prefetch || me->kind != K_UNARY || me->m->access != HL_ACCESS_INTERNAL ||
-	    !hl_rpc_caller_allowed(me->m, c->principal.peer_service) ||
-	    hl_validate_wire(me->in, it->payload.data, it->payload.len, &c->s->limits, &err))
-		return NULL;
-	return protobuf_c_message_unpack(me->in, hl_arena_pb_allocator(c->arena), it->payload.len, it->payload.data);
-}
-
-/* Each prefetching method's look ahead, once for all its items (hl_method.prefetch). */
-static void prefetch_items(hl_call *c, const apply_request *r, hl_pg *pg)
-{
+	const struct method_entry **me = hl_arena_alloc(c->arena, r->n_items * sizeof *me);
 	const void **reqs = hl_arena_alloc(c->arena, r->n_items * sizeof *reqs);
-	const struct method_entry **done = hl_arena_alloc(c->arena, r->n_items * sizeof *done);
-	size_t n_done = 0;
-	for (size_t i = 0; reqs && done && i < r->n_items; i++) {
-		const struct method_entry *me = hl_rpc_find_entry(c->s, r->items[i]->method);
-		bool seen = false;
-		for (size_t k = 0; k < n_done && !seen; k++)
-			seen = done[k] == me;
-		if (seen || !me || !me->m->prefetch)
+	bool *done = hl_arena_alloc(c->arena, r->n_items * sizeof *done);
+	hl_error err;
+	for (size_t i = 0; me && reqs && done && i < r->n_items; i++) {
+		const batch_item *it = r->items[i];
+		me[i] = hl_rpc_find_entry(c->s, it->method);
+		done[i] = !me[i] || !me[i]->m->prefetch || item_allowed(me[i], c->principal.peer_service, it, &err) ||
+			  hl_rpc_unpack(c->s, me[i], c->arena, it->payload.data, it->payload.len, &runs[i].ahead, &err);
+	}
+	for (size_t i = 0; me && reqs && done && i < r->n_items; i++) {
+		if (done[i])
 			continue;
-		done[n_done++] = me;
 		int n = 0;
-		for (size_t j = i; j < r->n_items; j++) {
-			const void *req = strcmp(r->items[j]->method, r->items[i]->method) == 0
-						  ? prefetchable(c, r->items[j], me)
-						  : NULL;
-			if (req)
-				reqs[n++] = req;
-		}
-		hl_error err;
-		if (n && me->m->prefetch(pg, c->arena, c->principal.tenant, reqs, n, &err))
-			HL_LOG_INFO("batch_prefetch_failed", "method=%s msg=\"%s\"", me->path, hl_error_text(&err));
+		for (size_t j = i; j < r->n_items; j++)
+			if (!done[j] && me[j] == me[i]) {
+				reqs[n++] = runs[j].ahead;
+				done[j] = true;
+			}
+		if (me[i]->m->prefetch(pg, c->arena, c->principal.tenant, reqs, n, &err))
+			HL_LOG_INFO("batch_prefetch_failed", "method=%s msg=\"%s\"", me[i]->path, hl_error_text(&err));
 	}
 }
 
@@ -178,7 +176,7 @@ static bool run_held(hl_call *c, const apply_request *r, struct item_run *runs)
 		hl_pg_hold_abandon(pg);
 		return false;
 	}
-	prefetch_items(c, r, pg);
+	prefetch_items(c, r, runs, pg);
 	size_t n = 0;
 	bool whole = true;
 	while (whole && n < r->n_items) {
@@ -233,7 +231,7 @@ hl_status hl_rpc_batch_apply(hl_call *c, const void *vreq, void **vresp)
 	const apply_request *r = vreq;
 	if (r->n_items == 0 || r->n_items > BATCH_MAX_ITEMS)
 		return hl_call_fail(c, HL_INVALID, "items: 1 to %d required (got %zu)", BATCH_MAX_ITEMS, r->n_items);
-	struct item_run *runs = hl_arena_alloc(c->arena, r->n_items * sizeof *runs);
+	struct item_run *runs = hl_arena_alloc(c->arena, r->n_items * sizeof *runs); /* zeroed: nothing decoded ahead */
 	apply_response *resp = hl_call_new_message(c, &hotline__batch__v1__apply_response__descriptor);
 	batch_result **results = hl_arena_alloc(c->arena, r->n_items * sizeof *results);
 	if (!runs || !resp || !results)

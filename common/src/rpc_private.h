@@ -126,7 +126,10 @@ bool hl_rpc_printable(const char *s, size_t max);
 void hl_rpc_log_and_count(hl_call *c);
 /* Whether the peer service may call the internal method m ("*": any service). */
 bool hl_rpc_caller_allowed(const hl_method *m, const char *peer_service);
-/* Decode the wire bytes of a request of me into the call's arena (checked, see validate.h). */
+/* Decode the wire bytes of a request of me into arena a (checked against s's limits, see validate.h). */
+hl_status hl_rpc_unpack(const hl_server *s, const struct method_entry *me, hl_arena *a, const uint8_t *buf,
+			size_t len, void **req, hl_error *err);
+/* The same into the call's arena, failing the call. */
 hl_status hl_rpc_decode(hl_call *c, const struct method_entry *me, const uint8_t *buf, size_t len, void **req);
 
 /* hotline.batch.v1.BatchService/Apply, run on a worker like a unary call. */

@@ -517,15 +517,21 @@ static hl_status read_payload(hl_call *c, uint8_t **buf, size_t *len)
 	return *buf ? HL_OK : hl_fail(&c->err, HL_NOMEM, "out of memory");
 }
 
-hl_status hl_rpc_decode(hl_call *c, const struct method_entry *me, const uint8_t *buf, size_t len, void **req)
+hl_status hl_rpc_unpack(const hl_server *s, const struct method_entry *me, hl_arena *a, const uint8_t *buf,
+			size_t len, void **req, hl_error *err)
 {
-	hl_status st = hl_validate_wire(me->in, buf, len, &c->s->limits, &c->err);
+	hl_status st = hl_validate_wire(me->in, buf, len, &s->limits, err);
 	if (st)
 		return st;
-	*req = protobuf_c_message_unpack(me->in, hl_arena_pb_allocator(c->arena), len, buf);
+	*req = protobuf_c_message_unpack(me->in, hl_arena_pb_allocator(a), len, buf);
 	if (!*req)
-		return hl_fail(&c->err, HL_INVALID, "request is not a valid %s", me->in->name);
+		return hl_fail(err, HL_INVALID, "request is not a valid %s", me->in->name);
 	return HL_OK;
+}
+
+hl_status hl_rpc_decode(hl_call *c, const struct method_entry *me, const uint8_t *buf, size_t len, void **req)
+{
+	return hl_rpc_unpack(c->s, me, c->arena, buf, len, req, &c->err);
 }
 
 static hl_status decode(hl_call *c, void **req)
