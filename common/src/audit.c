@@ -110,7 +110,7 @@ static int64_t now_us(void)
  * appended (or a name is too long to keep), the waiting rows are sent
  * before any head is read.
  */
-#define KEPT_HEADS 32
+#define KEPT_HEADS 256 /* a held batch's items (BATCH_MAX_ITEMS), a subject or so each */
 struct kept_head {
 	char tenant[64], subject[128];
 	int64_t seq;
@@ -173,7 +173,10 @@ static hl_status send_waiting(hl_pg *pg, hl_error *err)
 	return kept.n || kept.overflow ? hl_pg_rows_send(pg, err) : HL_OK;
 }
 
-/* e's seq and prev_hash: kept, or (unless new_subject) read and locked from the stored head. */
+/*
+ * e's seq and prev_hash: kept, or read and locked from the stored head.  A new subject has no
+ * stored head, unless this transaction appended to it already and had no room to keep its head.
+ */
 static hl_status load_head(hl_pg *pg, hl_arena *a, hl_audit_entry *e, bool new_subject, hl_error *err)
 {
 	kept_for(pg);
@@ -183,7 +186,7 @@ static hl_status load_head(hl_pg *pg, hl_arena *a, hl_audit_entry *e, bool new_s
 		memcpy(e->prev_hash, k->hash, HL_AUDIT_HASH_LEN);
 		return HL_OK;
 	}
-	if (new_subject)
+	if (new_subject && !kept.overflow)
 		return HL_OK;
 	hl_status st = kept.overflow ? hl_pg_rows_send(pg, err) : HL_OK;
 	hl_pg_args args;

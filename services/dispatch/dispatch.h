@@ -82,7 +82,8 @@ typedef struct dispatch_case {
 	int64_t fence, version;
 	const char *lock_digest; /* SHA-256 (hex) of the edit-lock token LockCase handed out last */
 	int64_t created_us, updated_us;
-	bool fresh; /* created by this call: no audit chain, pauses or history yet */
+	bool fresh;   /* created by this call: no audit chain, pauses or history yet */
+	bool unsaved; /* a new lead case not written yet: its routing writes it (rpc_route.c) */
 } dispatch_case;
 
 typedef struct dispatch_step_row {
@@ -220,6 +221,8 @@ hl_status dispatch_timer_fire(void *app, hl_pg *pg, hl_arena *a, const hl_timer 
 
 /* handlers */
 hl_status dispatch_submit_ticket(hl_call *c, const void *req, void **resp);
+hl_status dispatch_submit_prefetch(hl_pg *pg, hl_arena *a, const char *tenant, const void *const *reqs, int n,
+				   hl_error *err);
 hl_status dispatch_reopen_case(hl_call *c, const void *req, void **resp);
 hl_status dispatch_close_case(hl_call *c, const void *req, void **resp);
 hl_status dispatch_get_case(hl_call *c, const void *req, void **resp);

@@ -5,7 +5,7 @@
 #include "dispatch.h"
 
 static const hl_method methods[] = {
-	{"SubmitTicket", dispatch_submit_ticket, HL_ACCESS_INTERNAL, "intake", NULL},
+	{"SubmitTicket", dispatch_submit_ticket, HL_ACCESS_INTERNAL, "intake", dispatch_submit_prefetch},
 	{"ReopenCase", dispatch_reopen_case, HL_ACCESS_INTERNAL, "followup", NULL},
 	{"CloseCase", dispatch_close_case, HL_ACCESS_INTERNAL, "followup", NULL},
 	{"GetCase", dispatch_get_case, HL_ACCESS_USER, NULL, NULL},

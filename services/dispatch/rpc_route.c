@@ -75,6 +75,21 @@ hl_status dispatch_release(hl_call *c, dispatch_case *k)
 }
 
 /*
+ * Save k's new routing.  A submitted ticket's lead case is written here for the first time, with
+ * its routing, and its "created" step comes before the routing's own.
+ */
+static hl_status save_routed(hl_call *c, dispatch_case *k)
+{
+	if (!k->unsaved)
+		return dispatch_case_save(c, k);
+	hl_error err;
+	if (store_case_insert(hl_call_pg(c), hl_call_arena(c), k, &err))
+		return hl_call_fail_err(c, &err);
+	k->unsaved = false;
+	return dispatch_step(c, k, "created", NULL);
+}
+
+/*
  * Assign k to the active department d: the named handler, or the least-loaded one with skill.
  * new_clock: the department's accept and complete deadlines start now (not when a case only
  * changes hands within the department it is already in).
@@ -101,7 +116,7 @@ static hl_status assign_to(hl_call *c, dispatch_case *k, const dispatch_departme
 	k->department_id = d->id;
 	k->handler_id = handler && handler[0] ? handler : NULL; /* none: the department's own queue */
 	k->status = CS_ASSIGNED;
-	if ((st = dispatch_case_save(c, k)) || (st = dispatch_step(c, k, "assigned", k->basis_reason)) ||
+	if ((st = save_routed(c, k)) || (st = dispatch_step(c, k, "assigned", k->basis_reason)) ||
 	    (new_clock && (st = dispatch_deadlines_start(c, k))))
 		return st;
 	return dispatch_case_event(c, k, "case.assigned", 0, 0);
@@ -150,7 +165,7 @@ hl_status dispatch_route(hl_call *c, dispatch_case *k)
 	k->basis_rule_id = NULL;
 	k->status = CS_PENDING;
 	hl_status st;
-	if ((st = dispatch_case_save(c, k)) || (st = dispatch_step(c, k, "queued", "no rule matched")))
+	if ((st = save_routed(c, k)) || (st = dispatch_step(c, k, "queued", "no rule matched")))
 		return st;
 	return dispatch_case_event(c, k, "case.queued", 0, 0);
 }
@@ -193,20 +208,21 @@ static hl_status submitted_answer(hl_call *c, const char *case_id, void **resp)
 	return HL_OK;
 }
 
-/*
- * The ticket already has its lead case (a delivery of the same ticket under another key, or a
- * concurrent one that committed first): answer with that case; nothing was written.
- */
-static hl_status existing_case_answer(hl_call *c, const char *ticket_id, void **resp)
+/* The lead cases of a held batch's tickets, locked and looked up together (hl_method.prefetch). */
+hl_status dispatch_submit_prefetch(hl_pg *pg, hl_arena *a, const char *tenant, const void *const *reqs, int n,
+				   hl_error *err)
 {
-	dispatch_case *k;
-	hl_error err;
-	if (store_case_by_ticket(hl_call_pg(c), hl_call_arena(c), ticket_id, false, &k, &err))
-		return hl_call_fail_err(c, &err);
-	if (!k) /* inserted by a transaction that rolled back after ours saw it */
-		return hl_call_fail(c, HL_ABORTED, "concurrent submission, retry");
-	hl_pg_release(hl_call_pg(c));
-	return submitted_answer(c, k->id, resp);
+	(void)tenant;
+	const char **ids = hl_arena_alloc(a, (size_t)n * sizeof *ids);
+	int m = 0;
+	if (!ids)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const Hotline__Dispatch__V1__SubmitTicketRequest *r = reqs[i];
+		if (hl_uuid_valid(r->ticket_id))
+			ids[m++] = r->ticket_id;
+	}
+	return m ? store_lead_cases_lock(pg, ids, m, err) : HL_OK;
 }
 
 static dispatch_case *new_case(hl_call *c, const Hotline__Dispatch__V1__SubmitTicketRequest *r)
@@ -223,6 +239,8 @@ static dispatch_case *new_case(hl_call *c, const Hotline__Dispatch__V1__SubmitTi
 	k->ticket_no = r->ticket_no;
 	k->role = ROLE_LEAD;
 	k->fresh = true;
+	k->unsaved = true;
+	k->version = 1;
 	k->status = CS_PENDING;
 	k->basis_kind = B(NO_RULE);
 	k->basis_reason = "";
@@ -244,20 +262,23 @@ hl_status dispatch_submit_ticket(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Dispatch__V1__SubmitTicketRequest *r = vreq;
 	hl_status st;
-	bool replayed, inserted;
+	bool replayed;
 	if ((st = validate_submit(c, r)) ||
 	    (st = hl_inbox_begin(c, &hotline__dispatch__v1__submit_ticket_response__descriptor, resp, &replayed)) ||
 	    replayed || (st = dispatch_tenant_defaults(c)))
 		return st;
-	dispatch_case *k = new_case(c, r);
+	const char *existing;
 	hl_error err;
+	if (store_lead_case_id(hl_call_pg(c), hl_call_arena(c), r->ticket_id, &existing, &err))
+		return hl_call_fail_err(c, &err);
+	if (existing) { /* a delivery of the same ticket under another key, or a concurrent one: nothing to write */
+		hl_pg_release(hl_call_pg(c));
+		return submitted_answer(c, existing, resp);
+	}
+	dispatch_case *k = new_case(c, r);
 	if (!k)
 		return hl_call_fail(c, HL_NOMEM, "out of memory");
-	if (store_case_insert(hl_call_pg(c), hl_call_arena(c), k, &inserted, &err))
-		return hl_call_fail_err(c, &err);
-	if (!inserted)
-		return existing_case_answer(c, r->ticket_id, resp);
-	if ((st = dispatch_step(c, k, "created", NULL)) || (st = dispatch_route(c, k)) ||
+	if ((st = dispatch_route(c, k)) ||
 	    (st = dispatch_ticket_status(c, k, HOTLINE__COMMON__V1__TICKET_STATUS__TICKET_STATUS_IN_HANDLING,
 					 "已受理，正在办理")) ||
 	    (st = submitted_answer(c, k->id, resp)))
@@ -302,8 +323,7 @@ static hl_status add_assisting(hl_call *c, const dispatch_case *lead, char **dep
 		k->handler_id = NULL;
 		k->basis_kind = B(CO_HANDLING);
 		k->fence = 0;
-		bool inserted; /* (an assisting case: always) */
-		if (store_case_insert(hl_call_pg(c), a, k, &inserted, &err))
+		if (store_case_insert(hl_call_pg(c), a, k, &err))
 			return hl_call_fail_err(c, &err);
 		if ((st = dispatch_step(c, k, "created", "co-handling")) ||
 		    (st = dispatch_assign(c, k, depts[i], NULL, NULL)))

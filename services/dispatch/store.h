@@ -75,9 +75,19 @@ typedef struct store_case_filter {
 	int limit;
 } store_case_filter;
 
-/* Insert k; *inserted false when k is a lead case and its ticket already has one (nothing written). */
-hl_status store_case_insert(hl_pg *pg, hl_arena *a, const dispatch_case *k, bool *inserted,
-			    hl_error *err) HL_MUST_CHECK;
+/*
+ * Insert k (deferred: a failure shows at the next statement that waits for its result).  A lead
+ * case only under its ticket's lock, after store_lead_case_id found none.
+ */
+hl_status store_case_insert(hl_pg *pg, hl_arena *a, const dispatch_case *k, hl_error *err) HL_MUST_CHECK;
+/*
+ * The id of the lead case of ticket_id (*case_id NULL: none yet), with the ticket locked until the
+ * transaction ends.  store_lead_cases_lock does it ahead for the tickets of a held batch (their
+ * ids are sorted in place), and store_lead_case_id then reads what it found.
+ */
+hl_status store_lead_cases_lock(hl_pg *pg, const char **ticket_ids, int n, hl_error *err) HL_MUST_CHECK;
+hl_status store_lead_case_id(hl_pg *pg, hl_arena *a, const char *ticket_id, const char **case_id,
+			     hl_error *err) HL_MUST_CHECK;
 hl_status store_case_get(hl_pg *pg, hl_arena *a, const char *id, bool for_update, dispatch_case **out,
 			 hl_error *err) HL_MUST_CHECK;
 /* The lead case of a ticket. */

@@ -33,7 +33,7 @@ static const char SQL_CASE_INSERT[] =
 	"priority, topic, description, area, registered_by, registered_at, implicated) VALUES ($1, $2::uuid, "
 	"$3::uuid, $4, $5::int, NULLIF($6, '')::uuid, $7::int, NULLIF($8, ''), NULLIF($9, ''), $10::int, "
 	"NULLIF($11, '')::uuid, $12, $13::int, $14, $15::int, $16::int, $17::int, $18, $19, $20, $21, " HL_PG_TS("$22")
-	", $23::text[]) ON CONFLICT (tenant_id, ticket_id) WHERE role = 1 DO NOTHING RETURNING 1";
+	", $23::text[])";
 static const char SQL_CASE_GET[] = "SELECT " CASE_COLS " FROM cases WHERE id = $1::uuid";
 static const char SQL_CASE_GET_LOCK[] = "SELECT " CASE_COLS " FROM cases WHERE id = $1::uuid FOR UPDATE";
 static const char SQL_CASE_BY_TICKET[] = "SELECT " CASE_COLS " FROM cases WHERE ticket_id = $1::uuid AND role = 1";
@@ -54,7 +54,81 @@ static const char SQL_CASES[] =
 	"AND (NOT $6::bool OR EXISTS (SELECT 1 FROM deadlines d WHERE d.tenant_id = c.tenant_id AND d.case_id = c.id "
 	"AND d.met_at IS NULL AND d.cancelled_at IS NULL AND d.overdue_at IS NOT NULL)) ORDER BY id LIMIT $7::int";
 
-hl_status store_case_insert(hl_pg *pg, hl_arena *a, const dispatch_case *k, bool *inserted, hl_error *err)
+/*
+ * A ticket's lead case is made once: whoever submits a ticket first takes the ticket's lock, looks
+ * for its lead case and, finding none, writes it before the COMMIT releases the lock.  So a lead
+ * case is written with its routing, in one INSERT (no second write to route it), and a second
+ * submission of the ticket (a redelivery under another key, or a concurrent one) waits for the
+ * first and finds its case.  A held batch locks and looks up all its tickets in one round trip
+ * (in the order of their ids, as every batch does, so no two wait on each other in a cycle); the
+ * answer is kept for the transaction.  cases_lead_ticket still refuses a second lead case.
+ */
+static const char SQL_LEAD_LOCK[] =
+	"SELECT pg_advisory_xact_lock(hashtextextended('dispatch.submit/' || current_tenant() || '/' || t, 0)) "
+	"FROM unnest($1::text[]) AS t";
+static const char SQL_LEAD_IDS[] = "SELECT ticket_id::text, id::text FROM cases "
+				   "WHERE tenant_id = current_tenant() AND ticket_id = ANY ($1::uuid[]) AND role = 1";
+static const char lead_owner = 0; /* its slot of hl_pg_tx_memo: the PGresult of SQL_LEAD_IDS */
+
+static int by_text(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* Lock tickets ids[] (sorted, once each) and fetch their lead cases' ids into arena a. */
+static hl_status lock_and_find_leads(hl_pg *pg, hl_arena *a, const char **ids, int n, PGresult **out,
+				     hl_error *err)
+{
+	qsort(ids, (size_t)n, sizeof *ids, by_text);
+	int m = 0;
+	for (int i = 0; i < n; i++)
+		if (!m || strcmp(ids[m - 1], ids[i]) != 0)
+			ids[m++] = ids[i];
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_pg_arg_text_array(&args, a, ids, m);
+	if (!args.v[0])
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	hl_status st = hl_pg_exec_deferred(pg, a, SQL_LEAD_LOCK, &args, err);
+	return st ? st : hl_pg_exec(pg, a, SQL_LEAD_IDS, &args, out, err);
+}
+
+hl_status store_lead_cases_lock(hl_pg *pg, const char **ticket_ids, int n, hl_error *err)
+{
+	void **slot = hl_pg_held(pg) ? hl_pg_tx_memo(pg, &lead_owner) : NULL;
+	hl_arena *mem = hl_pg_tx_mem(pg);
+	if (!slot || !mem)
+		return HL_OK; /* no room to keep the answer: each submission locks and looks for itself */
+	PGresult *r;
+	hl_status st = lock_and_find_leads(pg, mem, ticket_ids, n, &r, err);
+	if (st == HL_OK)
+		*slot = r;
+	return st;
+}
+
+hl_status store_lead_case_id(hl_pg *pg, hl_arena *a, const char *ticket_id, const char **case_id, hl_error *err)
+{
+	void **slot = hl_pg_held(pg) ? hl_pg_tx_memo(pg, &lead_owner) : NULL;
+	const PGresult *r = slot ? *slot : NULL;
+	*case_id = NULL;
+	if (!r) {
+		const char **ids = hl_arena_alloc(a, sizeof *ids);
+		if (!ids)
+			return hl_fail(err, HL_NOMEM, "out of memory");
+		ids[0] = ticket_id;
+		PGresult *own;
+		hl_status st = lock_and_find_leads(pg, a, ids, 1, &own, err);
+		if (st)
+			return st;
+		r = own;
+	}
+	for (int i = 0; i < PQntuples(r) && !*case_id; i++)
+		if (strcmp(hl_pg_get(r, i, 0), ticket_id) == 0 && !(*case_id = hl_arena_strdup(a, hl_pg_get(r, i, 1))))
+			return hl_fail(err, HL_NOMEM, "out of memory");
+	return HL_OK;
+}
+
+hl_status store_case_insert(hl_pg *pg, hl_arena *a, const dispatch_case *k, hl_error *err)
 {
 	hl_pg_args args;
 	hl_pg_args_init(&args);
@@ -81,10 +155,7 @@ hl_status store_case_insert(hl_pg *pg, hl_arena *a, const dispatch_case *k, bool
 	hl_pg_arg_text(&args, k->registered_by);
 	hl_pg_arg_int(&args, a, k->registered_us);
 	hl_pg_arg_text_array(&args, a, k->implicated, k->n_implicated);
-	PGresult *r;
-	hl_status st = hl_pg_exec(pg, a, SQL_CASE_INSERT, &args, &r, err);
-	*inserted = st == HL_OK && PQntuples(r) == 1;
-	return st;
+	return hl_pg_exec_deferred(pg, a, SQL_CASE_INSERT, &args, err);
 }
 
 static hl_status read_case(const PGresult *r, int i, hl_arena *a, void *out, hl_error *err)

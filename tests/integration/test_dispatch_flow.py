@@ -21,6 +21,7 @@ import grpc
 
 import dispatch_harness as H
 from dispatch_harness import dpb, cpb, ipb
+from hotline.batch.v1 import batch_pb2 as bpb
 from hotline.reporting.v1 import reporting_pb2 as rpb
 
 HANDLER = ("handler",)
@@ -131,6 +132,52 @@ class FlowTest(unittest.TestCase):
         self.assertEqual(t.count("case_steps", "action = 'created'"), 6)
         staff = {s.id: s.open_cases for s in t.call("ListStaff", dpb.ListStaffRequest()).staff}
         self.assertEqual(staff["e1"] + staff["e2"], 6, "the load counts each case once")
+
+    def test_a_batch_of_submissions_finds_the_cases_there_are(self):
+        """SubmitTicket items of one BatchService/Apply call (as intake's relay sends them): their
+        tickets are locked and looked up together (hl_method.prefetch), a ticket that has its case
+        answers with it and writes nothing, and the new ones land in the batch's one transaction;
+        a ticket twice in one batch still gets one case."""
+        t = self.t
+        old, cid = t.submit(topic="噪音 已有")
+
+        def item(tid, key):
+            req = dpb.SubmitTicketRequest(ticket_id=tid, ticket_no="T" + uuid.uuid4().hex[:12],
+                                          channel=cpb.CHANNEL_PHONE, category=cpb.CATEGORY_COMPLAINT,
+                                          topic="噪音 批量", area="海淀区", priority=cpb.PRIORITY_GENERAL,
+                                          registered_by="agent-1")
+            return bpb.Item(method="/%s/SubmitTicket" % H.DISPATCH, payload=req.SerializeToString(),
+                            idempotency_key=key, actor="agent-1")
+
+        def apply(items):
+            results = H.ht.rpc(H.channel("dispatch", "intake"), "hotline.batch.v1.BatchService", "Apply",
+                               bpb.ApplyRequest(items=items), bpb.ApplyResponse,
+                               metadata=[("x-tenant-id", t.id)]).results
+            self.assertEqual([r.code for r in results], [0] * len(items), [r.message for r in results])
+            return [dpb.SubmitTicketResponse.FromString(r.payload).case_id for r in results]
+
+        # more new cases than the audit keeps heads for in memory (32): each case's second entry
+        # ("assigned") must still chain from its first ("created")
+        new = [str(uuid.uuid4()) for _ in range(40)]
+        answers = apply([item(new[0], new[0] + ":submit"), item(old, old + ":other")] +
+                        [item(tid, tid + ":submit") for tid in new[1:]])
+        self.assertEqual(answers[1], cid, "the ticket that has its case answers with it")
+        rows = t.rows("SELECT ticket_id::text, id::text, xmin::text FROM dispatch.cases WHERE tenant_id = $T")
+        got = {r[0]: r[1] for r in rows}
+        self.assertEqual(got, dict([(old, cid), (new[0], answers[0])] + list(zip(new[1:], answers[2:]))))
+        self.assertEqual(len({r[2] for r in rows if r[0] != old}), 1, "the new cases in one transaction")
+        self.assertEqual(t.count("case_steps", "action = 'created'"), 41, "nothing written for the old ticket")
+        chains = t.rows("SELECT subject_id, string_agg(seq::text, ',' ORDER BY seq) FROM dispatch.audit_log "
+                        "WHERE tenant_id = $T AND subject_type = 'case' GROUP BY subject_id")
+        self.assertEqual(len(chains), 41)
+        self.assertEqual({c[1] for c in chains}, {"1,2"}, "created, then assigned, on every case's chain")
+
+        twice = str(uuid.uuid4())
+        answers = apply([item(twice, twice + ":submit"), item(twice, twice + ":other")])
+        self.assertEqual(len(set(answers)), 1, "both keys answer with the one case")
+        self.assertEqual(t.count("cases", "ticket_id = '%s'" % twice), 1)
+        staff = {s.id: s.open_cases for s in t.call("ListStaff", dpb.ListStaffRequest()).staff}
+        self.assertEqual(staff["e1"] + staff["e2"], 42, "the load counts each case once")
 
     def test_kill_dispatch_while_500_tickets_flow(self):
         t = self.t

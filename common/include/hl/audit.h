@@ -53,7 +53,9 @@ hl_status hl_audit_hash(const hl_audit_entry *e, uint8_t out[HL_AUDIT_HASH_LEN])
 /*
  * Append an entry for subject (within the caller's open transaction; the
  * tenant is the transaction's).  new_subject: the caller knows the subject
- * has no chain yet (saves the head lookup).  details may be NULL ("{}").
+ * had no chain before this transaction (saves the head lookup; a second
+ * entry in the same transaction chains from the first).  details may be
+ * NULL ("{}").
  * The entries of a transaction (of all the pieces of a held one) are
  * written with its COMMIT in one statement (hl_pg_rows_at_commit); a
  * subject appended twice in it chains from the head kept in memory, and
