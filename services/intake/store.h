@@ -39,7 +39,8 @@ extern const char store_missing_chain_sql[];
 /*
  * Registering n tickets together (rpc_create.c), in the open transaction: store_tickets_open
  * numbers them (sets ticket_no, created_us, and repeat_caller for a phone seen in an earlier
- * ticket; a repeat within the n is the caller's to find); store_tickets_insert then writes
+ * ticket; a repeat within the n is the caller's to find; the rest of the transaction uses each
+ * statement's generic plan, made once per connection); store_tickets_insert then writes
  * them with their registration records (deferred: a failure shows at the COMMIT), and
  * store_first_notes their first public notes (with the COMMIT, as store_note_insert's).  store_request_taken: the transaction failed on a
  * repeated request_id.
