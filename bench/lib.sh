@@ -165,7 +165,8 @@ sql_stats_reset() {
 }
 
 # sql_stats_top N ITEMS: the N statements that took the most database time since the reset,
-# with calls and milliseconds per item (ticket), by role.
+# with calls and milliseconds per item (ticket), by role; the benchmark's own statements (as the
+# superuser: its counts, and its wait for the drain) left out.
 sql_stats_top() {
 	local top=$1 n=$2
 	echo "database time by statement (ms per ticket, calls per ticket, role, statement):"
@@ -173,10 +174,10 @@ sql_stats_top() {
 SELECT format('  %s  %s  %s  %s', to_char(s.total_exec_time / $n, 'FM990.000'),
               to_char(s.calls::numeric / $n, 'FM990.00'), r.rolname,
               left(regexp_replace(s.query, '\s+', ' ', 'g'), 110))
-FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname <> current_user
 ORDER BY s.total_exec_time DESC LIMIT $top"
 	sql HOTLINE_PG_SUPERUSER_DSN "
 SELECT format('  all statements: %s ms, %s calls per ticket', to_char(sum(total_exec_time) / $n, 'FM99990.000'),
               to_char(sum(calls)::numeric / $n, 'FM99990.0'))
-FROM pg_stat_statements"
+FROM pg_stat_statements WHERE userid <> (SELECT oid FROM pg_roles WHERE rolname = current_user)"
 }
