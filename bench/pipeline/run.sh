@@ -18,13 +18,16 @@
 #              HOTLINE_BENCH_CONCURRENCY (default 16), HOTLINE_BENCH_RELAY_THREADS (default 1),
 #              HOTLINE_BENCH_RELAY_BATCH (default 128: rows delivered side by side per claim),
 #              HOTLINE_BENCH_WORKERS (default 8: each service's worker pool, HOTLINE_WORKERS),
-#              HOTLINE_BENCH_APPLY_ITEMS (default: the services' own, HOTLINE_RELAY_APPLY_ITEMS).
+#              HOTLINE_BENCH_APPLY_ITEMS (default: the services' own, HOTLINE_RELAY_APPLY_ITEMS),
+#              HOTLINE_BENCH_RATE (default: none, a closed loop; N: N CreateTickets a second offered,
+#              the open loop that shows whether the flow keeps up with N/s).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(cd "$HERE/../.." && pwd -P)
 SECS=${HOTLINE_BENCH_SECONDS:-60}
 CONC=${HOTLINE_BENCH_CONCURRENCY:-16}
+RATE=${HOTLINE_BENCH_RATE:-}
 RELAY=${HOTLINE_BENCH_RELAY_THREADS:-1}
 BATCH=${HOTLINE_BENCH_RELAY_BATCH:-128}
 TENANT=bench-pipeline
@@ -64,11 +67,13 @@ PYENV=(env HOTLINE_RUN_DIR="$HOTLINE_RUN_DIR" PYTHONPATH="$HOTLINE_BUILD_DIR/pyg
 "${PYENV[@]}" /usr/bin/python3 "$HERE/setup.py" "$TENANT" 8 || die "directory setup failed"
 T="tenant_id = '$TENANT'"
 
-echo "# load: bench_intake --tenant $TENANT --concurrency $CONC --seconds $SECS (relay threads: $RELAY, batch $BATCH)" >&2
+[[ -z $RATE || $RATE =~ ^[1-9][0-9]*$ ]] || die "HOTLINE_BENCH_RATE must be a whole number of tickets a second"
+echo "# load: bench_intake --tenant $TENANT --concurrency $CONC${RATE:+ --rate $RATE} --seconds $SECS" \
+	"(relay threads: $RELAY, batch $BATCH)" >&2
 sql_stats_reset
 CPU0=$(cpu_sample)
 "$HOTLINE_BUILD_DIR/bench/bench_intake" --env "$HOTLINE_RUN_DIR/stack.env" --tenant "$TENANT" \
-	--seconds "$SECS" --warmup 0 --concurrency "$CONC" | tee "$OUT/load.txt"
+	--seconds "$SECS" --warmup 0 --concurrency "$CONC" ${RATE:+--rate "$RATE"} | tee "$OUT/load.txt"
 LOAD_END=$(date +%s.%N)
 CREATED=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT count(*) FROM intake.tickets WHERE $T")
 
