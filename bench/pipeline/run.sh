@@ -8,7 +8,8 @@
 # of the full seconds) and overall; the end-to-end latency from registration to the status at
 # intake (p50/p99/max, from the rows' own commit times); the drain time after the load; and the
 # loss check (one assigned lead case per ticket, every ticket in handling); and where the CPU
-# went, in milliseconds per ticket (PostgreSQL, Redis, each service, the rest). Durable commits:
+# went, in milliseconds per ticket (PostgreSQL, Redis, each service, the rest), and the WAL
+# bytes per ticket. Durable commits:
 # synchronous_commit is printed and must be on. Not a timed test: it prints figures.
 #
 # Usage: bench/pipeline/run.sh [--seconds S] [--keep]
@@ -72,6 +73,7 @@ echo "# load: bench_intake --tenant $TENANT --concurrency $CONC${RATE:+ --rate $
 	"(relay threads: $RELAY, batch $BATCH)" >&2
 sql_stats_reset
 CPU0=$(cpu_sample)
+WAL0=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT pg_current_wal_lsn()")
 "$HOTLINE_BUILD_DIR/bench/bench_intake" --env "$HOTLINE_RUN_DIR/stack.env" --tenant "$TENANT" \
 	--seconds "$SECS" --warmup 0 --concurrency "$CONC" ${RATE:+--rate "$RATE"} | tee "$OUT/load.txt"
 LOAD_END=$(date +%s.%N)
@@ -85,6 +87,7 @@ sql HOTLINE_PG_SUPERUSER_DSN "DO \$\$ BEGIN FOR i IN 1..3000 LOOP
 	PERFORM pg_sleep(0.2); END LOOP; END \$\$"
 done_n=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT count(*) FROM intake.tickets WHERE $T AND status = 3")
 CPU1=$(cpu_sample)
+WAL_BYTES=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$WAL0')")
 DRAIN=$(awk -v a="$LOAD_END" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
 echo
@@ -124,6 +127,9 @@ else
 	echo "loss: MISMATCH"
 fi
 cpu_report "$CPU0" "$CPU1" "$done_n"
+# The WAL written while the tickets flowed (every service's, autovacuum's and the checkpoints'):
+# the work done for them in rows and index entries, which the box's CPU noise does not move.
+echo "WAL per ticket: $(awk -v b="$WAL_BYTES" -v n="$done_n" 'BEGIN { printf "%.0f", b / n }') bytes"
 sql_stats_top 15 "$done_n"
 echo "CPU budget of the goal: $(nproc) CPU(s) / 500 tickets/s = $(awk -v c="$(nproc)" 'BEGIN { printf "%.2f", c * 1000 / 500 }') ms per ticket for everything"
 echo "goal >= 500 tickets/s sustained (median full second): $MEDIAN/s $( ((MEDIAN >= 500)) && echo met || echo MISSED)"
