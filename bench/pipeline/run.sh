@@ -81,10 +81,12 @@ CREATED=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT count(*) FROM intake.tickets WHER
 
 echo "# draining: waiting until every ticket is in handling at intake (at most 600 s)" >&2
 # One session counts every 0.2 s. A psql started for each count (10 a second, each with its own
-# SCRAM login) took CPU from the flow it measured, and its CPU was counted as the flow's.
+# SCRAM login) took CPU from the flow it measured, and its CPU was counted as the flow's. The
+# COMMIT ends each count's transaction: without it the DO block held one snapshot for the whole
+# drain, and its xmin kept every dead outbox, queue and index entry from being cleaned meanwhile.
 sql HOTLINE_PG_SUPERUSER_DSN "DO \$\$ BEGIN FOR i IN 1..3000 LOOP
 	EXIT WHEN (SELECT count(*) FROM intake.tickets WHERE $T AND status = 3) >= $CREATED;
-	PERFORM pg_sleep(0.2); END LOOP; END \$\$"
+	PERFORM pg_sleep(0.2); COMMIT; END LOOP; END \$\$"
 done_n=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT count(*) FROM intake.tickets WHERE $T AND status = 3")
 CPU1=$(cpu_sample)
 WAL_BYTES=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$WAL0')")
