@@ -132,6 +132,12 @@ cpu_report "$CPU0" "$CPU1" "$done_n"
 # The WAL written while the tickets flowed (every service's, autovacuum's and the checkpoints'):
 # the work done for them in rows and index entries, which the box's CPU noise does not move.
 echo "WAL per ticket: $(awk -v b="$WAL_BYTES" -v n="$done_n" 'BEGIN { printf "%.0f", b / n }') bytes"
+# Updates that were HOT wrote no index entries (an outbox claim's lease is one; its delivered mark
+# is not, since it leaves the due index).
+sql HOTLINE_PG_SUPERUSER_DSN "SELECT 'row updates that were HOT: ' || string_agg(format('%s.%s %s%% of %s',
+	schemaname, relname, round(100.0 * n_tup_hot_upd / greatest(n_tup_upd, 1)), n_tup_upd), ', '
+	ORDER BY schemaname, relname) FROM pg_stat_user_tables WHERE n_tup_upd > 0
+	AND schemaname IN ('intake', 'dispatch', 'reporting') AND relname NOT IN ('timers', 'audit_heads')"
 sql_stats_top 15 "$done_n"
 echo "CPU budget of the goal: $(nproc) CPU(s) / 500 tickets/s = $(awk -v c="$(nproc)" 'BEGIN { printf "%.2f", c * 1000 / 500 }') ms per ticket for everything"
 echo "goal >= 500 tickets/s sustained (median full second): $MEDIAN/s $( ((MEDIAN >= 500)) && echo met || echo MISSED)"

@@ -37,19 +37,20 @@ static const char SQL_TARGETS[] =
 
 /*
  * Lease up to $1 due rows of target $2, each the oldest undelivered row of its
- * subject for the target, for $3 ms: their next_attempt_at moves past the
+ * subject for the target, for $3 ms: their leased_until moves past the
  * deliveries, so no other claim takes them (nor, since they stay the oldest
  * undelivered rows of their subjects, the rows behind them) until they are
- * marked or the lease runs out.  The row locks last only as long as this
+ * marked or the lease runs out.  leased_until is in no index, so the update
+ * is HOT (007_outbox_hot_lease.sql).  The row locks last only as long as this
  * statement's transaction.
  */
 static const char SQL_CLAIM[] =
 	"WITH due AS (SELECT o.tenant_id, o.id FROM outbox o WHERE o.delivered_at IS NULL AND o.dead_at IS NULL "
-	"AND o.target = $2 AND o.next_attempt_at <= now() "
+	"AND o.target = $2 AND o.next_attempt_at <= now() AND (o.leased_until IS NULL OR o.leased_until <= now()) "
 	"AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = o.tenant_id AND p.subject_id = o.subject_id "
 	"AND p.target = o.target AND p.id < o.id AND p.delivered_at IS NULL AND p.dead_at IS NULL) "
 	"ORDER BY o.next_attempt_at, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED) "
-	"UPDATE outbox o SET next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) "
+	"UPDATE outbox o SET leased_until = now() + make_interval(secs => $3::double precision / 1000) "
 	"FROM due WHERE o.tenant_id = due.tenant_id AND o.id = due.id "
 	"RETURNING o.tenant_id, o.id, o.target, o.method, o.idempotency_key, o.actor, o.payload, o.attempts";
 
@@ -70,14 +71,18 @@ static const char SQL_DELIVERED[] =
 	"UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, last_error = NULL "
 	"WHERE (tenant_id, id) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))";
 
-/* (A row whose lease ran out may have been delivered by another claim meanwhile: left as it is.) */
+/*
+ * (A row whose lease ran out may have been delivered by another claim
+ * meanwhile: left as it is.)  The lease ends with the attempt, so a retry
+ * comes due at its backoff and a re-driven dead row at once.
+ */
 static const char SQL_RETRY[] =
-	"UPDATE outbox SET attempts = attempts + 1, last_error = $3, "
+	"UPDATE outbox SET attempts = attempts + 1, last_error = $3, leased_until = NULL, "
 	"next_attempt_at = now() + make_interval(secs => $4::double precision / 1000) "
 	"WHERE tenant_id = $1 AND id = $2 AND delivered_at IS NULL AND dead_at IS NULL";
 
 static const char SQL_DEAD[] =
-	"UPDATE outbox SET attempts = attempts + 1, last_error = $3, dead_at = now() "
+	"UPDATE outbox SET attempts = attempts + 1, last_error = $3, dead_at = now(), leased_until = NULL "
 	"WHERE tenant_id = $1 AND id = $2 AND delivered_at IS NULL AND dead_at IS NULL";
 
 /* Delivered rows older than the keep window, oldest first, a batch at a time (006_outbox_purge.sql). */

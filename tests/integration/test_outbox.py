@@ -446,6 +446,10 @@ class OutboxTest(PeerCase):
         enqueue(sender, self.tenant, ["lock-1"], 1)
         ht.wait_for(lambda: effect_count(self.tenant) >= 1, timeout=20, interval=0.05, what="the effect")
         self.assertEqual(outbox_state("testpeer_a", self.tenant)["delivered"], 0, "the call is in flight")
+        # the lease is its own column (in no index: a HOT update); the row keeps its due time
+        (lease,) = ht.psql("SELECT leased_until > now(), next_attempt_at <= now() FROM testpeer_a.outbox "
+                           "WHERE tenant_id = %s" % sql_text(self.tenant))
+        self.assertEqual(lease, ["t", "t"], "leased, with its due time where it was")
         rows = ht.psql("SELECT id FROM testpeer_a.outbox WHERE tenant_id = %s FOR UPDATE NOWAIT"
                        % sql_text(self.tenant))  # raises "could not obtain lock" if the relay holds it
         self.assertEqual(len(rows), 1)
@@ -552,6 +556,9 @@ class OutboxTest(PeerCase):
         enqueue(sender, self.tenant, subjects, 2)  # v1 of each subject, then v2 of each
         ht.wait_for(lambda: outbox_state("testpeer_a", self.tenant)["dead"] == 6, timeout=20,
                     what="6 dead letters")
+        (leased,) = ht.psql("SELECT count(*) FROM testpeer_a.outbox WHERE tenant_id = %s AND leased_until IS NOT NULL"
+                            % sql_text(self.tenant))[0]
+        self.assertEqual(int(leased), 0, "a dead letter's lease ended with its attempt: re-driven, it is due at once")
         dead = self.dead_letters(sender, self.tenant)
         ids = sorted(d.id for d in dead)  # in the order of the Enqueue: the v1 rows first
         self.assertEqual(len(ids), 6)
@@ -784,12 +791,14 @@ class OutboxTest(PeerCase):
         # "deploy" when no first row is due within 5 s: an attempt during the restart would be
         # answered UNAVAILABLE and wait another full backoff
         def quiet_schedule():
-            rows = ht.psql("SELECT id, attempts, extract(epoch FROM next_attempt_at - now()) FROM testpeer_c.outbox "
+            rows = ht.psql("SELECT id, attempts, extract(epoch FROM next_attempt_at - now()), leased_until IS NULL "
+                           "FROM testpeer_c.outbox "
                            "WHERE tenant_id = %s AND attempts > 0 AND delivered_at IS NULL ORDER BY id"
                            % sql_text(tenant))
             return rows if len(rows) == 4 and min(float(r[2]) for r in rows) > 5 else None
         heads = ht.wait_for(quiet_schedule, timeout=120, interval=0.5, what="5 quiet seconds in the retries")
         attempts = {r[0]: int(r[1]) for r in heads}
+        self.assertEqual([r[3] for r in heads], ["t"] * 4, "a retry's lease ends with its attempt")
         wait = max(float(r[2]) for r in heads)
         self.assertLessEqual(wait, 1.2 * LATE_CAP_S + 1, "the backoff stays under its cap after 5 minutes")
         late.stop()

@@ -9,9 +9,9 @@
  *     whose row policy opens the outbox of every tenant and nothing else;
  *   - a claim leases, in one short transaction of its own, up to `batch` due
  *     rows that are the oldest undelivered row of their subject for their
- *     target (FOR UPDATE SKIP LOCKED, then next_attempt_at is moved to the
- *     end of the lease: the call timeout + 5 s, and the transaction
- *     commits), so replicas and threads never deliver the same row at once
+ *     target (FOR UPDATE SKIP LOCKED, then leased_until is set to the end
+ *     of the lease: the call timeout + 5 s, and the transaction commits; a
+ *     column in no index, so the update is HOT), so replicas and threads never deliver the same row at once
  *     and each target receives the rows of one subject in order: a leased
  *     row is still its subject's oldest undelivered one, so the rows behind
  *     it wait (a target that is down holds back only its own rows);
