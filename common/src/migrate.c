@@ -24,6 +24,26 @@ static const char SQL_TABLE[] = "CREATE TABLE IF NOT EXISTS %s.schema_migrations
 				"name text PRIMARY KEY, checksum text NOT NULL, "
 				"applied_at timestamptz NOT NULL DEFAULT now())";
 
+/*
+ * Every tenant_id column of the schema goes without statistics (the schema is a plain identifier,
+ * substituted like a migration's @SCHEMA@).  Each statement's plan is made for the tenant of the
+ * call that makes it, and a cached plan serves every tenant after it: PostgreSQL estimates
+ * tenant_id = current_tenant() with that tenant's value, and a tenant the statistics do not know
+ * (a new one; or any one while every tenant is among the most common values) looks like one row.
+ * A scan of the tenant's rows through any tenant-first index, with the key as a filter, then costs
+ * the same as the probe by key, and the cached plan read every ticket of the tenant for each
+ * status update or phone look-up.  Without statistics a tenant is estimated at 1/200 of the table,
+ * whichever it is, and the probe by key wins.  Applied after the migrations, to the tables they
+ * made, at every start (a no-op once done).
+ */
+static const char SQL_NO_TENANT_STATISTICS[] =
+	"DO $$ DECLARE r record; BEGIN FOR r IN SELECT c.relname FROM pg_attribute a "
+	"JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"WHERE n.nspname = '@SCHEMA@' AND c.relkind IN ('r', 'p') AND a.attname = 'tenant_id' "
+	"AND NOT a.attisdropped AND a.attstattarget <> 0 LOOP "
+	"EXECUTE format('ALTER TABLE %I.%I ALTER COLUMN tenant_id SET STATISTICS 0', '@SCHEMA@', r.relname); "
+	"END LOOP; END $$";
+
 static bool plain_identifier(const char *s)
 {
 	if (!s || !*s || strlen(s) > 63)
@@ -130,6 +150,16 @@ out:
 	return st;
 }
 
+static hl_status no_tenant_statistics(hl_pg *pg, const hl_migrate_config *cfg, hl_error *err)
+{
+	char *sql = substitute(cfg, SQL_NO_TENANT_STATISTICS);
+	if (!sql)
+		return hl_fail(err, HL_NOMEM, "out of memory");
+	hl_status st = hl_pg_script(pg, sql, err);
+	free(sql);
+	return st;
+}
+
 hl_status hl_migrate(const hl_migrate_config *cfg, const hl_migration *const *lists, const size_t *counts,
 		     size_t n_lists, hl_error *err)
 {
@@ -150,6 +180,8 @@ hl_status hl_migrate(const hl_migrate_config *cfg, const hl_migration *const *li
 	for (size_t l = 0; l < n_lists && !st; l++)
 		for (size_t i = 0; i < counts[l] && !st; i++)
 			st = apply_one(pg, a, cfg, &lists[l][i], q_applied, q_record, err);
+	if (!st)
+		st = no_tenant_statistics(pg, cfg, err);
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_text(&args, cfg->schema);

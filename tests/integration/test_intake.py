@@ -700,6 +700,37 @@ class IntakeTest(unittest.TestCase):
                            tenant=tenant).entries
         self.assertTrue(len(every) <= v.entries_checked <= len(after), (len(every), v.entries_checked, len(after)))
 
+    def test_the_repeat_caller_check_probes_the_phone_index_for_every_tenant(self):
+        """A registration looks its callers' phones up in tickets_phone, whichever tenant's call made
+        the look-up's plan on that connection. A plan made for a tenant the statistics did not know
+        (where its rows look like one) read, for each phone, every ticket of each later tenant on
+        that connection through another index, and got slower with every ticket the tenant had."""
+        big, small, n = ht.new_tenant("in-big"), ht.new_tenant("in-small"), 300
+
+        def reads():
+            time.sleep(11)  # PostgreSQL reports a backend's index statistics within 10 s of its last call
+            rows = ht.psql("SELECT indexrelname, idx_scan, idx_tup_read FROM pg_stat_user_indexes "
+                           "WHERE schemaname = 'intake' AND indexrelname IN ('tickets_phone', 'tickets_status', "
+                           "'tickets_recent')")
+            return {name: (int(scans), int(tuples)) for name, scans, tuples in rows}
+        # no ANALYZE but ours in between, which would have every connection make its plan again
+        ht.psql("ALTER TABLE intake.tickets SET (autovacuum_enabled = false)")
+        try:
+            for _ in range(n):
+                self.create(big, caller=pb.Caller(name="张三", phone=phone()))
+            ht.psql("ANALYZE intake.tickets")  # the big tenant is in the statistics; plans are made again
+            for _ in range(40):  # one at a time, on every worker's connection: plans made for a new tenant
+                self.create(small, caller=pb.Caller(name="李四", phone=phone()))
+            before = reads()
+            self.assertFalse(self.create(big, caller=pb.Caller(name="王五", phone=phone())).ticket.repeat_caller)
+            after = reads()
+        finally:
+            ht.psql("ALTER TABLE intake.tickets RESET (autovacuum_enabled)")
+        self.assertGreaterEqual(after["tickets_phone"][0] - before["tickets_phone"][0], 1, "probed by phone")
+        for other in ("tickets_status", "tickets_recent"):
+            self.assertLess(after[other][1] - before[other][1], n // 2,
+                            "the tenant's tickets were read one by one through " + other)
+
     def test_find_tickets_by_phone_across_formats(self):
         tenant = ht.new_tenant("in-phone")
         p = phone()

@@ -111,6 +111,17 @@ class Ops(unittest.TestCase):
             self.assertIn(line, body)
         self.assertEqual(http_get("/nope")[0], 404)
 
+    def test_no_tenant_id_column_collects_statistics(self):
+        """After its migrations each service sets every tenant_id column of its schema to collect no
+        statistics (common/src/migrate.c): a plan cached for one tenant must not read another's rows."""
+        rows = ht.psql("SELECT n.nspname, c.relname, a.attstattarget FROM pg_attribute a "
+                       "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                       "WHERE a.attname = 'tenant_id' AND NOT a.attisdropped AND c.relkind = 'r' AND n.nspname IN "
+                       "('intake', 'dispatch', 'followup', 'compliance', 'reporting') ORDER BY 1, 2")
+        self.assertEqual({r[0] for r in rows}, {"intake", "dispatch", "followup", "compliance", "reporting"})
+        self.assertGreater(len(rows), 40)  # control: the tables of every service are there
+        self.assertEqual([r for r in rows if r[2] != "0"], [], "tenant_id columns that collect statistics")
+
     def test_metrics_count_calls_by_method_and_code(self):
         before = metrics()
         self.create()

@@ -14,6 +14,11 @@
  *
  * In the SQL text @SCHEMA@, @RUNTIME@ and @SYSTEM@ are replaced by the schema
  * and the runtime and system role names (identifiers checked to be plain).
+ *
+ * Afterwards every tenant_id column of the schema is set to collect no
+ * statistics (migrate.c says why: plans cached for one tenant serve all).  A
+ * database analyzed before this rule keeps the statistics it has until a
+ * superuser deletes them (docs/operations.md).
  */
 #ifndef HL_MIGRATE_H
 #define HL_MIGRATE_H
