@@ -8,8 +8,8 @@
 # of the full seconds) and overall; the end-to-end latency from registration to the status at
 # intake (p50/p99/max, from the rows' own commit times); the drain time after the load; and the
 # loss check (one assigned lead case per ticket, every ticket in handling); and where the CPU
-# went, in milliseconds per ticket (PostgreSQL, Redis, each service, the rest), and the WAL
-# bytes per ticket. Durable commits:
+# went, in milliseconds per ticket (PostgreSQL, Redis, each service, the rest), the WAL bytes per
+# ticket, and the share of each table's row updates that were HOT. Durable commits:
 # synchronous_commit is printed and must be on. Not a timed test: it prints figures.
 #
 # Usage: bench/pipeline/run.sh [--seconds S] [--keep]
