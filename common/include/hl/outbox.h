@@ -11,10 +11,11 @@
  *     rows that are the oldest undelivered row of their subject for their
  *     target (FOR UPDATE SKIP LOCKED, then leased_until is set to the end
  *     of the lease: the call timeout + 5 s, and the transaction commits; a
- *     column in no index, so the update is HOT), so replicas and threads never deliver the same row at once
- *     and each target receives the rows of one subject in order: a leased
- *     row is still its subject's oldest undelivered one, so the rows behind
- *     it wait (a target that is down holds back only its own rows);
+ *     column in no index, so the update is HOT), so replicas and threads
+ *     never deliver the same row at once and each target receives the rows
+ *     of one subject in order: a leased row is still its subject's oldest
+ *     undelivered one, so the rows behind it wait (a target that is down
+ *     holds back only its own rows);
  *   - each row is sent to its target (HOTLINE_<TARGET>_ADDR), with no
  *     transaction open and no row lock held, with metadata
  *     idempotency-key, x-tenant-id and x-actor and a deadline; the calls of
