@@ -156,8 +156,9 @@ class FlowTest(unittest.TestCase):
             self.assertEqual([r.code for r in results], [0] * len(items), [r.message for r in results])
             return [dpb.SubmitTicketResponse.FromString(r.payload).case_id for r in results]
 
-        # more new cases than the audit keeps heads for in memory (32): each case's second entry
-        # ("assigned") must still chain from its first ("created")
+        # 40 new cases in one transaction, each appended to twice: each case's second entry
+        # ("assigned") must chain from its first ("created"). (With 32 kept heads this batch
+        # overflowed them; the audit now keeps 256, a full batch's worth, so it no longer does.)
         new = [str(uuid.uuid4()) for _ in range(40)]
         answers = apply([item(new[0], new[0] + ":submit"), item(old, old + ":other")] +
                         [item(tid, tid + ":submit") for tid in new[1:]])
