@@ -59,12 +59,13 @@ struct options {
 	int n_levels;
 	int channels;
 	double rate; /* calls per second offered by all callers together; 0: closed loop */
+	int timeline_ms; /* > 0: also print the slowest call of each window of this many ms */
 };
 
 static void usage(FILE *f)
 {
 	fputs("usage: bench_intake --env STACK_ENV [--seconds S] [--warmup S] [--concurrency 1,8,32]\n"
-	      "                    [--rate CALLS_PER_S] [--channels N] [--tenant SLUG]\n",
+	      "                    [--rate CALLS_PER_S] [--channels N] [--tenant SLUG] [--timeline MS]\n",
 	      f);
 }
 
@@ -110,6 +111,8 @@ static bool parse_options(int argc, char **argv, struct options *o)
 			o->warmup = atof(v);
 		else if (strcmp(a, "--channels") == 0)
 			o->channels = atoi(v);
+		else if (strcmp(a, "--timeline") == 0)
+			o->timeline_ms = atoi(v);
 		else if (strcmp(a, "--rate") == 0)
 			o->rate = atof(v);
 		else if (strcmp(a, "--concurrency") == 0) {
@@ -118,7 +121,7 @@ static bool parse_options(int argc, char **argv, struct options *o)
 		} else
 			return false;
 	}
-	return o->env_path && o->seconds > 0 && o->warmup >= 0 && o->rate >= 0 && o->channels >= 1 && o->channels <= MAX_CHANNELS &&
+	return o->env_path && o->seconds > 0 && o->warmup >= 0 && o->rate >= 0 && o->timeline_ms >= 0 && o->channels >= 1 && o->channels <= MAX_CHANNELS &&
 	       hl_tenant_slug_valid(o->tenant);
 }
 
@@ -200,30 +203,34 @@ struct shared {
 	int64_t start_ns, end_ns; /* written before the barrier, read after it */
 	int conc;
 	double rate; /* 0: closed loop */
+	int timeline_ms;
 };
 
 struct worker {
 	struct shared *sh;
 	int index;
-	int64_t *lat_ns; /* malloc'd, grows */
+	int64_t *lat_ns, *at_ns; /* each call's latency and start (from the level's start); malloc'd, grow */
 	size_t n, cap;
 	long errors;
 	hl_error first_err;
 	bool oom;
 };
 
-static void record(struct worker *w, int64_t ns)
+static void record(struct worker *w, int64_t t0, int64_t ns)
 {
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 4096;
-		int64_t *p = realloc(w->lat_ns, cap * sizeof *p);
-		if (!p) {
+		int64_t *p = realloc(w->lat_ns, cap * sizeof *p), *q = p ? realloc(w->at_ns, cap * sizeof *q) : NULL;
+		if (p)
+			w->lat_ns = p;
+		if (!q) {
 			w->oom = true;
 			return;
 		}
-		w->lat_ns = p;
+		w->at_ns = q;
 		w->cap = cap;
 	}
+	w->at_ns[w->n] = t0 - w->sh->start_ns;
 	w->lat_ns[w->n++] = ns;
 }
 
@@ -246,7 +253,7 @@ static void one_call(struct worker *w, hl_client *cl, uint64_t *rng, long seq, i
 	int64_t t1 = bench_now_ns();
 	const Hotline__Intake__V1__CreateTicketResponse *r = resp;
 	if (st == HL_OK && r && r->ticket && r->ticket->ticket_no[0]) {
-		record(w, t1 - t0);
+		record(w, t0, t1 - t0);
 	} else {
 		if (w->errors++ == 0)
 			w->first_err = st ? err : (hl_error){HL_INTERNAL, "response without a ticket"};
@@ -286,6 +293,31 @@ struct result {
 	hl_error first_err;
 	bool oom;
 };
+
+/*
+ * With --timeline: per window of the calls' starts, how many started and the
+ * slowest of them, to tell a tail spread over the run from one made by stalls.
+ */
+static void print_timeline(const struct worker *ws, int conc, int window_ms, double seconds)
+{
+	size_t n = (size_t)(seconds * 1000 / window_ms) + 1;
+	long *count = calloc(n, sizeof *count);
+	int64_t *slowest = calloc(n, sizeof *slowest);
+	for (int i = 0; count && slowest && i < conc; i++)
+		for (size_t k = 0; k < ws[i].n; k++) {
+			size_t b = (size_t)(ws[i].at_ns[k] / 1000000 / window_ms);
+			if (ws[i].at_ns[k] < 0 || b >= n)
+				continue;
+			count[b]++;
+			if (ws[i].lat_ns[k] > slowest[b])
+				slowest[b] = ws[i].lat_ns[k];
+		}
+	for (size_t b = 0; count && slowest && b < n; b++)
+		printf("# timeline %6zu ms: %5ld calls, slowest %8.2f ms\n", b * (size_t)window_ms, count[b],
+		       (double)slowest[b] / 1e6);
+	free(count);
+	free(slowest);
+}
 
 static hl_status run_level(struct shared *sh, int conc, double seconds, struct result *res, hl_error *err)
 {
@@ -328,6 +360,8 @@ static hl_status run_level(struct shared *sh, int conc, double seconds, struct r
 		if (ws[i].errors && res->first_err.status == HL_OK)
 			res->first_err = ws[i].first_err;
 	}
+	if (sh->timeline_ms)
+		print_timeline(ws, conc, sh->timeline_ms, seconds);
 	int64_t *all = malloc((total ? total : 1) * sizeof *all);
 	if (!all) {
 		st = hl_fail(err, HL_NOMEM, "out of memory");
@@ -346,8 +380,10 @@ static hl_status run_level(struct shared *sh, int conc, double seconds, struct r
 	free(all);
 out:
 	if (ws)
-		for (int i = 0; i < conc; i++)
+		for (int i = 0; i < conc; i++) {
 			free(ws[i].lat_ns);
+			free(ws[i].at_ns);
+		}
 	free(ws);
 	free(tids);
 	return st;
@@ -407,6 +443,7 @@ int main(int argc, char **argv)
 		}
 	}
 	sh.rate = o.rate; /* the warm-up is closed loop */
+	sh.timeline_ms = o.timeline_ms;
 	for (int i = 0; i < o.n_levels; i++) {
 		if (run_level(&sh, o.levels[i], o.seconds, &r, &err)) {
 			fprintf(stderr, "bench_intake: %s\n", hl_error_text(&err));

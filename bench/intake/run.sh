@@ -8,7 +8,10 @@
 # `SHOW synchronous_commit` (must be on), the build type and the ticket row count after the run.
 #
 # Builds a Release tree of its own, starts (or reuses) a private stack on its own ports through
-# scripts/stack and stops it at the end unless --keep. Not a timed test: it prints figures.
+# scripts/stack and stops it at the end unless --keep. Intake runs alone with its relay off (the
+# rows it writes wait in the outbox; bench/pipeline measures their delivery), and 512 MB of WAL
+# are written and checkpointed first (bench/lib.sh bench_wal_warmup), so that the run writes into
+# recycled WAL segments as a running database does. Not a timed test: it prints figures.
 #
 # Usage: bench/intake/run.sh [--seconds S] [--keep]
 # Environment: HOTLINE_BENCH_BASE_PORT (default 24000), HOTLINE_BENCH_RUN_DIR (default
@@ -54,13 +57,17 @@ BUILD=$HOTLINE_BUILD_DIR
 
 trap bench_cleanup EXIT
 bench_build
-bench_stack_up intake
 # CreateTicket alone: the services that take intake's outbox rows (dispatch the registrations,
 # reporting the events, followup the on-the-spot answers) would work through them at the same time
-# and share the 2 cores; bench/pipeline measures the whole flow. The rows wait in the outbox.
+# and share the 2 cores; bench/pipeline measures the whole flow. The rows wait in the outbox, and
+# intake's relay is off (HOTLINE_RELAY_THREADS=0): with no service to take them it would only
+# retry them and count the growing backlog, work a deployment does while a service is down.
+BENCH_EXTRA_ENV="HOTLINE_RELAY_THREADS=0"
+bench_stack_up intake
 for s in dispatch followup compliance reporting; do
 	stack stop-service "$s" >/dev/null 2>&1 || true
 done
+bench_wal_warmup 512
 
 INTAKE_EXE=$BUILD/services/intake/hotline-intake
 WORKERS=$(sed -n 's/.*event=config var=HOTLINE_WORKERS value=\([0-9]*\).*/\1/p' "$RUN/logs/intake.log" | tail -n1)

@@ -21,7 +21,10 @@
 #              HOTLINE_BENCH_WORKERS (default 8: each service's worker pool, HOTLINE_WORKERS),
 #              HOTLINE_BENCH_APPLY_ITEMS (default: the services' own, HOTLINE_RELAY_APPLY_ITEMS),
 #              HOTLINE_BENCH_RATE (default: none, a closed loop; N: N CreateTickets a second offered,
-#              the open loop that shows whether the flow keeps up with N/s).
+#              the open loop that shows whether the flow keeps up with N/s),
+#              HOTLINE_BENCH_WAL_WARMUP (default 1: write 768 MB of WAL and CHECKPOINT before the
+#              load, so that it writes into recycled WAL segments as a running database does; 0: a
+#              fresh cluster's first minutes).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -66,6 +69,9 @@ bench_stack_up intake dispatch
 
 PYENV=(env HOTLINE_RUN_DIR="$HOTLINE_RUN_DIR" PYTHONPATH="$HOTLINE_BUILD_DIR/pygen:$REPO/tests/lib")
 "${PYENV[@]}" /usr/bin/python3 "$HERE/setup.py" "$TENANT" 8 || die "directory setup failed"
+# ~30 KB of WAL a ticket: at 500/s a fresh cluster would create and zero-fill a 16 MB segment
+# every second in the commit path; a running database recycles them (bench/lib.sh).
+[[ ${HOTLINE_BENCH_WAL_WARMUP:-1} == 0 ]] || bench_wal_warmup 768
 T="tenant_id = '$TENANT'"
 
 [[ -z $RATE || $RATE =~ ^[1-9][0-9]*$ ]] || die "HOTLINE_BENCH_RATE must be a whole number of tickets a second"

@@ -191,10 +191,16 @@ static bool run_held(hl_call *c, const apply_request *r, struct item_run *runs)
 			item_close(&runs[i]);
 		return false;
 	}
+	hl_call **calls = hl_arena_alloc(hl_call_arena(c), n * sizeof *calls);
 	for (size_t i = 0; i < n; i++) {
 		runs[i].call.holder = NULL;
-		hl_call_push_timers(&runs[i].call);
+		if (calls)
+			calls[i] = &runs[i].call;
+		else /* out of memory: one round trip each */
+			hl_call_push_timers(&runs[i].call);
 	}
+	if (calls)
+		hl_call_push_timers_of(calls, n);
 	return true;
 }
 

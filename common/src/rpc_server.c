@@ -1079,12 +1079,28 @@ void hl_call_drop_timers(hl_call *c)
 
 void hl_call_push_timers(hl_call *c)
 {
-	if (c->holder)
-		return; /* a batch item: pushed once the held transaction commits (rpc_batch.c) */
-	hl_timers *timers = atomic_load(&c->s->timers);
-	for (struct call_timer *t = c->timers; t; t = t->next)
-		hl_timers_push(timers, t->tenant, t->key, t->due_ms);
-	c->timers = NULL;
+	hl_call_push_timers_of(&c, 1);
+}
+
+void hl_call_push_timers_of(hl_call *const *calls, size_t n)
+{
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		for (struct call_timer *t = calls[i]->holder ? NULL : calls[i]->timers; t; t = t->next)
+			count++;
+	hl_timer_due *due = count ? malloc(count * sizeof *due) : NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (calls[i]->holder)
+			continue; /* a batch item: pushed once the held transaction commits (rpc_batch.c) */
+		for (struct call_timer *t = calls[i]->timers; t && due; t = t->next)
+			due[k++] = (hl_timer_due){t->tenant, t->key, t->due_ms};
+		calls[i]->timers = NULL;
+	}
+	/* out of memory: the periodic re-seed schedules them */
+	if (n)
+		hl_timers_push_many(atomic_load(&calls[0]->s->timers), due, k);
+	free(due);
 }
 
 const char *hl_call_method(const hl_call *c)

@@ -148,18 +148,44 @@ static char *member_of(hl_arena *a, const char *tenant, const char *key)
 
 void hl_timers_push(hl_timers *t, const char *tenant, const char *key, int64_t due_ms)
 {
-	if (!t)
-		return;
-	char score[32], member[512];
-	snprintf(score, sizeof score, "%lld", (long long)due_ms);
-	snprintf(member, sizeof member, "%s|%s", tenant, key);
-	const char *argv[4] = {"ZADD", t->key_due, score, member};
+	const hl_timer_due one = {tenant, key, due_ms};
+	hl_timers_push_many(t, &one, 1);
+}
+
+#define PUSH_PER_COMMAND 256 /* members per ZADD */
+
+/* One ZADD of up to PUSH_PER_COMMAND members; false when it did not reach Redis. */
+static bool push_chunk(hl_timers *t, hl_arena *a, const hl_timer_due *due, size_t n)
+{
+	const char **argv = hl_arena_alloc(a, (2 * n + 2) * sizeof *argv);
+	if (!argv)
+		return false;
+	argv[0] = "ZADD";
+	argv[1] = t->key_due;
+	for (size_t i = 0; i < n; i++) {
+		argv[2 + 2 * i] = hl_arena_printf(a, "%lld", (long long)due[i].due_ms);
+		argv[3 + 2 * i] = member_of(a, due[i].tenant, due[i].key);
+		if (!argv[2 + 2 * i] || !argv[3 + 2 * i])
+			return false;
+	}
 	hl_error err;
 	pthread_mutex_lock(&t->push_mu);
-	hl_status st = hl_redis_argv(t->push_redis, 4, argv, NULL, NULL, &err);
+	hl_status st = hl_redis_argv(t->push_redis, (int)(2 * n + 2), argv, NULL, NULL, &err);
 	pthread_mutex_unlock(&t->push_mu);
-	if (st)
-		atomic_store(&t->reseed_wanted, true); /* the re-seed will schedule it */
+	return st == HL_OK;
+}
+
+void hl_timers_push_many(hl_timers *t, const hl_timer_due *due, size_t n)
+{
+	if (!t || !n)
+		return;
+	hl_arena *a = hl_arena_new();
+	bool ok = a != NULL;
+	for (size_t i = 0; ok && i < n; i += PUSH_PER_COMMAND)
+		ok = push_chunk(t, a, due + i, n - i < PUSH_PER_COMMAND ? n - i : PUSH_PER_COMMAND);
+	hl_arena_free(a);
+	if (!ok)
+		atomic_store(&t->reseed_wanted, true); /* the re-seed will schedule them */
 }
 
 /* ---- re-seeding --------------------------------------------------------------------- */

@@ -34,9 +34,13 @@
 
 #define QUERY_CODE_LEN 8
 #define TABLE "ticket"
-/* tickets registered in one transaction at most, and transactions of them at once */
+/*
+ * Tickets registered in one transaction at most, and transactions of them at once.  One at a
+ * time: at 1,000 registrations/s two made groups of half the size (1.8 tickets against 3.2) and
+ * PostgreSQL spent a quarter more CPU per ticket on their statements and commits.
+ */
 #define INTAKE_GROUP_MAX 64
-#define INTAKE_GROUP_LEADERS 2
+#define INTAKE_GROUP_LEADERS 1
 
 static const char *const create_roles[] = {HL_ROLE_AGENT, HL_ROLE_TENANT_ADMIN, NULL};
 

@@ -34,6 +34,13 @@ def create_request(i, phone=None):
         caller=ipb.Caller(name="张三", phone=phone or "138%08d" % i))
 
 
+def zadd_calls():
+    """How many ZADD commands the stack's Redis has run (INFO commandstats)."""
+    stats = H.ht.redis("INFO", "commandstats").decode()
+    line = [ln for ln in stats.splitlines() if ln.startswith("cmdstat_zadd:")]
+    return int(line[0].split("calls=")[1].split(",")[0]) if line else 0
+
+
 class FlowTest(unittest.TestCase):
     def setUp(self):
         t = self.t = H.Tenant("flow")
@@ -160,8 +167,15 @@ class FlowTest(unittest.TestCase):
         # ("assigned") must chain from its first ("created"). (With 32 kept heads this batch
         # overflowed them; the audit now keeps 256, a full batch's worth, so it no longer does.)
         new = [str(uuid.uuid4()) for _ in range(40)]
+        zadds = zadd_calls()
         answers = apply([item(new[0], new[0] + ":submit"), item(old, old + ":other")] +
                         [item(tid, tid + ":submit") for tid in new[1:]])
+        # the new cases' deadline timers go to Redis after the COMMIT in one round trip
+        # (hl_call_push_timers_of), not one ZADD each; a timer of another test may add one
+        self.assertLessEqual(zadd_calls() - zadds, 2, "ZADD calls for the batch's timers")
+        due = H.ht.redis("ZRANGE", "hotline:{dispatch}:timers:due", 0, -1)
+        self.assertGreaterEqual(len([m for m in due if m.decode().startswith(t.id + "|")]), 40,
+                                "every new case's timers are due in Redis")
         self.assertEqual(answers[1], cid, "the ticket that has its case answers with it")
         rows = t.rows("SELECT ticket_id::text, id::text, xmin::text FROM dispatch.cases WHERE tenant_id = $T")
         got = {r[0]: r[1] for r in rows}

@@ -122,6 +122,25 @@ class Ops(unittest.TestCase):
         self.assertGreater(len(rows), 40)  # control: the tables of every service are there
         self.assertEqual([r for r in rows if r[2] != "0"], [], "tenant_id columns that collect statistics")
 
+    def test_queue_tables_sample_little_and_seldom(self):
+        """The outbox and the timers of every service analyze a small sample (statistics target 10,
+        tenant_id none) after a fifth of the table changed (common/migrations/008_queue_analyze.sql)."""
+        rows = ht.psql("SELECT n.nspname, c.relname, a.attname, a.attstattarget FROM pg_attribute a "
+                       "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                       "WHERE c.relname IN ('outbox', 'timers') AND a.attnum > 0 AND NOT a.attisdropped AND "
+                       "n.nspname IN ('intake', 'dispatch', 'followup', 'compliance', 'reporting')")
+        self.assertEqual({(r[0], r[1]) for r in rows},
+                         {(s, t) for s in ("intake", "dispatch", "followup", "compliance", "reporting")
+                          for t in ("outbox", "timers")})
+        self.assertIn(("intake", "outbox", "payload", "10"), [tuple(r) for r in rows])  # control
+        self.assertEqual([r for r in rows if r[3] != ("0" if r[2] == "tenant_id" else "10")], [],
+                         "queue columns with another statistics target")
+        opts = ht.psql("SELECT n.nspname, c.relname, c.reloptions::text FROM pg_class c "
+                       "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname IN ('outbox', 'timers') "
+                       "AND n.nspname IN ('intake', 'dispatch', 'followup', 'compliance', 'reporting')")
+        self.assertEqual(len(opts), 10)
+        self.assertEqual([r for r in opts if "autovacuum_analyze_scale_factor=0.2" not in r[2]], [])
+
     def test_metrics_count_calls_by_method_and_code(self):
         before = metrics()
         self.create()

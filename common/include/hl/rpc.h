@@ -170,6 +170,8 @@ const char *hl_call_tenant(const hl_call *c);
  */
 void hl_call_queue_timer(hl_call *c, const char *tenant, const char *key, int64_t due_ms);
 void hl_call_push_timers(hl_call *c);
+/* The queued timers of n calls of one server, pushed to Redis in one round trip. */
+void hl_call_push_timers_of(hl_call *const *calls, size_t n);
 void hl_call_drop_timers(hl_call *c);
 
 /*

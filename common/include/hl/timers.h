@@ -93,6 +93,13 @@ hl_status hl_timer_cancel(hl_pg *pg, hl_arena *a, const char *key, hl_error *err
  */
 void hl_timers_push(hl_timers *t, const char *tenant, const char *key, int64_t due_ms);
 
+/* Timers to push: hl_timers_push_many tells Redis of n of them with one ZADD per 256, same rules. */
+typedef struct hl_timer_due {
+	const char *tenant, *key;
+	int64_t due_ms;
+} hl_timer_due;
+void hl_timers_push_many(hl_timers *t, const hl_timer_due *due, size_t n);
+
 /* Milliseconds since the Unix epoch. */
 int64_t hl_now_ms(void);
 
