@@ -43,29 +43,39 @@ static const char SQL_TARGETS[] =
  * marked or the lease runs out.  leased_until is in no index, so the update
  * is HOT (007_outbox_hot_lease.sql).  The row locks last only as long as this
  * statement's transaction.
+ *
+ * The oldest undelivered row of a subject is a LATERAL subquery with LIMIT,
+ * which the planner cannot turn into a join: it can only probe, once per due
+ * row, with that row's tenant, subject and target (outbox_subject gives it in
+ * id order).  Written as NOT EXISTS it was an anti-join, and with statistics
+ * that said "empty" (taken a moment the queue was) the planner rescanned all
+ * of the target's undelivered rows for each due row, and joined the leased
+ * rows back by scanning the whole table: 456 ms against 1.7 ms for a claim of
+ * 128 among 1,000 waiting rows.  The leased rows are updated by their ctid,
+ * taken under the row lock (a TID scan, no join).
  */
 static const char SQL_CLAIM[] =
-	"WITH due AS (SELECT o.tenant_id, o.id FROM outbox o WHERE o.delivered_at IS NULL AND o.dead_at IS NULL "
-	"AND o.target = $2 AND o.next_attempt_at <= now() AND (o.leased_until IS NULL OR o.leased_until <= now()) "
-	"AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = o.tenant_id AND p.subject_id = o.subject_id "
-	"AND p.target = o.target AND p.id < o.id AND p.delivered_at IS NULL AND p.dead_at IS NULL) "
+	"WITH due AS (SELECT o.ctid AS tid FROM outbox o CROSS JOIN LATERAL (SELECT p.id FROM outbox p "
+	"WHERE p.tenant_id = o.tenant_id AND p.subject_id = o.subject_id AND p.target = o.target "
+	"AND p.delivered_at IS NULL AND p.dead_at IS NULL ORDER BY p.id LIMIT 1) head "
+	"WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.target = $2 AND o.next_attempt_at <= now() "
+	"AND (o.leased_until IS NULL OR o.leased_until <= now()) AND head.id = o.id "
 	"ORDER BY o.next_attempt_at, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED) "
 	"UPDATE outbox o SET leased_until = now() + make_interval(secs => $3::double precision / 1000) "
-	"FROM due WHERE o.tenant_id = due.tenant_id AND o.id = due.id "
+	"WHERE o.ctid = ANY (ARRAY(SELECT tid FROM due)) "
 	"RETURNING o.tenant_id, o.id, o.target, o.method, o.idempotency_key, o.actor, o.payload, o.attempts";
 
 /*
  * The claim's good plan is known and does not depend on the data: walk the
- * target's due rows in order and probe each one's subject/target for an
- * older undelivered row, by index.  An outbox fills from empty in seconds, long
- * before autovacuum's next ANALYZE, and with statistics that still say
- * "empty" the planner chose a nested loop over sequential scans: seconds
- * per claim once thousands of rows wait.  So the relay's transaction rules
- * those plans out (SET LOCAL: this transaction only).
+ * target's due rows in order (outbox_due_by_target) and probe each one's
+ * subject, by index.  An outbox fills from empty in seconds, long before
+ * autovacuum's next ANALYZE, and with statistics that still say "empty" the
+ * planner chose sequential scans, or the due rows sorted again: so the relay's
+ * transaction rules those plans out (SET LOCAL: this transaction only).
  */
 static const char SQL_CLAIM_PLAN[] =
 	"SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), "
-	"set_config('enable_mergejoin', 'off', true)";
+	"set_config('enable_mergejoin', 'off', true), set_config('enable_sort', 'off', true)";
 
 static const char SQL_DELIVERED[] =
 	"UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, last_error = NULL "

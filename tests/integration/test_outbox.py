@@ -457,6 +457,30 @@ class OutboxTest(PeerCase):
         self.wait_delivered("testpeer_a", self.tenant, 1, 20)
         self.assert_exactly_once(self.tenant, ["lock-1"], 1)
 
+    def test_12_a_claim_probes_each_subject_whatever_the_statistics(self):
+        """2,000 rows of 100 subjects wait while the outbox's statistics say it is empty (taken at a
+        moment the queue was): each claim still probes the subjects of its due rows by index, a few
+        pages per row, instead of rescanning every waiting row for each one (outbox.c, SQL_CLAIM)."""
+        self.receiver().start()
+        sender = self.sender().start(HOTLINE_RELAY_THREADS="0")
+        subjects = ["st%03d" % i for i in range(100)]
+        enqueue(sender, self.tenant, subjects, 20)
+        sender.stop()
+        ht.psql("ALTER TABLE testpeer_a.outbox SET (autovacuum_enabled = false)")
+        self.addCleanup(ht.psql, "ALTER TABLE testpeer_a.outbox RESET (autovacuum_enabled)")
+        ht.psql("UPDATE pg_class SET reltuples = 0 WHERE oid = 'testpeer_a.outbox'::regclass")
+        ht.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        ht.psql("SELECT pg_stat_statements_reset((SELECT oid FROM pg_roles WHERE rolname = 'testpeer_a_system'))")
+        sender.start()
+        self.wait_delivered("testpeer_a", self.tenant, 2000, 120)
+        (calls, rows, pages), = ht.psql(
+            "SELECT sum(calls), sum(rows), sum(shared_blks_hit + shared_blks_read) FROM pg_stat_statements s "
+            "JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'testpeer_a_system' AND s.query LIKE 'WITH due AS%'")
+        self.assertGreaterEqual(int(rows), 2000, "the claims leased every row")  # control
+        self.assert_exactly_once(self.tenant, subjects, 20)
+        print("  %s claims, %s rows, %.1f pages per row" % (calls, rows, int(pages) / int(rows)))
+        self.assertLess(int(pages) / int(rows), 30, "pages read by the claims per row leased")
+
     def test_2_sender_killed_between_commit_and_delivery(self):
         """A sender killed after its commit (receiver down), and one killed while delivering."""
         receiver = self.receiver()
