@@ -103,10 +103,10 @@ bench_stack_up() {
 # path of the transaction that needs it, a stall of tens of ms every few seconds at 1,000
 # tickets/s that a running database does not have (it renames old segments instead).
 bench_wal_warmup() {
-	local rows=$(($1 * 1024 / 1100))
+	local krows=$(($1 * 1024 / 1100)) # thousands of rows of ~1,100 bytes of WAL each
 	echo "# WAL warm-up: ${1} MB of WAL, then CHECKPOINT (recycled segments for the measured run)" >&2
 	sql HOTLINE_PG_SUPERUSER_DSN "CREATE TABLE public.bench_wal_warmup AS
-		SELECT repeat('w', 1000) AS w FROM generate_series(1, $rows * 1000)" >/dev/null
+		SELECT repeat('w', 1000) AS w FROM generate_series(1, $krows * 1000)" >/dev/null
 	sql HOTLINE_PG_SUPERUSER_DSN "DROP TABLE public.bench_wal_warmup" >/dev/null
 	sql HOTLINE_PG_SUPERUSER_DSN "CHECKPOINT" >/dev/null
 	sync # the kernel's write-back of all that, done before the measured run rather than during it
