@@ -15,6 +15,7 @@
 #include "hl/jwt.h"
 #include "hl/reflect.h"
 #include "hl/rpc.h"
+#include "hl/timers.h"
 #include "hl/validate.h"
 
 enum kind { K_UNARY, K_STREAM, K_HEALTH, K_REFLECT };
@@ -86,8 +87,7 @@ struct hl_call {
 
 /* A timer the call's transaction put, to push to Redis once that transaction commits. */
 struct call_timer {
-	const char *tenant, *key;
-	int64_t due_ms;
+	hl_timer_due due;
 	struct call_timer *next;
 };
 

@@ -1068,7 +1068,7 @@ void hl_call_queue_timer(hl_call *c, const char *tenant, const char *key, int64_
 	struct call_timer *t = hl_arena_alloc(c->arena, sizeof *t);
 	if (!t)
 		return; /* the periodic re-seed schedules it */
-	*t = (struct call_timer){tenant, key, due_ms, c->timers};
+	*t = (struct call_timer){{tenant, key, due_ms}, c->timers};
 	c->timers = t;
 }
 
@@ -1084,22 +1084,23 @@ void hl_call_push_timers(hl_call *c)
 
 void hl_call_push_timers_of(hl_call *const *calls, size_t n)
 {
-	size_t count = 0;
+	/* a batch item (holder set) is pushed once the held transaction commits (rpc_batch.c) */
+	size_t count = 0, k = 0;
 	for (size_t i = 0; i < n; i++)
 		for (struct call_timer *t = calls[i]->holder ? NULL : calls[i]->timers; t; t = t->next)
 			count++;
-	hl_timer_due *due = count ? malloc(count * sizeof *due) : NULL;
-	size_t k = 0;
+	if (!count)
+		return;
+	hl_timer_due *due = malloc(count * sizeof *due);
 	for (size_t i = 0; i < n; i++) {
 		if (calls[i]->holder)
-			continue; /* a batch item: pushed once the held transaction commits (rpc_batch.c) */
+			continue;
 		for (struct call_timer *t = calls[i]->timers; t && due; t = t->next)
-			due[k++] = (hl_timer_due){t->tenant, t->key, t->due_ms};
+			due[k++] = t->due;
 		calls[i]->timers = NULL;
 	}
-	/* out of memory: the periodic re-seed schedules them */
-	if (n)
-		hl_timers_push_many(atomic_load(&calls[0]->s->timers), due, k);
+	/* k is 0 when out of memory: the periodic re-seed schedules them */
+	hl_timers_push_many(atomic_load(&calls[0]->s->timers), due, k);
 	free(due);
 }
 
