@@ -901,22 +901,25 @@ hl_status hl_pg_exec_deferred(hl_pg *pg, hl_arena *ar, const char *sql, const hl
 
 /* ---- rows written with the COMMIT ------------------------------------------ */
 
-/* sql with the rows' arrays as its parameters, deferred (memory: the rows' arena). */
-static hl_status exec_rows(hl_pg *pg, const char *sql, const hl_pg_rows *rows, hl_error *err)
+/* sql with the rows' arrays as its parameters, folded first, deferred (memory: the rows' arena). */
+static hl_status exec_rows(hl_pg *pg, const char *sql, hl_pg_rows *rows, hl_error *err)
 {
 	hl_pg_args args;
 	hl_pg_args_init(&args);
-	hl_status st = hl_pg_rows_args(rows, &args, err);
+	hl_status st = rows->fold && !rows->failed ? rows->fold(rows, err) : HL_OK;
+	if (!st)
+		st = hl_pg_rows_args(rows, &args, err);
 	return st ? st : hl_pg_exec_deferred(pg, rows->ar, sql, &args, err);
 }
 
 /* The statement's waiting rows (a new slot for a new statement). */
-static hl_status at_commit_slot(hl_pg *pg, const char *sql, int ncols, struct at_commit **out, hl_error *err)
+static hl_status at_commit_slot(hl_pg *pg, const char *sql, const hl_pg_rows *rows, struct at_commit **out,
+			       hl_error *err)
 {
 	for (int i = 0; i < pg->n_at_commit; i++) {
 		if (pg->at_commit[i].sql != sql)
 			continue;
-		if (pg->at_commit[i].rows.ncols != ncols)
+		if (pg->at_commit[i].rows.ncols != rows->ncols || pg->at_commit[i].rows.fold != rows->fold)
 			return hl_fail(err, HL_INTERNAL, "rows at commit: one statement, two row shapes");
 		*out = &pg->at_commit[i];
 		return HL_OK;
@@ -928,19 +931,20 @@ static hl_status at_commit_slot(hl_pg *pg, const char *sql, int ncols, struct at
 		return hl_fail(err, HL_NOMEM, "out of memory");
 	struct at_commit *w = &pg->at_commit[pg->n_at_commit++];
 	w->sql = sql;
-	hl_pg_rows_init(&w->rows, pg->tx_mem, ncols);
+	hl_pg_rows_init(&w->rows, pg->tx_mem, rows->ncols);
+	w->rows.fold = rows->fold;
 	*out = w;
 	return HL_OK;
 }
 
-hl_status hl_pg_rows_at_commit(hl_pg *pg, const char *sql, const hl_pg_rows *rows, hl_error *err)
+hl_status hl_pg_rows_at_commit(hl_pg *pg, const char *sql, hl_pg_rows *rows, hl_error *err)
 {
 	if (rows->failed)
 		return hl_fail(err, HL_NOMEM, "out of memory");
 	if (!pg->in_tx) /* nothing to wait for: written now */
 		return exec_rows(pg, sql, rows, err);
 	struct at_commit *w = NULL;
-	hl_status st = at_commit_slot(pg, sql, rows->ncols, &w, err);
+	hl_status st = at_commit_slot(pg, sql, rows, &w, err);
 	if (st)
 		return st;
 	for (int i = 0; i < rows->n; i++) {

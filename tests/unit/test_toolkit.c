@@ -2,9 +2,11 @@
  * test_toolkit.c - unit tests of the shared handler toolkit's pure parts:
  * outbox rows addressed by proto descriptors (hl_enqueue refuses a method the
  * target does not have, or a request of the wrong type, before touching the
- * database), the store helpers of pg.h that need no connection, and the
- * role names of roles.h.
+ * database), the fold that merges a subject's events into one outbox row,
+ * the store helpers of pg.h that need no connection, and the role names of
+ * roles.h.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "hl/arena.h"
@@ -37,6 +39,68 @@ static void test_enqueue_checks_descriptors(void)
 	hl_arena_free(a);
 }
 
+/* An outbox row as hl_enqueue_batch_add_raw adds it: payload one hex byte, the row's tag. */
+static void add_outbox_row(hl_pg_rows *r, const char *subject, const char *method, const char *actor, int tag)
+{
+	char key[16];
+	unsigned char byte = (unsigned char)tag;
+	snprintf(key, sizeof key, "k%d", tag);
+	hl_pg_rows_text(r, "demo");
+	hl_pg_rows_text(r, subject);
+	hl_pg_rows_text(r, strcmp(method, HL_ENQUEUE_RECORD_EVENTS) ? "dispatch" : "reporting");
+	hl_pg_rows_text(r, method);
+	hl_pg_rows_text(r, hl_arena_strdup(r->ar, key));
+	hl_pg_rows_text(r, actor);
+	hl_pg_rows_bytes(r, &byte, 1);
+}
+
+#define ROW_COL(r, i, c) ((r)->v[(i) * 7 + (c)])
+
+static void test_enqueue_folds_a_subjects_events(void)
+{
+	static const char submit[] = "/hotline.dispatch.v1.DispatchService/SubmitTicket";
+	hl_arena *a = hl_arena_new();
+	T_ASSERT(a != NULL);
+	hl_pg_rows r;
+	hl_pg_rows_init(&r, a, 7);
+	add_outbox_row(&r, "t1", submit, "agent", 1);
+	add_outbox_row(&r, "t1", HL_ENQUEUE_RECORD_EVENTS, "agent", 2);
+	add_outbox_row(&r, "t2", HL_ENQUEUE_RECORD_EVENTS, "agent", 3);
+	add_outbox_row(&r, "t1", submit, "agent", 4); /* not an event: never merged */
+	add_outbox_row(&r, "t1", HL_ENQUEUE_RECORD_EVENTS, "agent", 5);
+	add_outbox_row(&r, "t1", HL_ENQUEUE_RECORD_EVENTS, "other", 6); /* another actor: its own row */
+	add_outbox_row(&r, "t2", HL_ENQUEUE_RECORD_EVENTS, "agent", 7);
+	for (int i = 0; i < 250; i++) /* t3's 250 events: rows of 100, 100 and 50 */
+		add_outbox_row(&r, "t3", HL_ENQUEUE_RECORD_EVENTS, "agent", 8 + i);
+	hl_error err;
+	T_EQ_INT(hl_enqueue_fold_events(&r, &err), HL_OK);
+	T_EQ_INT(hl_pg_rows_count(&r), 8);
+	/* each row at the place of its first event, keyed by it, payloads in the order they came */
+	static const char *const keys[] = {"k1", "k2", "k3", "k4", "k6", "k8", "k108", "k208"};
+	for (int i = 0; i < 8; i++)
+		T_EQ_STR(ROW_COL(&r, i, 4), keys[i]);
+	T_EQ_STR(ROW_COL(&r, 0, 6), "\\x01");
+	T_EQ_STR(ROW_COL(&r, 1, 6), "\\x0205");
+	T_EQ_STR(ROW_COL(&r, 2, 6), "\\x0307");
+	T_EQ_STR(ROW_COL(&r, 3, 6), "\\x04");
+	T_EQ_STR(ROW_COL(&r, 4, 6), "\\x06");
+	T_EQ_STR(ROW_COL(&r, 4, 5), "other");
+	for (int i = 5; i < 8; i++) {
+		T_EQ_STR(ROW_COL(&r, i, 1), "t3");
+		T_EQ_INT((int)strlen(ROW_COL(&r, i, 6)), 2 + 2 * (i < 7 ? 100 : 50));
+	}
+	T_ASSERT(strncmp(ROW_COL(&r, 5, 6), "\\x08090a", 8) == 0);
+	T_ASSERT(strncmp(ROW_COL(&r, 6, 6), "\\x6c6d", 6) == 0);
+	/* rows of other subjects alone are left as they are */
+	hl_pg_rows_init(&r, a, 7);
+	add_outbox_row(&r, "t4", HL_ENQUEUE_RECORD_EVENTS, "agent", 1);
+	add_outbox_row(&r, "t5", HL_ENQUEUE_RECORD_EVENTS, "agent", 2);
+	T_EQ_INT(hl_enqueue_fold_events(&r, &err), HL_OK);
+	T_EQ_INT(hl_pg_rows_count(&r), 2);
+	T_EQ_STR(ROW_COL(&r, 1, 6), "\\x02");
+	hl_arena_free(a);
+}
+
 static void test_pg_store_helpers(void)
 {
 	hl_arena *a = hl_arena_new();
@@ -66,6 +130,7 @@ static void test_roles(void)
 int main(void)
 {
 	T_RUN(test_enqueue_checks_descriptors);
+	T_RUN(test_enqueue_folds_a_subjects_events);
 	T_RUN(test_pg_store_helpers);
 	T_RUN(test_roles);
 	return T_DONE();

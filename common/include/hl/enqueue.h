@@ -83,5 +83,13 @@ hl_status hl_enqueue_batch_add_event(hl_enqueue_batch *b, const hl_enqueue_row *
 				     const char *ticket_id, int64_t version, ProtobufCMessage *ev,
 				     hl_error *err) HL_MUST_CHECK;
 hl_status hl_enqueue_batch_write(hl_pg *pg, hl_enqueue_batch *b, hl_error *err) HL_MUST_CHECK;
+/*
+ * The batch's fold (hl_pg_rows_fold), run on all the outbox rows of a
+ * statement as they go: the RecordEvents rows of one tenant, subject, target
+ * and actor become one row of up to 100 events, at the place of its first,
+ * keyed by its first, payloads laid end to end in order; other rows stay as
+ * they are.
+ */
+hl_status hl_enqueue_fold_events(hl_pg_rows *rows, hl_error *err) HL_MUST_CHECK;
 
 #endif

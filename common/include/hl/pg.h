@@ -216,11 +216,15 @@ void hl_pg_arg_text_array(hl_pg_args *a, hl_arena *ar, const char *const *items,
  * ncols array parameters (text literals; NULL elements for SQL NULL, bytes
  * in hex), or fails with HL_NOMEM or HL_INTERNAL when a row was left short.
  */
+struct hl_pg_rows;
+/* Rewrites rows just before they are written (merges some, say), in their arena. */
+typedef hl_status hl_pg_rows_fold(struct hl_pg_rows *rows, hl_error *err);
 typedef struct hl_pg_rows {
 	hl_arena *ar;
-	int ncols, n, cap; /* n values so far, room for cap */
-	const char **v;    /* row-major; NULL: SQL NULL */
+	int ncols, n, cap;     /* n values so far, room for cap */
+	const char **v;        /* row-major; NULL: SQL NULL */
 	bool failed;
+	hl_pg_rows_fold *fold; /* NULL: written as added (set after hl_pg_rows_init) */
 } hl_pg_rows;
 
 void hl_pg_rows_init(hl_pg_rows *r, hl_arena *ar, int ncols);
@@ -240,9 +244,10 @@ hl_status hl_pg_rows_args(const hl_pg_rows *r, hl_pg_args *args, hl_error *err) 
  * the inbox, audit entries: whoever reads sends them first with
  * hl_pg_rows_send).  Their errors surface at the COMMIT; a rollback drops them; a
  * change of tenant (hl_pg_set_tenant) sends the rows so far first.  Outside
- * a transaction the rows are written now.
+ * a transaction the rows are written now.  The rows' fold, if any, sees all
+ * the rows of the statement together, once, as they go.
  */
-hl_status hl_pg_rows_at_commit(hl_pg *pg, const char *sql, const hl_pg_rows *rows, hl_error *err) HL_MUST_CHECK;
+hl_status hl_pg_rows_at_commit(hl_pg *pg, const char *sql, hl_pg_rows *rows, hl_error *err) HL_MUST_CHECK;
 /* Send the rows waiting for the COMMIT now (deferred): before a read that must see them. */
 hl_status hl_pg_rows_send(hl_pg *pg, hl_error *err) HL_MUST_CHECK;
 /* A PostgreSQL int[] literal of n ints in arena memory; NULL when out of memory. */
