@@ -7,7 +7,17 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 export HOTLINE_BASE_PORT=${HOTLINE_BASE_PORT:-17000}
 export HOTLINE_RUN_DIR=${HOTLINE_RUN_DIR:-$REPO/.run-test}
 case "${1:-}" in
-up) exec bash "$REPO/scripts/stack" up ;;
+up)
+	# The tests look at delivered outbox rows (what was sent, in which order): the services keep
+	# them (the default deletes them as they are delivered; test_outbox covers that).
+	# (scripts/stack's extra.env, in a run directory that is new or already the stack's)
+	if [[ ! -d $HOTLINE_RUN_DIR || -f $HOTLINE_RUN_DIR/.hotline-stack || -z $(ls -A "$HOTLINE_RUN_DIR") ]]; then
+		mkdir -p "$HOTLINE_RUN_DIR"
+		touch "$HOTLINE_RUN_DIR/.hotline-stack"
+		echo "HOTLINE_OUTBOX_KEEP_DELIVERED=10m" >"$HOTLINE_RUN_DIR/extra.env"
+	fi
+	exec bash "$REPO/scripts/stack" up
+	;;
 down) exec bash "$REPO/scripts/stack" down ;; # logs stay for a failed run; scripts/test purges first
 *) echo "usage: $0 up|down" >&2; exit 2 ;;
 esac

@@ -77,7 +77,10 @@ static const char SQL_CLAIM_PLAN[] =
 	"SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), "
 	"set_config('enable_mergejoin', 'off', true), set_config('enable_sort', 'off', true)";
 
-static const char SQL_DELIVERED[] =
+/* Delivered rows are deleted (009_outbox_delete_delivered.sql), or kept as delivered for a while. */
+static const char SQL_DELIVERED_DELETE[] =
+	"DELETE FROM outbox WHERE (tenant_id, id) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))";
+static const char SQL_DELIVERED_KEEP[] =
 	"UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, last_error = NULL "
 	"WHERE (tenant_id, id) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))";
 
@@ -95,7 +98,8 @@ static const char SQL_DEAD[] =
 	"UPDATE outbox SET attempts = attempts + 1, last_error = $3, dead_at = now(), leased_until = NULL "
 	"WHERE tenant_id = $1 AND id = $2 AND delivered_at IS NULL AND dead_at IS NULL";
 
-/* Delivered rows older than the keep window, oldest first, a batch at a time (006_outbox_purge.sql). */
+/* Delivered rows older than the keep window, oldest first, a batch at a time (006_outbox_purge.sql);
+ * with no window, those kept before (the relay deletes what it delivers). */
 static const char SQL_PURGE[] =
 	"DELETE FROM outbox WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM outbox "
 	"WHERE delivered_at < now() - make_interval(secs => $1::double precision / 1000) "
@@ -584,7 +588,8 @@ static hl_status mark_delivered(struct relay_thread *t, hl_arena *a, const struc
 	hl_pg_args_init(&args);
 	hl_pg_arg_text(&args, hl_pg_text_array(a, tenants, count));
 	hl_pg_arg_text(&args, hl_pg_text_array(a, ids, count));
-	return hl_pg_exec(t->pg, a, SQL_DELIVERED, &args, NULL, err);
+	return hl_pg_exec(t->pg, a, t->r->cfg.keep_delivered_ms > 0 ? SQL_DELIVERED_KEEP : SQL_DELIVERED_DELETE, &args,
+			  NULL, err);
 }
 
 static hl_status mark_failed(struct relay_thread *t, hl_arena *a, const struct row *rw, hl_error *err)

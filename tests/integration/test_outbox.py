@@ -196,6 +196,8 @@ class Peer:
             "HOTLINE_WORKERS": "4",
             "HOTLINE_GRACE_MS": "2s",
             "HOTLINE_LOG_LEVEL": "info",
+            # the tests look at delivered rows; test_13 runs the default, which deletes them
+            "HOTLINE_OUTBOX_KEEP_DELIVERED": "10m",
         })
         for target, port in self.targets.items():
             env["HOTLINE_%s_ADDR" % target.upper()] = "127.0.0.1:%d" % port
@@ -757,7 +759,7 @@ class OutboxTest(PeerCase):
             self.assertEqual(grants, [["outbox", "DELETE,SELECT,UPDATE"], ["timers", "SELECT,UPDATE"]], role)
             policies = ht.psql("SELECT tablename, policyname, permissive, cmd FROM pg_policies WHERE schemaname = %s "
                                "AND %s = ANY(roles) ORDER BY 1, 2" % (sql_text(schema), sql_text(role)))
-            self.assertEqual(policies, [["outbox", "purge_delivered_only", "RESTRICTIVE", "DELETE"],
+            self.assertEqual(policies, [["outbox", "delete_delivered_only", "RESTRICTIVE", "DELETE"],
                                         ["outbox", "relay_rows", "PERMISSIVE", "ALL"],
                                         ["timers", "timer_rows", "PERMISSIVE", "ALL"]], role)
             (attrs,) = ht.psql("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s" % sql_text(role))
@@ -783,6 +785,31 @@ class OutboxTest(PeerCase):
         (gone,) = ht.psql("WITH d AS (DELETE FROM testpeer_a.outbox WHERE tenant_id = %s RETURNING 1) "
                           "SELECT count(*) FROM d" % sql_text(self.tenant), dsn=system)[0]
         self.assertEqual(int(gone), 0)
+        self.assertEqual(outbox_state("testpeer_a", self.tenant)["total"], 2)
+
+    def test_13_delivered_rows_are_deleted_as_they_are_delivered(self):
+        """By default (HOTLINE_OUTBOX_KEEP_DELIVERED 0) the relay deletes the rows it delivered in the
+        transaction that records the delivery, not marked and purged later: the outbox holds what is
+        still owed, every effect arrives once, and the system role still cannot delete a row owed."""
+        self.receiver().start()
+        sender = self.sender(HOTLINE_OUTBOX_KEEP_DELIVERED=None).start()
+        # the relay's first purge (rows other tests left delivered) runs as it starts; the next in 10 s
+        time.sleep(1)
+        purged = metric(sender.metrics(), "hotline_outbox_purged_total")
+        enqueue(sender, self.tenant, ["p0", "p1", "p2"], 4)
+        enqueue(sender, self.tenant, ["q0", "q1"], 1, target="nowhere")  # no address: owed, retried
+        ht.wait_for(lambda: effect_count(self.tenant) == 12, timeout=20, what="12 effects")
+        state = ht.wait_for(lambda: (lambda s: s if s["total"] == 2 else None)(outbox_state("testpeer_a", self.tenant)),
+                            timeout=20, interval=0.2, what="the delivered rows gone")
+        self.assertEqual((state["delivered"], state["dead"]), (0, 0), "the two owed rows are what is left")
+        text = sender.metrics()
+        self.assertEqual(metric(text, "hotline_outbox_deliveries_total", target="receiver", result="delivered"), 12)
+        self.assertEqual(metric(text, "hotline_outbox_purged_total"), purged, "deleted as delivered, not by the purge")
+        self.assertEqual([e[:2] for e in effects(self.tenant) if e[0] == "p1"], [("p1", v) for v in range(1, 5)], "in order")
+        system = self.db["HOTLINE_TESTPEER_A_SYSTEM_DSN"]
+        (gone,) = ht.psql("WITH d AS (DELETE FROM testpeer_a.outbox WHERE tenant_id = %s RETURNING 1) "
+                          "SELECT count(*) FROM d" % sql_text(self.tenant), dsn=system)[0]
+        self.assertEqual(int(gone), 0, "rows still owed are not the relay's to delete")
         self.assertEqual(outbox_state("testpeer_a", self.tenant)["total"], 2)
 
     def test_9_unimplemented_for_five_minutes_then_deployed(self):

@@ -37,11 +37,12 @@
  *   - a relay killed (or a database lost) between the claim and the marks
  *     leaves its rows leased: they come due again when the lease ends and
  *     are delivered again; receivers make that harmless with the inbox
- *     (hl/inbox.h).  Delivered rows are kept (delivered_at) for
- *     keep_delivered_ms (HOTLINE_OUTBOX_KEEP_DELIVERED, default 10 min:
- *     OutboxService statistics, an operator's look at what was sent), then
- *     relay thread 0 deletes them in batches every 10 s; the system role may
- *     delete delivered rows only (006_outbox_purge.sql).
+ *     (hl/inbox.h).  Delivered rows are deleted as they are marked
+ *     (keep_delivered_ms 0, HOTLINE_OUTBOX_KEEP_DELIVERED's default), or
+ *     kept (delivered_at) for keep_delivered_ms (OutboxService statistics,
+ *     an operator's look at what was sent) and then deleted by relay thread
+ *     0 in batches every 10 s; the system role may delete delivered rows and
+ *     the rows it has leased only (009_outbox_delete_delivered.sql).
  */
 #ifndef HL_OUTBOX_H
 #define HL_OUTBOX_H
@@ -66,7 +67,7 @@ typedef struct hl_relay_config {
 	int call_timeout_ms;   /* deadline of one delivery */
 	int idle_ms;           /* sleep when nothing is due */
 	int backoff_max_ms;    /* cap of the retry backoff */
-	long long keep_delivered_ms; /* delivered rows are deleted after this (0: at the next purge) */
+	long long keep_delivered_ms; /* delivered rows are deleted after this (0: as they are delivered) */
 	hl_metrics *metrics;
 } hl_relay_config;
 
