@@ -48,6 +48,9 @@ struct worker {
 	pthread_t th;
 	hl_pg *pg;
 	hl_redis *redis; /* made on first use (hl_call_redis) */
+	pthread_cond_t cv;         /* an idle worker waits on its own (rpc_server.c, queue_pop) */
+	struct worker *next_idle;  /* in the server's idle stack */
+	bool idle;                 /* in that stack */
 };
 
 struct hl_call {
@@ -105,7 +108,7 @@ struct hl_server {
 	hl_validate_limits limits;
 
 	pthread_mutex_t mu;
-	pthread_cond_t cv_work, cv_idle;
+	struct worker *idle; /* the workers waiting for a call, the most recently idle first */
 	hl_call **queue;
 	int q_head, q_len;
 	bool stopping, started;

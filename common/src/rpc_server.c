@@ -9,7 +9,11 @@
  *     to the worker queue, and release a call when its final batch completes.
  *   - workers threads that take calls from a bounded queue, decode, check
  *     identity and tenant, run the handler (which may block on PostgreSQL
- *     through the worker's own connection) and start the final batch.
+ *     through the worker's own connection) and start the final batch.  A
+ *     new call wakes the worker that has been idle the shortest time (a
+ *     stack, as PgBouncer reuses connections): at a load a few workers carry,
+ *     the same few workers and PostgreSQL backends take every call, warm,
+ *     instead of every worker in turn.
  *
  * Life of a unary call (struct hl_call is also the completion tag):
  *   ARMED --request arrives--> queued --worker--> FINISHING --batch done--> freed
@@ -210,8 +214,6 @@ hl_status hl_server_new(const hl_server_config *cfg, hl_server **out, hl_error *
 	s->limits.overrides = cfg->field_limits;
 	s->limits.n_overrides = cfg->field_limits ? cfg->n_field_limits : 0;
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv_work, NULL);
-	pthread_cond_init(&s->cv_idle, NULL);
 	atomic_init(&s->inflight, 0);
 	atomic_init(&s->busy, 0);
 	atomic_init(&s->serving, true);
@@ -638,11 +640,31 @@ int64_t hl_call_sent(const hl_call *c)
 	return c->sent;
 }
 
-static hl_call *queue_pop(hl_server *s)
+/* Take w out of the idle stack (a worker that found a call without being woken for it). */
+static void unstack_idle(hl_server *s, struct worker *w)
+{
+	for (struct worker **p = &s->idle; *p; p = &(*p)->next_idle)
+		if (*p == w) {
+			*p = w->next_idle;
+			break;
+		}
+	w->idle = false;
+}
+
+/* The next call for w, NULL when the server stops; w waits on top of the idle stack. */
+static hl_call *queue_pop(hl_server *s, struct worker *w)
 {
 	pthread_mutex_lock(&s->mu);
-	while (s->q_len == 0 && !s->stopping)
-		pthread_cond_wait(&s->cv_work, &s->mu);
+	while (s->q_len == 0 && !s->stopping) {
+		if (!w->idle) {
+			w->idle = true;
+			w->next_idle = s->idle;
+			s->idle = w;
+		}
+		pthread_cond_wait(&w->cv, &s->mu);
+	}
+	if (w->idle)
+		unstack_idle(s, w);
 	hl_call *c = NULL;
 	if (s->q_len > 0) {
 		c = s->queue[s->q_head];
@@ -658,7 +680,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	hl_server *s = w->s;
 	for (;;) {
-		hl_call *c = queue_pop(s);
+		hl_call *c = queue_pop(s, w);
 		if (!c)
 			break;
 		process_call(c, w);
@@ -676,7 +698,12 @@ static bool queue_push(hl_server *s, hl_call *c)
 		s->q_len++;
 		atomic_fetch_add(&s->busy, 1);
 		ok = true;
-		pthread_cond_signal(&s->cv_work);
+		struct worker *w = s->idle; /* the most recently idle */
+		if (w) {
+			s->idle = w->next_idle;
+			w->idle = false;
+			pthread_cond_signal(&w->cv);
+		}
 	}
 	pthread_mutex_unlock(&s->mu);
 	return ok;
@@ -927,6 +954,8 @@ hl_status hl_server_start(hl_server *s, hl_error *err)
 	s->server = grpc_server_create(server_args(s, a), NULL);
 	s->cqs = calloc((size_t)s->cfg.cq_threads, sizeof *s->cqs);
 	s->workers = calloc((size_t)s->cfg.workers, sizeof *s->workers);
+	for (int i = 0; s->workers && i < s->cfg.workers; i++) /* (hl_server_free destroys them) */
+		pthread_cond_init(&s->workers[i].cv, NULL);
 	if (!s->cqs || !s->workers)
 		return hl_fail(err, HL_NOMEM, "out of memory");
 	for (int i = 0; i < s->cfg.cq_threads; i++) {
@@ -980,7 +1009,8 @@ void hl_server_shutdown(hl_server *s)
 	wait_inflight_zero(s, s->cfg.grace_ms + 5000);
 	pthread_mutex_lock(&s->mu);
 	s->stopping = true;
-	pthread_cond_broadcast(&s->cv_work);
+	for (struct worker *w = s->idle; w; w = w->next_idle)
+		pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&s->mu);
 	for (int i = 0; i < s->cfg.workers; i++)
 		if (s->workers[i].th)
@@ -1006,10 +1036,10 @@ void hl_server_free(hl_server *s)
 			if (s->cqs[i].cq)
 				grpc_completion_queue_destroy(s->cqs[i].cq);
 	if (s->workers)
-		for (int i = 0; i < s->cfg.workers; i++)
-		{
+		for (int i = 0; i < s->cfg.workers; i++) {
 			hl_pg_free(s->workers[i].pg);
 			hl_redis_free(s->workers[i].redis);
+			pthread_cond_destroy(&s->workers[i].cv);
 		}
 	if (s->creds)
 		grpc_server_credentials_release(s->creds);
@@ -1020,8 +1050,6 @@ void hl_server_free(hl_server *s)
 	free(s->service_names);
 	free(s->queue);
 	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv_work);
-	pthread_cond_destroy(&s->cv_idle);
 	free(s);
 }
 

@@ -167,6 +167,19 @@ class Ops(unittest.TestCase):
         for name in ("hotline_outbox_backlog", "hotline_outbox_dead_letters", "hotline_worker_busy"):
             self.assertTrue(any(k == name or k.startswith(name + "{") for k in after), name)
 
+    def test_calls_one_at_a_time_go_to_the_same_warm_worker(self):
+        """A call is taken by the worker that has been idle the shortest time (rpc_server.c): 40
+        GetTickets one after another run on one or two of intake's 24 PostgreSQL connections, warm,
+        not on each in turn (the stack's background work, status updates delivered to intake, may
+        take a few others meanwhile)."""
+        tid = self.create().ticket.id
+        (t0,) = ht.psql("SELECT now()")[0]
+        for _ in range(40):
+            self.assertEqual(self.get(tid).id, tid)
+        (used,) = ht.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'intake_runtime' "
+                          "AND state_change > '%s'" % t0)[0]
+        self.assertLessEqual(int(used), 6, "intake_runtime backends that ran a statement during 40 calls")
+
     def test_serves_reads_and_writes_while_redis_is_down(self):
         ht.stack("stop-redis")
         try:
