@@ -69,8 +69,10 @@ hl_status store_lock_keys(hl_pg *pg, hl_arena *a, const char *const *keys, int n
 #define EVENT_COLS "event_id::text, type, ticket_id, subject_id, actor, source, " HL_PG_US("occurred_at") ", version, payload"
 static const char SQL_EVENTS_OF_TICKETS[] =
 	"SELECT " EVENT_COLS " FROM events WHERE ticket_id = ANY ($1::text[]) AND ticket_id <> '' ORDER BY ticket_id";
+/* (A subject that is not a ticket is never an event's ticket: events_subject holds only those events.) */
 static const char SQL_EVENTS_OF_SUBJECTS[] =
-	"SELECT " EVENT_COLS " FROM events WHERE subject_id = ANY ($1::text[]) ORDER BY subject_id";
+	"SELECT " EVENT_COLS " FROM events WHERE subject_id = ANY ($1::text[]) AND subject_id <> ticket_id "
+	"ORDER BY subject_id";
 
 static hl_status read_event(const PGresult *res, int r, hl_arena *a, void *out, hl_error *err)
 {

@@ -219,6 +219,14 @@ class EventsTest(unittest.TestCase):
             % a.id)}
         self.assertEqual(subjects, {"v-" + t1: ["visit", "t", "2"], "r-" + t1: ["risk_event", "f", "1"]})
 
+    def test_ticket_events_stay_out_of_the_subject_index(self):
+        """A ticket's events are read by ticket, so the subject index holds only the events whose subject
+        is not their ticket (003_events_subject.sql); the subjects still fold from all of their events
+        (test_one_call_of_many_tickets_and_subjects)."""
+        (d,) = ht.psql("SELECT indexdef FROM pg_indexes WHERE schemaname = 'reporting' "
+                       "AND indexname = 'events_subject'")[0]
+        self.assertTrue(d.endswith("(tenant_id, subject_id) WHERE (subject_id <> ticket_id)"), d)
+
     def test_bad_events_write_nothing(self):
         t = Tenant("rb")
         good = registered(str(uuid.uuid4()), "2026-02-01T10:00:00Z")
