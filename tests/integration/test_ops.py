@@ -180,6 +180,15 @@ class Ops(unittest.TestCase):
                           "AND state_change > '%s'" % t0)[0]
         self.assertLessEqual(int(used), 6, "intake_runtime backends that ran a statement during 40 calls")
 
+    def test_postgres_backends_keep_their_heap(self):
+        """The dev stack starts PostgreSQL with glibc's malloc keeping freed heap (scripts/stack, PG_MALLOC):
+        a backend does not hand its query memory back to the kernel after each statement."""
+        master = postgres_pids()[0]
+        with open("/proc/%d/environ" % master, "rb") as f:
+            env = f.read()
+        self.assertIn(b"GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432", env)
+        self.assertIn(b"glibc.malloc.top_pad=1048576", env)
+
     def test_serves_reads_and_writes_while_redis_is_down(self):
         ht.stack("stop-redis")
         try:
