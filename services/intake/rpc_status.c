@@ -104,26 +104,49 @@ static Hotline__Intake__V1__UpdateTicketStatusResponse *status_answer(hl_call *c
 	return out;
 }
 
+/* What is wrong with a change's own fields (NULL: nothing). */
+static const char *change_problem(const Hotline__Intake__V1__UpdateTicketStatusRequest *r)
+{
+	if (!hl_uuid_valid(r->ticket_id))
+		return "ticket_id: not a UUID";
+	if (!r->status || !protobuf_c_enum_descriptor_get_value(&hotline__common__v1__ticket_status__descriptor, r->status))
+		return "status: required, one of the TicketStatus values";
+	if (r->version < 1)
+		return "version: must be positive";
+	return NULL;
+}
+
 /*
  * The status changes of a batch (hl_method.prefetch): their tickets locked,
  * then their audit heads, each in order, with one round trip - the order a
  * single change locks them in (ticket, then head), so batches and single
- * calls never wait for each other in a cycle.
+ * calls never wait for each other in a cycle.  Then the changes are applied
+ * with one statement, and each item finds its own applied (or not) when it
+ * runs.  A change whose item is answered from the inbox was applied when it
+ * was first recorded, so applying it again changes nothing: its version is
+ * not newer.  An item that then fails rolls the whole batch back.
  */
 hl_status intake_update_status_prefetch(hl_pg *pg, hl_arena *a, const char *tenant, const void *const *reqs, int n,
 					hl_error *err)
 {
 	const char **ids = hl_arena_alloc(a, (size_t)n * sizeof *ids);
+	int *status = hl_arena_alloc(a, (size_t)n * sizeof *status);
+	int64_t *version = hl_arena_alloc(a, (size_t)n * sizeof *version);
 	int m = 0;
-	if (!ids)
+	if (!ids || !status || !version)
 		return hl_fail(err, HL_NOMEM, "out of memory");
 	for (int i = 0; i < n; i++) {
 		const Hotline__Intake__V1__UpdateTicketStatusRequest *r = reqs[i];
-		if (hl_uuid_valid(r->ticket_id))
-			ids[m++] = r->ticket_id;
+		if (change_problem(r))
+			continue;
+		ids[m] = r->ticket_id;
+		status[m] = r->status;
+		version[m++] = r->version;
 	}
 	hl_status st = m ? store_tickets_lock(pg, a, ids, m, err) : HL_OK;
-	return st || !m ? st : hl_audit_lock_heads(pg, a, tenant, ids, m, err);
+	if (!st && m)
+		st = hl_audit_lock_heads(pg, a, tenant, ids, m, err);
+	return st || !m ? st : store_tickets_set_status(pg, a, ids, status, version, m, err);
 }
 
 /*
@@ -135,12 +158,9 @@ hl_status intake_update_status(hl_call *c, const void *vreq, void **resp)
 {
 	const Hotline__Intake__V1__UpdateTicketStatusRequest *r = vreq;
 	hl_status st;
-	if (!hl_uuid_valid(r->ticket_id))
-		return hl_call_fail(c, HL_INVALID, "ticket_id: not a UUID");
-	if (!r->status || !protobuf_c_enum_descriptor_get_value(&hotline__common__v1__ticket_status__descriptor, r->status))
-		return hl_call_fail(c, HL_INVALID, "status: required, one of the TicketStatus values");
-	if (r->version < 1)
-		return hl_call_fail(c, HL_INVALID, "version: must be positive");
+	const char *problem = change_problem(r);
+	if (problem)
+		return hl_call_fail(c, HL_INVALID, "%s", problem);
 	bool replayed;
 	if ((st = hl_call_check_text(c, "public_note", r->public_note, 500, false)) ||
 	    (st = hl_inbox_begin(c, &hotline__intake__v1__update_ticket_status_response__descriptor, resp, &replayed)) ||

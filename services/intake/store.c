@@ -467,9 +467,129 @@ static hl_status read_ticket_before(const PGresult *r, int i, hl_arena *a, void 
 	return st;
 }
 
+/*
+ * The status changes of a held batch, applied ahead with one statement
+ * (store_tickets_set_status): the tickets are locked already, so the
+ * former values read in the same statement are the ones it replaces.
+ */
+static const char SQL_SET_STATUSES[] =
+	"UPDATE tickets SET status = u.u_status, status_version = u.u_version, updated_at = now() "
+	"FROM unnest($1::uuid[], $2::smallint[], $3::bigint[]) WITH ORDINALITY AS u(u_id, u_status, u_version, u_i), "
+	"(SELECT id AS o_id, status AS o_status, status_version AS o_version FROM tickets "
+	"WHERE tenant_id = current_tenant() AND id = ANY ($1::uuid[])) o "
+	"WHERE tenant_id = current_tenant() AND id = u.u_id AND o.o_id = u.u_id AND status_version < u.u_version "
+	"RETURNING " TICKET_COLS ", o.o_status, o.o_version, u.u_i";
+
+/* What a held batch's changes applied ahead left for its items (the slot of hl_pg_tx_memo). */
+struct status_ahead {
+	int n;
+	const char **ids;
+	int *status;
+	int64_t *version;
+	int *row;    /* the item's row of res, or -1: not applied */
+	bool *taken; /* its item has asked for it */
+	PGresult *res;
+};
+static const char status_ahead_owner = 0;
+
+static int cmp_str(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* True when no ticket appears twice: each change then sees the ticket as it was before the batch. */
+static bool distinct_ids(hl_arena *a, const char *const *ids, int n)
+{
+	const char **sorted = hl_arena_alloc(a, (size_t)n * sizeof *sorted);
+	if (!sorted)
+		return false;
+	memcpy(sorted, ids, (size_t)n * sizeof *sorted);
+	qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+	for (int i = 1; i < n; i++)
+		if (strcmp(sorted[i - 1], sorted[i]) == 0)
+			return false;
+	return true;
+}
+
+static struct status_ahead *status_ahead_new(hl_arena *m, const char *const *ids, const int *status,
+					     const int64_t *version, int n)
+{
+	struct status_ahead *s = hl_arena_alloc(m, sizeof *s);
+	if (!s || !(s->ids = hl_arena_alloc(m, (size_t)n * sizeof *s->ids)) ||
+	    !(s->status = hl_arena_alloc(m, (size_t)n * sizeof *s->status)) ||
+	    !(s->version = hl_arena_alloc(m, (size_t)n * sizeof *s->version)) ||
+	    !(s->row = hl_arena_alloc(m, (size_t)n * sizeof *s->row)) ||
+	    !(s->taken = hl_arena_alloc(m, (size_t)n * sizeof *s->taken)))
+		return NULL;
+	s->n = n;
+	for (int i = 0; i < n; i++) {
+		if (!(s->ids[i] = hl_arena_strdup(m, ids[i])))
+			return NULL;
+		s->status[i] = status[i];
+		s->version[i] = version[i];
+		s->row[i] = -1;
+	}
+	return s;
+}
+
+hl_status store_tickets_set_status(hl_pg *pg, hl_arena *a, const char *const *ids, const int *status,
+				   const int64_t *version, int n, hl_error *err)
+{
+	void **slot = hl_pg_held(pg) ? hl_pg_tx_memo(pg, &status_ahead_owner) : NULL;
+	hl_arena *m = hl_pg_tx_mem(pg);
+	if (!slot || !m || *slot || n < 1 || !distinct_ids(a, ids, n))
+		return HL_OK; /* each change is applied by its own item */
+	struct status_ahead *s = status_ahead_new(m, ids, status, version, n);
+	if (!s)
+		return HL_OK;
+	hl_pg_rows rows;
+	hl_pg_rows_init(&rows, m, 3);
+	for (int i = 0; i < n; i++) {
+		hl_pg_rows_text(&rows, ids[i]);
+		hl_pg_rows_int(&rows, status[i]);
+		hl_pg_rows_int(&rows, version[i]);
+	}
+	hl_pg_args args;
+	hl_pg_args_init(&args);
+	hl_status st = hl_pg_rows_args(&rows, &args, err);
+	if (st || (st = hl_pg_exec(pg, m, SQL_SET_STATUSES, &args, &s->res, err)))
+		return st;
+	for (int r = 0; r < PQntuples(s->res); r++) {
+		long long i = hl_pg_get_int(s->res, r, 32) - 1;
+		if (i >= 0 && i < n)
+			s->row[i] = r;
+	}
+	*slot = s;
+	return HL_OK;
+}
+
+/* The change applied ahead for this item (true: *before set from it), taken once. */
+static bool status_taken_ahead(hl_pg *pg, hl_arena *a, const char *id, int status, int64_t version,
+			       intake_ticket **before, hl_status *st, hl_error *err)
+{
+	void **slot = hl_pg_held(pg) ? hl_pg_tx_memo(pg, &status_ahead_owner) : NULL;
+	struct status_ahead *s = slot ? *slot : NULL;
+	for (int i = 0; s && i < s->n; i++) {
+		if (s->taken[i] || s->status[i] != status || s->version[i] != version || strcmp(s->ids[i], id) != 0)
+			continue;
+		s->taken[i] = true;
+		*before = NULL;
+		*st = HL_OK;
+		if (s->row[i] >= 0 && !(*before = hl_arena_alloc(a, sizeof **before)))
+			*st = hl_fail(err, HL_NOMEM, "out of memory");
+		else if (s->row[i] >= 0)
+			*st = read_ticket_before(s->res, s->row[i], a, *before, err);
+		return true;
+	}
+	return false;
+}
+
 hl_status store_ticket_set_status(hl_pg *pg, hl_arena *a, const char *id, int status, int64_t version,
 				  intake_ticket **before, hl_error *err)
 {
+	hl_status st;
+	if (status_taken_ahead(pg, a, id, status, version, before, &st, err))
+		return st;
 	hl_pg_args args;
 	hl_pg_args_init(&args);
 	hl_pg_arg_text(&args, id);

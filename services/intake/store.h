@@ -70,6 +70,10 @@ hl_status store_tickets_lock(hl_pg *pg, hl_arena *a, const char *const *ids, int
  * former status and version, or NULL when nothing changed (no such ticket, or not a newer version). */
 hl_status store_ticket_set_status(hl_pg *pg, hl_arena *a, const char *id, int status, int64_t version,
 				  intake_ticket **before, hl_error *err) HL_MUST_CHECK;
+/* Apply a held batch's changes ahead, in one statement, when no ticket appears twice (the tickets
+ * locked first): store_ticket_set_status then answers each item's own change from them. */
+hl_status store_tickets_set_status(hl_pg *pg, hl_arena *a, const char *const *ids, const int *status,
+				   const int64_t *version, int n, hl_error *err) HL_MUST_CHECK;
 
 /* After the key of period was destroyed: clear the phone indexes its tickets still have under the former
  * tenant-wide key (made before migration 004); *cleared: how many. */

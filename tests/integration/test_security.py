@@ -611,6 +611,35 @@ class MutualTls(Intake):
         self.assertIsNone(code, resp)
         self.assertEqual((resp.applied, resp.status, resp.version), (False, common_pb2.TICKET_STATUS_REPLIED, v + 3))
 
+    @staticmethod
+    def status_item(t, status, version, key=None, note=""):
+        """One UpdateTicketStatus item of a BatchService/Apply call, as dispatch's relay sends it."""
+        req = intake_pb2.UpdateTicketStatusRequest(ticket_id=t.id, status=status, version=version, public_note=note)
+        return batch_pb2.Item(method="/%s/UpdateTicketStatus" % INTAKE, payload=req.SerializeToString(),
+                              idempotency_key=key or str(uuid.uuid4()), actor="handler-1")
+
+    @staticmethod
+    def apply_items(items):
+        """The items' answers as (applied, status, version), after checking that each succeeded."""
+        ch = chan("dispatch")
+        try:
+            results = ht.rpc(ch, "hotline.batch.v1.BatchService", "Apply", batch_pb2.ApplyRequest(items=items),
+                             batch_pb2.ApplyResponse, metadata=[("x-tenant-id", "demo")]).results
+        finally:
+            ch.close()
+        if [r.code for r in results] != [0] * len(items):
+            raise AssertionError("items failed: %s" % [r.message for r in results])
+        answers = [intake_pb2.UpdateTicketStatusResponse.FromString(r.payload) for r in results]
+        return [(x.applied, x.status, x.version) for x in answers]
+
+    def status_audit(self, ids, since):
+        """(ticket, from, to, version, transaction) of the tickets' status changes from version since."""
+        rows = ht.psql("SELECT subject_id, details, xmin::text FROM intake.audit_log WHERE subject_id IN (%s) "
+                       "AND action = 'ticket.status' AND (details::jsonb->>'version')::bigint >= %d ORDER BY "
+                       "subject_id, seq" % (", ".join("'%s'" % i for i in ids), since))
+        return [(r[0], json.loads(r[1])["from"], json.loads(r[1])["to"], json.loads(r[1])["version"], r[2])
+                for r in rows]
+
     def test_a_batch_of_status_changes_locks_ahead_and_keeps_each_chain(self):
         """UpdateTicketStatus items of one BatchService/Apply call (as dispatch's relay sends them):
         their tickets and audit heads are locked ahead for all of them (hl_method.prefetch); every
@@ -619,33 +648,55 @@ class MutualTls(Intake):
         a, b = self.create(ht.auth()).ticket, self.create(ht.auth()).ticket
         in_handling, replied = common_pb2.TICKET_STATUS_IN_HANDLING, common_pb2.TICKET_STATUS_REPLIED
         v = 10 ** 17 + 100  # above the clock versions of the running dispatch's own reports
-
-        def item(t, status, version):
-            req = intake_pb2.UpdateTicketStatusRequest(ticket_id=t.id, status=status, version=version)
-            return batch_pb2.Item(method="/%s/UpdateTicketStatus" % INTAKE, payload=req.SerializeToString(),
-                                  idempotency_key=str(uuid.uuid4()), actor="handler-1")
-        items = [item(a, in_handling, v), item(b, in_handling, v), item(a, replied, v + 1), item(b, replied, v - 1)]
-        ch = chan("dispatch")
-        try:
-            results = ht.rpc(ch, "hotline.batch.v1.BatchService", "Apply", batch_pb2.ApplyRequest(items=items),
-                             batch_pb2.ApplyResponse, metadata=[("x-tenant-id", "demo")]).results
-        finally:
-            ch.close()
-        self.assertEqual([r.code for r in results], [0] * 4, [r.message for r in results])
-        answers = [intake_pb2.UpdateTicketStatusResponse.FromString(r.payload) for r in results]
-        self.assertEqual([(x.applied, x.status, x.version) for x in answers],
-                         [(True, in_handling, v), (True, in_handling, v), (True, replied, v + 1),
-                          (False, in_handling, v)])
-        rows = ht.psql("SELECT subject_id, details::jsonb->>'to', xmin::text FROM intake.audit_log WHERE "
-                       "subject_id IN ('%s', '%s') AND action = 'ticket.status' AND (details::jsonb->>'version')"
-                       "::bigint >= %d ORDER BY subject_id, seq" % (a.id, b.id, v - 1))
-        self.assertEqual(sorted((r[0], int(r[1])) for r in rows),
+        item = self.status_item
+        answers = self.apply_items([item(a, in_handling, v), item(b, in_handling, v), item(a, replied, v + 1),
+                                    item(b, replied, v - 1)])
+        self.assertEqual(answers, [(True, in_handling, v), (True, in_handling, v), (True, replied, v + 1),
+                                   (False, in_handling, v)])
+        rows = self.status_audit((a.id, b.id), v - 1)
+        self.assertEqual(sorted((r[0], r[2]) for r in rows),
                          sorted([(a.id, in_handling), (a.id, replied), (b.id, in_handling)]))
-        self.assertEqual(len({r[2] for r in rows}), 1, "the batch's changes in one transaction")
+        self.assertEqual(len({r[4] for r in rows}), 1, "the batch's changes in one transaction")
         for t in (a, b):
             got = ht.rpc(self.ch, AUDIT, "VerifyAuditChain", audit_pb2.VerifyAuditChainRequest(subject_id=t.id),
                          audit_pb2.VerifyAuditChainResponse, metadata=ht.auth(roles=("auditor",)))
             self.assertTrue(got.ok, str(got))
+
+    def test_a_batch_of_distinct_tickets_is_changed_by_one_statement(self):
+        """When no ticket appears twice in a batch, its changes are applied ahead by one UPDATE
+        (store_tickets_set_status), and each item answers from its own ticket's row: applied or not,
+        audited from the status it replaced, with its own public note; an item answered from the
+        inbox (a redelivery) answers as it first did and changes nothing again."""
+        in_handling, replied = common_pb2.TICKET_STATUS_IN_HANDLING, common_pb2.TICKET_STATUS_REPLIED
+        a, b, c, d = (self.create(ht.auth()).ticket for _ in range(4))
+        v = 10 ** 17 + 300
+        item = self.status_item
+        # alone first (one item is not held): b moves ahead to v + 5, d's change is recorded in the inbox
+        d_first = item(d, in_handling, v, key=str(uuid.uuid4()))
+        self.assertEqual(self.apply_items([item(b, in_handling, v + 5)]), [(True, in_handling, v + 5)])
+        self.assertEqual(self.apply_items([d_first]), [(True, in_handling, v)])
+        ht.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        ahead = ("SELECT COALESCE(sum(calls), 0), COALESCE(sum(rows), 0) FROM pg_stat_statements "
+                 "WHERE query LIKE 'UPDATE tickets SET status = u.u_status%'")
+        [[calls0, rows0]] = ht.psql(ahead)
+        answers = self.apply_items([item(a, in_handling, v + 1, note="已受理 accepted"), item(b, replied, v + 2),
+                                    item(c, replied, v + 3), d_first])
+        [[calls1, rows1]] = ht.psql(ahead)
+        self.assertEqual(answers, [(True, in_handling, v + 1), (False, in_handling, v + 5), (True, replied, v + 3),
+                                   (True, in_handling, v)])
+        self.assertGreaterEqual(int(calls1) - int(calls0), 1, "the batch's changes applied ahead")
+        self.assertGreaterEqual(int(rows1) - int(rows0), 2, "a's and c's rows changed by the statement ahead")
+        # (the status each replaced depends on whether the running dispatch has routed the ticket yet)
+        self.assertEqual(sorted((r[0], r[2], r[3]) for r in self.status_audit((a.id, b.id, c.id, d.id), v)),
+                         sorted([(a.id, in_handling, v + 1), (b.id, in_handling, v + 5), (c.id, replied, v + 3),
+                                 (d.id, in_handling, v)]))
+        got = {t.id: self.rpc("GetTicket", intake_pb2.GetTicketRequest(id=t.id), intake_pb2.GetTicketResponse,
+                              ht.auth()).ticket for t in (a, b, c, d)}
+        self.assertEqual([(got[t.id].status, got[t.id].status_version) for t in (a, b, c, d)],
+                         [(in_handling, v + 1), (in_handling, v + 5), (replied, v + 3), (in_handling, v)])
+        notes = ht.psql("SELECT ticket_id::text FROM intake.public_notes WHERE note = '已受理 accepted' AND "
+                        "ticket_id IN ('%s', '%s', '%s', '%s')" % (a.id, b.id, c.id, d.id))
+        self.assertEqual(notes, [[a.id]])
 
     def test_user_method_needs_a_jwt_whatever_the_peer(self):
         for cert in ("dispatch", "followup", "intake"):
