@@ -94,6 +94,29 @@ class FlowTest(unittest.TestCase):
         H.wait_for(lambda: t.rows("SELECT count(*) FROM reporting.events WHERE tenant_id = $T AND event_id IN (%s)"
                                   % ids) == [["3"]], timeout=30, what="the three events at reporting")
 
+    def test_a_case_outlives_its_steps_and_deadlines(self):
+        """Steps and deadlines name their case without a foreign key (004_hot_path_foreign_keys.sql):
+        the routing path writes them with the case, and no role can take a case away, neither the
+        runtime role nor the schema's owner, by DELETE or TRUNCATE."""
+        t = self.t
+        tid, cid = t.submit(topic="噪音 扰民")
+        self.assertGreaterEqual(t.count("case_steps", "case_id = %s" % H.lit(cid)), 1)
+        self.assertEqual(t.count("deadlines", "case_id = %s" % H.lit(cid)), 2, "accept and complete")
+        orphans = t.rows("SELECT count(*) FROM (SELECT case_id FROM dispatch.case_steps WHERE tenant_id = $T UNION ALL "
+                         "SELECT case_id FROM dispatch.deadlines WHERE tenant_id = $T) r WHERE NOT EXISTS "
+                         "(SELECT 1 FROM dispatch.cases c WHERE c.tenant_id = $T AND c.id = r.case_id)")
+        self.assertEqual(orphans, [["0"]])
+        scope = "SELECT set_config('hotline.tenant', %s, false); " % H.lit(t.id)
+        runtime, owner = H.ht.ENV["HOTLINE_DISPATCH_DSN"], H.ht.ENV["HOTLINE_DISPATCH_OWNER_DSN"]
+        for dsn, sql, why in ((runtime, "DELETE FROM dispatch.cases WHERE id = %s" % H.lit(cid), "permission denied"),
+                              (runtime, "TRUNCATE dispatch.cases CASCADE", "permission denied"),
+                              (owner, "DELETE FROM dispatch.cases WHERE id = %s" % H.lit(cid), "append-only"),
+                              (owner, "TRUNCATE dispatch.cases CASCADE", "append-only")):
+            with self.subTest(sql=sql, role=dsn.split(":")[1].lstrip("/")):
+                with self.assertRaisesRegex(RuntimeError, why):
+                    H.ht.psql(scope + sql, dsn=dsn)
+        self.assertEqual(t.count("cases", "id = %s" % H.lit(cid)), 1)
+
     def test_a_report_registered_at_intake_keeps_away_from_the_department_it_implicates(self):
         t = self.t
         t.dept("audit", head="head-a")
