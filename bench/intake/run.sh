@@ -11,7 +11,9 @@
 # scripts/stack and stops it at the end unless --keep. Intake runs alone with its relay off (the
 # rows it writes wait in the outbox; bench/pipeline measures their delivery), and 512 MB of WAL
 # are written and checkpointed first (bench/lib.sh bench_wal_warmup), so that the run writes into
-# recycled WAL segments as a running database does. Not a timed test: it prints figures.
+# recycled WAL segments as a running database does; then 3 s of registrations at the top level and
+# an ANALYZE, so that the services' plans are those of a running database. Not a timed test: it
+# prints figures.
 #
 # Usage: bench/intake/run.sh [--seconds S] [--keep]
 # Environment: HOTLINE_BENCH_BASE_PORT (default 24000), HOTLINE_BENCH_RUN_DIR (default
@@ -69,6 +71,15 @@ for s in dispatch followup compliance reporting; do
 done
 bench_wal_warmup 512
 
+# The warm-up of a running database (as in bench/pipeline): tickets registered for a few seconds at
+# the top level, then the tables analyzed. The statements are planned once per connection, and a
+# plan made on the statistics of a first ANALYZE of a few dozen rows scanned a tenant's tickets to
+# look a phone up until the next one.
+TOP=${LEVELS[${#LEVELS[@]} - 1]}
+echo "# warm-up: bench_intake --seconds 3 --concurrency $TOP, then ANALYZE" >&2
+"$BUILD/bench/bench_intake" --env "$RUN/stack.env" --seconds 3 --warmup 0 --concurrency "$TOP" >"$OUT/warmup.txt"
+sql HOTLINE_PG_SUPERUSER_DSN "ANALYZE"
+
 INTAKE_EXE=$BUILD/services/intake/hotline-intake
 WORKERS=$(sed -n 's/.*event=config var=HOTLINE_WORKERS value=\([0-9]*\).*/\1/p' "$RUN/logs/intake.log" | tail -n1)
 ROWS_BEFORE=$(sql HOTLINE_PG_SUPERUSER_DSN "SELECT count(*) FROM intake.tickets")
@@ -83,7 +94,6 @@ echo "# CreateTicket over mTLS: bench_intake --seconds $SECS --concurrency $leve
 	tee "$OUT/service.txt"
 # The goal's load: 1,000 tickets/s offered by as many callers as the top level, paced (open loop,
 # latency from each call's scheduled start).
-TOP=${LEVELS[${#LEVELS[@]} - 1]}
 echo "# CreateTicket paced: bench_intake --seconds $SECS --concurrency $TOP --rate $RATE" >&2
 "$BUILD/bench/bench_intake" --env "$RUN/stack.env" --seconds "$SECS" --warmup 0 --concurrency "$TOP" \
 	--rate "$RATE" | tee "$OUT/paced.txt"
