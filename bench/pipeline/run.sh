@@ -186,6 +186,11 @@ sql HOTLINE_PG_SUPERUSER_DSN "SELECT 'row updates that were HOT: ' || string_agg
 	AND schemaname IN ('intake', 'dispatch', 'reporting') AND relname NOT IN ('timers', 'audit_heads')"
 sql_stats_top 15 "$done_n"
 echo "CPU budget of the goal: $(nproc) CPU(s) / 500 tickets/s = $(awk -v c="$(nproc)" 'BEGIN { printf "%.2f", c * 1000 / 500 }') ms per ticket for everything"
-echo "goal >= 500 tickets/s sustained (mean of the full seconds, offered ${RATE:-as fast as it goes}${RATE:+/s}): $MEAN/s" \
-	"$(awk -v m="$MEAN" 'BEGIN { print (m >= 500 ? "met" : "MISSED") }')"
+if [[ -n $RATE ]] && ((RATE <= 500)); then
+	echo "goal >= 500 tickets/s sustained: not judged (offered ${RATE}/s: the flow shows no more than it is" \
+		"offered, and its first seconds fill the pipeline; the goal's run offers 550)"
+else
+	echo "goal >= 500 tickets/s sustained (mean of the full seconds, offered ${RATE:-as fast as it goes}${RATE:+/s}):" \
+		"$MEAN/s $(awk -v m="$MEAN" 'BEGIN { print (m >= 500 ? "met" : "MISSED") }')"
+fi
 bench_footer
