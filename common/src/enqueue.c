@@ -35,7 +35,7 @@ enum { COL_TENANT, COL_SUBJECT, COL_TARGET, COL_METHOD, COL_KEY, COL_ACTOR, COL_
 struct fold {
 	int n_out;
 	int *first, *members, *group_of; /* group_of: per input row */
-	size_t *hex;
+	size_t *hex, *digits;            /* digits: per input row, its payload's hex digits */
 	int *table, mask; /* open event groups by (tenant, subject, target, actor): output rows, -1 free */
 };
 
@@ -71,6 +71,7 @@ static void place_row(struct fold *f, const char *const *rows, int i)
 {
 	const char *const *v = rows + (size_t)i * OUTBOX_COLUMNS;
 	int *slot = NULL;
+	f->digits[i] = v[COL_PAYLOAD] ? strlen(v[COL_PAYLOAD]) - 2 : 0;
 	if (is_event_row(v)) {
 		for (size_t h = group_hash(v);; h++) {
 			slot = &f->table[h & (size_t)f->mask];
@@ -80,14 +81,14 @@ static void place_row(struct fold *f, const char *const *rows, int i)
 		if (*slot >= 0 && f->members[*slot] < EVENTS_PER_ROW) {
 			f->group_of[i] = *slot;
 			f->members[*slot]++;
-			f->hex[*slot] += strlen(v[COL_PAYLOAD]) - 2;
+			f->hex[*slot] += f->digits[i];
 			return;
 		}
 	}
 	int g = f->n_out++;
 	f->first[g] = i;
 	f->members[g] = 1;
-	f->hex[g] = v[COL_PAYLOAD] ? strlen(v[COL_PAYLOAD]) - 2 : 0;
+	f->hex[g] = f->digits[i];
 	f->group_of[i] = g;
 	if (slot)
 		*slot = g; /* a full group stays as it is: the subject's next events open this one */
@@ -114,9 +115,8 @@ static hl_status merge_payloads(hl_pg_rows *r, struct fold *f, hl_error *err)
 		if (!out[g])
 			continue;
 		const char *hex = r->v[(size_t)i * OUTBOX_COLUMNS + COL_PAYLOAD] + 2;
-		size_t len = strlen(hex);
-		memcpy(out[g] + at[g], hex, len + 1);
-		at[g] += len;
+		memcpy(out[g] + at[g], hex, f->digits[i] + 1);
+		at[g] += f->digits[i];
 	}
 	/* each output row moves to its place (never after its first input row's) with its merged payload */
 	for (int g = 0; g < f->n_out; g++) {
@@ -141,8 +141,9 @@ hl_status hl_enqueue_fold_events(hl_pg_rows *r, hl_error *err)
 	f.members = hl_arena_alloc(r->ar, (size_t)n * sizeof *f.members);
 	f.group_of = hl_arena_alloc(r->ar, (size_t)n * sizeof *f.group_of);
 	f.hex = hl_arena_alloc(r->ar, (size_t)n * sizeof *f.hex);
+	f.digits = hl_arena_alloc(r->ar, (size_t)n * sizeof *f.digits);
 	f.table = hl_arena_alloc(r->ar, (size_t)f.mask * sizeof *f.table);
-	if (!f.first || !f.members || !f.group_of || !f.hex || !f.table)
+	if (!f.first || !f.members || !f.group_of || !f.hex || !f.digits || !f.table)
 		return hl_fail(err, HL_NOMEM, "out of memory");
 	memset(f.table, 0xff, (size_t)f.mask * sizeof *f.table);
 	f.mask--;
