@@ -81,14 +81,11 @@ bench_build() {
 bench_stack_up() {
 	local s pid exe
 	stack down --purge >/dev/null 2>&1 || true
-	if [[ -n ${BENCH_EXTRA_ENV:-} ]]; then # KEY=value lines for every service (scripts/stack extra.env)
-		mkdir -p "$HOTLINE_RUN_DIR"
-		touch "$HOTLINE_RUN_DIR/.hotline-stack"
-		printf '%s\n' "$BENCH_EXTRA_ENV" >"$HOTLINE_RUN_DIR/extra.env"
-	fi
 	STARTED=1
 	echo "# starting the stack: base port $HOTLINE_BASE_PORT, run dir $HOTLINE_RUN_DIR" >&2
-	stack up >"$OUT/stack.log" 2>&1 || { tail -n 30 "$OUT/stack.log" >&2; die "scripts/stack up failed"; }
+	# BENCH_EXTRA_ENV: KEY=value lines for every service (scripts/stack's extra.env)
+	HOTLINE_STACK_EXTRA_ENV=${BENCH_EXTRA_ENV:-} stack up >"$OUT/stack.log" 2>&1 ||
+		{ tail -n 30 "$OUT/stack.log" >&2; die "scripts/stack up failed"; }
 	for s in "$@"; do
 		pid=$(head -n1 "$HOTLINE_RUN_DIR/pids/$s.pid")
 		exe=$(readlink "/proc/$pid/exe" 2>/dev/null || true)

@@ -10,13 +10,7 @@ case "${1:-}" in
 up)
 	# The tests look at delivered outbox rows (what was sent, in which order): the services keep
 	# them (the default deletes them as they are delivered; test_outbox covers that).
-	# (scripts/stack's extra.env, in a run directory that is new or already the stack's)
-	if [[ ! -d $HOTLINE_RUN_DIR || -f $HOTLINE_RUN_DIR/.hotline-stack || -z $(ls -A "$HOTLINE_RUN_DIR") ]]; then
-		mkdir -p "$HOTLINE_RUN_DIR"
-		touch "$HOTLINE_RUN_DIR/.hotline-stack"
-		echo "HOTLINE_OUTBOX_KEEP_DELIVERED=10m" >"$HOTLINE_RUN_DIR/extra.env"
-	fi
-	exec bash "$REPO/scripts/stack" up
+	HOTLINE_STACK_EXTRA_ENV="HOTLINE_OUTBOX_KEEP_DELIVERED=10m" exec bash "$REPO/scripts/stack" up
 	;;
 down) exec bash "$REPO/scripts/stack" down ;; # logs stay for a failed run; scripts/test purges first
 *) echo "usage: $0 up|down" >&2; exit 2 ;;
