@@ -46,7 +46,7 @@ static const hl_config_item common_items[] = {
 	{"HOTLINE_GRACE_MS", HL_CFG_DURATION_MS, "10s", 0, 600000, C(grace_ms), "shutdown grace period", false},
 	{"HOTLINE_RELAY_THREADS", HL_CFG_INT, "1", 0, 16, C(relay_threads), "outbox relay threads (0: this replica relays nothing)", false},
 	{"HOTLINE_RELAY_BATCH", HL_CFG_INT, "32", 1, 1000, C(relay_batch), "outbox rows claimed per relay transaction", false},
-	{"HOTLINE_RELAY_APPLY_ITEMS", HL_CFG_INT, "32", 1, 256, C(relay_apply_items), "outbox rows to one service and tenant sent as one BatchService/Apply call (1: each row its own call)", false},
+	{"HOTLINE_RELAY_APPLY_ITEMS", HL_CFG_INT, "256", 1, 256, C(relay_apply_items), "outbox rows to one service and tenant sent as one BatchService/Apply call (1: each row its own call)", false},
 	{"HOTLINE_RELAY_BACKOFF_MAX_MS", HL_CFG_DURATION_MS, "60s", 100, 3600000, C(relay_backoff_max_ms), "cap of the outbox retry backoff", false},
 	{"HOTLINE_OUTBOX_KEEP_DELIVERED", HL_CFG_DURATION_MS, "0", 0, 2592000000LL, C(outbox_keep_delivered_ms), "how long delivered outbox rows are kept before the relay deletes them (0: deleted as they are delivered)", false},
 	{"HOTLINE_REDIS_PREFIX", HL_CFG_STRING, "hotline", 0, 64, C(redis_prefix), "prefix of every Redis key", false},
