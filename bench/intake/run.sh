@@ -73,8 +73,8 @@ bench_wal_warmup 512
 
 # The warm-up of a running database (as in bench/pipeline): tickets registered for a few seconds at
 # the top level, then the tables analyzed. The statements are planned once per connection, and a
-# plan made on the statistics of a first ANALYZE of a few dozen rows scanned a tenant's tickets to
-# look a phone up until the next one.
+# plan made while tickets held a few hundred rows or fewer looked a caller's phone up by walking
+# the tenant's tickets, until the next ANALYZE.
 TOP=${LEVELS[${#LEVELS[@]} - 1]}
 echo "# warm-up: bench_intake --seconds 3 --concurrency $TOP, then ANALYZE" >&2
 "$BUILD/bench/bench_intake" --env "$RUN/stack.env" --seconds 3 --warmup 0 --concurrency "$TOP" >"$OUT/warmup.txt"

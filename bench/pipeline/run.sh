@@ -7,8 +7,8 @@
 # and the tables are analyzed, as on a running database (see below). Prints: tickets registered;
 # tickets whose "in handling" status is visible at intake, per second during the load (the mean
 # of the full seconds: the sustained rate; their median and minimum, which move in steps of a
-# relay claim, since a claim's statuses commit together) and overall; the end-to-end latency from registration to the status at
-# intake (p50/p99/max, from the rows' own commit times); the drain time after the load; and the
+# relay claim, since a claim's statuses commit together) and overall; the end-to-end latency
+# from registration to the status at intake (p50/p99/max, from the rows' own commit times); the drain time after the load; and the
 # loss check (one assigned lead case per ticket, every ticket in handling); and where the CPU
 # went, in milliseconds per ticket (PostgreSQL, Redis, each service, the rest), the WAL bytes per
 # ticket, and the share of each table's row updates that were HOT. Durable commits:
@@ -107,9 +107,9 @@ drain() {
 }
 
 # The warm-up: what a running database has and a new cluster lacks. Its tables have statistics
-# (the services' statements are planned once per connection, and a plan made on a first ANALYZE
-# of a few dozen rows scanned a tenant's tickets to look a phone up until the next one), their
-# connections and caches are warm, their shared buffers touched.
+# (the services' statements are planned once per connection, and a plan made while tickets held
+# a few hundred rows or fewer looked a caller's phone up by walking the tenant's tickets, until
+# the next ANALYZE), their connections and caches are warm, their shared buffers touched.
 if ((WARMUP > 0)); then
 	echo "# warm-up: bench_intake --tenant $WARM_TENANT for $WARMUP s, drained, then ANALYZE" >&2
 	load "$WARM_TENANT" "$WARMUP" >"$OUT/warmup.txt"
