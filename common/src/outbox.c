@@ -71,10 +71,10 @@ static const char SQL_CLAIM[] =
  * subject, by index.  An outbox fills from empty in seconds, long before
  * autovacuum's next ANALYZE, and with statistics that still say "empty" the
  * planner chose sequential scans, or the due rows sorted again: so the relay's
- * transactions (the claim's and the mark's) rule those plans out (SET LOCAL:
- * that transaction only).
+ * transactions (the claim's and the mark's, relay_begin) rule those plans
+ * out (SET LOCAL: that transaction only).
  */
-static const char SQL_CLAIM_PLAN[] =
+static const char SQL_RELAY_PLAN[] =
 	"SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), "
 	"set_config('enable_mergejoin', 'off', true), set_config('enable_sort', 'off', true)";
 
@@ -82,7 +82,7 @@ static const char SQL_CLAIM_PLAN[] =
  * Delivered rows are deleted (009_outbox_delete_delivered.sql), or kept as
  * delivered for a while.  They are found by the row versions the claim
  * leased ($1, ctid) and their ids ($2): a TID scan, whatever the statistics
- * (in the relay's transaction plan, SQL_CLAIM_PLAN).  Matched as pairs
+ * (in the relay's transaction plan, SQL_RELAY_PLAN).  Matched as pairs
  * against (tenant_id, id) the planner, with statistics taken while the queue
  * was empty, scanned the whole table once per claim: 14 ms a claim of 128
  * in the pipeline benchmark, against 1 ms.  A row leased again after its
@@ -295,9 +295,7 @@ static hl_status claim(struct relay_thread *t, hl_arena *a, struct row **rows, i
 	int batch = t->r->cfg.batch;
 	PGresult *targets;
 	*n = 0;
-	hl_status st = hl_pg_exec(t->pg, a, SQL_CLAIM_PLAN, NULL, NULL, err);
-	if (!st)
-		st = hl_pg_exec(t->pg, a, SQL_TARGETS, NULL, &targets, err);
+	hl_status st = hl_pg_exec(t->pg, a, SQL_TARGETS, NULL, &targets, err);
 	if (st)
 		return st;
 	if (!(*rows = hl_arena_alloc(a, (size_t)batch * sizeof **rows)))
@@ -633,10 +631,17 @@ static void count_results(struct relay_thread *t, const struct row *rows, int n)
 	}
 }
 
+/* A transaction of the relay's, with its plan (sent with the first statement). */
+static hl_status relay_begin(struct relay_thread *t, hl_arena *a, hl_error *err)
+{
+	hl_status st = hl_pg_begin(t->pg, NULL, TX_TIMEOUT_MS, err);
+	return st ? st : hl_pg_exec_deferred(t->pg, a, SQL_RELAY_PLAN, NULL, err);
+}
+
 /* Lease a batch in one short transaction of its own (committed before any delivery). */
 static hl_status claim_batch(struct relay_thread *t, hl_arena *a, struct row **rows, int *n, hl_error *err)
 {
-	hl_status st = hl_pg_begin(t->pg, NULL, TX_TIMEOUT_MS, err);
+	hl_status st = relay_begin(t, a, err);
 	if (!st)
 		st = claim(t, a, rows, n, err);
 	if (!st)
@@ -651,9 +656,7 @@ static hl_status claim_batch(struct relay_thread *t, hl_arena *a, struct row **r
 /* Mark what became of every row of the batch in a second short transaction. */
 static hl_status mark_batch(struct relay_thread *t, hl_arena *a, const struct row *rows, int n, hl_error *err)
 {
-	hl_status st = hl_pg_begin(t->pg, NULL, TX_TIMEOUT_MS, err);
-	if (!st)
-		st = hl_pg_exec_deferred(t->pg, a, SQL_CLAIM_PLAN, NULL, err);
+	hl_status st = relay_begin(t, a, err);
 	if (!st)
 		st = mark_delivered(t, a, rows, n, err);
 	for (int i = 0; i < n && !st; i++)
